@@ -1,0 +1,55 @@
+# gandct: run `make` (or `make help`) for the list of targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+INSTALLED := $(VENV)/.installed
+
+# The pipeline's commands (gandct, dvc) come from the project's virtual environment.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help requirements data all test lint format clean
+
+## help: list every target with one line each
+help:
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk -F': ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+## requirements: create .venv/ and install the pinned requirements and the package
+requirements: $(INSTALLED)
+
+$(INSTALLED): requirements.txt setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+## data: download (or build) the raw images and write the manifest (dvc repro prepare)
+data: $(INSTALLED)
+	dvc repro prepare
+
+## all: run the whole pipeline (dvc repro)
+all: $(INSTALLED)
+	dvc repro
+
+## test: run the test suite (installs everything it needs first)
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+## lint: check style and common mistakes with ruff
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## format: rewrite the code in the project's style with ruff
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## clean: remove Python caches and test leftovers (not data, models or the venv)
+clean:
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache .tox

@@ -1,0 +1,29 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="gandct",
+    version="0.1.0",
+    description="Detect GAN-generated images from their DCT spectra: a reproducible DVC pipeline",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    python_requires=">=3.11",
+    # Exact pins live in requirements.txt. TensorFlow is not listed here: requirements.txt picks the
+    # CPU build, and a GPU user installs the CUDA build instead (README, "Using a GPU").
+    install_requires=[
+        "numpy",
+        "scipy",
+        "opencv-python-headless",
+        "keras>=3",
+        "dvc",
+        "dvclive",
+        "pyyaml",
+        "pydantic>=2",
+        "matplotlib",
+        "tf-keras-vis",
+        "kaggle",
+        "scikit-learn",
+        "scikit-image",
+        "tqdm",
+    ],
+    entry_points={"console_scripts": ["gandct=gandct.cli:main"]},
+)

@@ -1,0 +1,3 @@
+from gandct.cli import main
+
+main()

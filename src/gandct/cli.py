@@ -1,0 +1,46 @@
+"""The `gandct` command: `gandct <stage> [options]` runs one pipeline stage (as `dvc.yaml` does)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from gandct.errors import GandctError
+
+# sub-command -> (module, one-line help). Modules are imported on use so that `gandct download`
+# does not pay for importing TensorFlow.
+COMMANDS = {
+    "download": ("gandct.download", "fetch or build the raw images for data.source"),
+    "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "usage: gandct <command> [options]\n\ncommands:\n" + "\n".join(lines) + "\n"
+
+
+def run_command(name: str, stage_main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> NoReturn:
+    """Run a stage's main(); a GandctError becomes one line on stderr and exit status 1."""
+    try:
+        stage_main(argv)
+    except GandctError as err:
+        sys.stderr.write(f"gandct {name}: error: {err}\n")
+        sys.exit(1)
+    sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in {"-h", "--help"}:
+        sys.stdout.write(usage())
+        sys.exit(0)
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        sys.stderr.write(f"gandct: unknown command {name!r}\n\n{usage()}")
+        sys.exit(2)
+    module = importlib.import_module(COMMANDS[name][0])
+    run_command(name, module.main, rest)

@@ -1,0 +1,235 @@
+"""download stage: fetch or build the raw images for `data.source` into `data/raw/<source>/`.
+
+- sample: real photographs that ship inside installed packages, cut into seeded random patches.
+- kaggle: a Kaggle data set through the official client, extracted only once it is complete and safe.
+- folder: a local folder of `real/` and `fake/` images, indexed in place (nothing is copied).
+
+Every source ends with `data/raw/<source>/files.csv` (path, label, group, generator, origin): the list
+the prepare stage reads. Paths are relative to the source's root folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import requests
+
+from gandct import paths
+from gandct.cli import run_command
+from gandct.errors import GandctError
+from gandct.fileio import atomic_dir, write_csv
+from gandct.images import load_rgb, save_png
+from gandct.labels import label_from_path
+from gandct.logs import setup_logging
+from gandct.params import DataParams, load_params
+
+log = logging.getLogger(__name__)
+
+FILES_COLUMNS = ["path", "label", "group", "generator", "origin"]
+
+# (group, package, file inside the package): real photographs shipped in the wheels of our dependencies.
+# The motorcycle stereo pair shows one scene, so both views form one group and never straddle splits.
+SAMPLE_PHOTOS = (
+    ("astronaut", "skimage", "data/astronaut.png"),
+    ("brick", "skimage", "data/brick.png"),
+    ("camera", "skimage", "data/camera.png"),
+    ("cell", "skimage", "data/cell.png"),
+    ("chelsea", "skimage", "data/chelsea.png"),
+    ("coffee", "skimage", "data/coffee.png"),
+    ("coins", "skimage", "data/coins.png"),
+    ("grass", "skimage", "data/grass.png"),
+    ("gravel", "skimage", "data/gravel.png"),
+    ("hubble_deep_field", "skimage", "data/hubble_deep_field.jpg"),
+    ("ihc", "skimage", "data/ihc.png"),
+    ("moon", "skimage", "data/moon.png"),
+    ("motorcycle", "skimage", "data/motorcycle_left.png"),
+    ("motorcycle", "skimage", "data/motorcycle_right.png"),
+    ("page", "skimage", "data/page.png"),
+    ("retina", "skimage", "data/retina.jpg"),
+    ("rocket", "skimage", "data/rocket.jpg"),
+    ("china", "sklearn", "datasets/images/china.jpg"),
+    ("flower", "sklearn", "datasets/images/flower.jpg"),
+    ("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
+)
+
+KAGGLE_CREDENTIALS_HELP = (
+    "set KAGGLE_USERNAME and KAGGLE_KEY in the environment, or put kaggle.json in ~/.kaggle/ "
+    "(chmod 600); create a token at https://www.kaggle.com/settings under 'API'"
+)
+
+
+# --- sample: patches of photographs that ship inside installed packages -----------------------------
+
+
+def cut_patches(photo: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Cut `count` square patches at random positions, each mirrored left-right with probability 1/2."""
+    height, width = photo.shape[:2]
+    patches = []
+    for _ in range(count):
+        top = int(rng.integers(0, height - size + 1))
+        left = int(rng.integers(0, width - size + 1))
+        patch = photo[top : top + size, left : left + size]
+        patches.append(np.ascontiguousarray(patch[:, ::-1] if rng.random() < 0.5 else patch))
+    return patches
+
+
+def build_sample(data: DataParams, seed: int, dest: Path) -> None:
+    """Write `data.patches_per_photo` patches of every bundled photo to `dest/real/`."""
+    rows, skipped = [], []
+    with atomic_dir(dest) as staging:
+        (staging / "real").mkdir()
+        for group, package, inside in SAMPLE_PHOTOS:
+            origin = f"{package}/{inside}"
+            photo = load_rgb(resources.files(package) / inside)
+            if min(photo.shape[:2]) < data.patch_size:
+                skipped.append(f"{origin} ({photo.shape[1]}x{photo.shape[0]} < data.patch_size={data.patch_size})")
+                continue
+            # One generator per photo, keyed by its name: adding a photo does not move the others' patches.
+            rng = np.random.default_rng([seed, zlib.crc32(origin.encode())])
+            stem = PurePosixPath(inside).stem
+            for index, patch in enumerate(cut_patches(photo, data.patches_per_photo, data.patch_size, rng)):
+                relative = f"real/{stem}_{index:04d}.png"
+                save_png(staging / relative, patch)
+                rows.append({"path": relative, "label": "real", "group": group, "generator": "", "origin": origin})
+        for reason in skipped:
+            log.warning("skipped photo %s", reason)
+        if len({row["group"] for row in rows}) < 3:
+            raise GandctError(
+                f"data.patch_size={data.patch_size} leaves fewer than 3 usable photos; use a smaller patch size"
+            )
+        write_csv(staging / paths.RAW_FILES_NAME, FILES_COLUMNS, rows)
+    log.info("sample: %d patches of %dpx from %d photos", len(rows), data.patch_size, len(SAMPLE_PHOTOS) - len(skipped))
+
+
+# --- folder and kaggle: label each file from its path -------------------------------------------------
+
+
+def index_files(root: Path, relatives: Iterable[PurePosixPath], origin: str) -> list[dict[str, str]]:
+    """One files.csv row per file; files with no real/fake folder in their path get an empty label."""
+    rows = []
+    for relative in sorted(relatives):
+        label, generator = label_from_path(relative)
+        group = str(relative.with_suffix(""))  # no shared id in these layouts: each file is its own group
+        rows.append({"path": str(relative), "label": label, "group": group, "generator": generator, "origin": origin})
+    return rows
+
+
+def walk_files(root: Path) -> list[PurePosixPath]:
+    """Every regular file below `root`, as POSIX paths relative to it; hidden files included."""
+    return [PurePosixPath(p.relative_to(root).as_posix()) for p in root.rglob("*") if p.is_file()]
+
+
+def index_folder(folder: Path, dest: Path) -> None:
+    """Record the images of a local folder in place: `dest/files.csv` lists them, nothing is copied."""
+    if not folder.is_dir():
+        raise GandctError(f"data.folder: {folder} is not a folder (expected real/ and fake/ inside it)")
+    rows = index_files(folder, walk_files(folder), origin=f"folder:{folder}")
+    if not any(row["label"] for row in rows):
+        raise GandctError(f"data.folder: no file of {folder} is under a real/ or fake/ folder")
+    with atomic_dir(dest) as staging:
+        write_csv(staging / paths.RAW_FILES_NAME, FILES_COLUMNS, rows)
+    log.info("folder: indexed %d files of %s", len(rows), folder)
+
+
+def check_archive_members(archive: zipfile.ZipFile) -> None:
+    """Refuse the whole archive if any member could write outside the target or is a link."""
+    for info in archive.infolist():
+        name = info.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+            raise GandctError(f"unsafe archive: member {name!r} has an absolute path")
+        if ".." in parts:
+            raise GandctError(f"unsafe archive: member {name!r} points outside the target folder")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise GandctError(f"unsafe archive: member {name!r} is a symbolic link")
+
+
+def extract_archive(archive_path: Path, target: Path) -> None:
+    """Extract a zip archive after checking every member's path and every member's CRC."""
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            check_archive_members(archive)
+            broken = archive.testzip()
+            if broken is not None:
+                raise GandctError(f"broken archive {archive_path.name}: member {broken!r} fails its CRC check")
+            archive.extractall(target)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+        raise GandctError(f"broken archive {archive_path.name}: {err}") from None
+
+
+def kaggle_api():  # noqa: ANN201 - the client's class is imported lazily
+    """An authenticated `KaggleApi`; missing credentials become one clear GandctError."""
+    # Importing the package authenticates and prints the client's own help when no credentials are
+    # set; keep that off the console and say it once, better, below.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from kaggle.api.kaggle_api_extended import KaggleApi
+
+        api = KaggleApi()
+        try:
+            api.authenticate()
+        except SystemExit:
+            raise GandctError(f"no Kaggle credentials found: {KAGGLE_CREDENTIALS_HELP}") from None
+    return api
+
+
+def explain_http_error(err: requests.HTTPError, dataset: str) -> str:
+    """Turn the client's HTTP error into a sentence that says what to do."""
+    status = err.response.status_code if err.response is not None else None
+    if status in (401, 403):
+        return f"Kaggle refused the credentials or access to {dataset} (HTTP {status}): {KAGGLE_CREDENTIALS_HELP}"
+    if status == 404:
+        return f"Kaggle data set {dataset!r} not found (HTTP 404); check data.kaggle_dataset (owner/slug)"
+    if status is not None and status >= 500:
+        return f"Kaggle server error (HTTP {status}) while downloading {dataset}; try again later"
+    return f"Kaggle download of {dataset} failed: {err}"
+
+
+def download_kaggle(dataset: str, dest: Path) -> None:
+    """Download `dataset` and extract it into `dest`; on any failure `dest` is left as it was."""
+    api = kaggle_api()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".kaggle-download-", dir=dest.parent) as download_dir:
+        try:
+            api.dataset_download_files(dataset, path=download_dir, quiet=False, unzip=False, force=True)
+        except requests.HTTPError as err:
+            raise GandctError(explain_http_error(err, dataset)) from None
+        except requests.RequestException as err:
+            raise GandctError(f"could not reach Kaggle to download {dataset} (no network?): {err}") from None
+        archives = sorted(Path(download_dir).glob("*.zip"))
+        if len(archives) != 1:
+            raise GandctError(f"Kaggle download of {dataset} produced no single zip archive")
+        with atomic_dir(dest) as staging:
+            extract_archive(archives[0], staging)
+            rows = index_files(staging, walk_files(staging), origin=f"kaggle:{dataset}")
+            if not any(row["label"] for row in rows):
+                raise GandctError(f"Kaggle data set {dataset}: no file is under a real/ or fake/ folder")
+            write_csv(staging / paths.RAW_FILES_NAME, FILES_COLUMNS, rows)
+    log.info("kaggle: %s extracted, %d files", dataset, len(rows))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gandct download", description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    setup_logging()
+    params = load_params()
+    dest = paths.raw_source_dir(params.data.source)
+    if params.data.source == "sample":
+        build_sample(params.data, params.seed, dest)
+    elif params.data.source == "kaggle":
+        download_kaggle(params.data.kaggle_dataset, dest)
+    else:
+        index_folder(Path(params.data.folder), dest)
+
+
+if __name__ == "__main__":
+    run_command("download", main)

@@ -1,0 +1,91 @@
+"""Load and validate `params.yaml`: the one place every knob of the pipeline is declared.
+
+Each stage calls `load_params()` and reads its own section. The schema below is strict: an unknown
+key, a missing key or a value of the wrong type stops the stage with one message naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gandct.errors import ParamsError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class Section(BaseModel):
+    # strict: "64" is not an int and 1 is not a bool; extra="forbid": a typo is an error, not a silent default.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataParams(Section):
+    source: Literal["sample", "kaggle", "folder"]
+    patch_size: int = Field(ge=8)
+    patches_per_photo: int = Field(ge=1)
+    kaggle_dataset: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    folder: str
+
+
+class SplitFractions(Section):
+    train: float = Field(gt=0, lt=1)
+    val: float = Field(gt=0, lt=1)
+    test: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitFractions:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class PrepareParams(Section):
+    min_size: int = Field(ge=8)
+    split: SplitFractions
+    min_per_split: int = Field(ge=1)
+
+
+class Params(Section):
+    seed: int = Field(ge=0)
+    data: DataParams
+    prepare: PrepareParams
+
+
+def _format_error(err: ValidationError, path: Path) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        detail = "unknown key (check the spelling against the README's params table)"
+    elif first["type"] == "missing":
+        detail = "missing key"
+    else:
+        detail = f"{first['msg']}, got {first.get('input')!r}"
+    more = len(err.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {key}: {detail}{suffix}"
+
+
+def parse_params(raw: object, source: Path = PARAMS_FILE) -> Params:
+    """Validate an already-parsed params mapping; raise ParamsError naming the first bad key."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_error(err, source)) from None
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> Params:
+    """Read and validate `params.yaml` (relative to the working directory, as DVC runs stages)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: not found; run from the project root (where dvc.yaml is)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return parse_params(raw, path)

@@ -1,0 +1,186 @@
+"""prepare stage: decode every raw file, reject the unusable ones with their reason, keep duplicates once,
+and split by group into train / val / test.
+
+Writes `data/interim/manifest.csv` (path, label, split, group, generator, sha256) and
+`data/interim/rejected.csv` (path, reason). A group (a source photo, or a file) never spans two splits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from gandct import paths
+from gandct.cli import run_command
+from gandct.errors import GandctError
+from gandct.fileio import read_csv, write_csv
+from gandct.images import ImageError, decode_rgb
+from gandct.logs import setup_logging
+from gandct.params import Params, SplitFractions, load_params
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+MANIFEST_COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
+REJECTED_COLUMNS = ["path", "reason"]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    path: str
+    label: str
+    group: str
+    generator: str
+    sha256: str = ""  # of the file's bytes
+    pixels_sha256: str = ""  # of the decoded RGB array and its shape
+    reason: str = ""  # why the file is unusable; empty when it is fine
+
+
+def check_file(path: str, row: dict[str, str], min_size: int) -> CheckedFile:
+    """Decode one file with the project's decoder and say whether it is usable."""
+    base = CheckedFile(path, row["label"], row["group"], row["generator"])
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        return CheckedFile(**{**base.__dict__, "reason": f"unreadable: {err.strerror or err}"})
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        rgb = decode_rgb(data)
+    except ImageError as err:
+        return CheckedFile(**{**base.__dict__, "sha256": digest, "reason": str(err)})
+    height, width = rgb.shape[:2]
+    if min(height, width) < min_size:
+        reason = f"too small: {width}x{height} < prepare.min_size={min_size}"
+        return CheckedFile(**{**base.__dict__, "sha256": digest, "reason": reason})
+    pixels = hashlib.sha256(np.asarray(rgb.shape).tobytes() + rgb.tobytes()).hexdigest()
+    return CheckedFile(**{**base.__dict__, "sha256": digest, "pixels_sha256": pixels})
+
+
+def drop_unusable(checked: list[CheckedFile]) -> tuple[list[CheckedFile], list[dict[str, str]]]:
+    """Split files into usable ones and rejected rows; the first of identical files (by path) is kept."""
+    kept, rejected = [], []
+    first_by_bytes: dict[str, str] = {}
+    first_by_pixels: dict[str, str] = {}
+    for item in sorted(checked, key=lambda c: c.path):
+        reason = item.reason
+        if not reason and not item.label:
+            reason = "no label: no real/ or fake/ folder in its path"
+        if not reason and item.sha256 in first_by_bytes:
+            reason = f"duplicate of {first_by_bytes[item.sha256]} (identical bytes)"
+        if not reason and item.pixels_sha256 in first_by_pixels:
+            reason = f"duplicate of {first_by_pixels[item.pixels_sha256]} (identical pixels)"
+        if reason:
+            rejected.append({"path": item.path, "reason": reason})
+            continue
+        first_by_bytes[item.sha256] = item.path
+        first_by_pixels[item.pixels_sha256] = item.path
+        kept.append(item)
+    return kept, rejected
+
+
+def assign_splits(groups: dict[str, tuple[str, int]], fractions: SplitFractions, seed: int) -> dict[str, str]:
+    """Map each group to one split so that, per label, image counts come near the split fractions.
+
+    `groups` maps a group to (its label, its image count). Per label, groups are taken largest first
+    (ties in seeded random order) and each goes to the split furthest below its target count.
+    """
+    rng = np.random.default_rng(seed)
+    target = {"train": fractions.train, "val": fractions.val, "test": fractions.test}
+    assignment: dict[str, str] = {}
+    for label in sorted({label for label, _ in groups.values()}):
+        names = sorted(name for name, (lab, _) in groups.items() if lab == label)
+        names = [names[i] for i in rng.permutation(len(names))]
+        names.sort(key=lambda name: -groups[name][1])
+        total = sum(groups[name][1] for name in names)
+        filled = dict.fromkeys(SPLITS, 0)
+        for name in names:
+            split = max(SPLITS, key=lambda s: target[s] * total - filled[s])
+            assignment[name] = split
+            filled[split] += groups[name][1]
+    return assignment
+
+
+def check_counts(rows: list[dict[str, str]], min_per_split: int) -> None:
+    """One clear error if a class is missing its reals or has too few images in some split."""
+    counts = Counter((row["split"], row["label"]) for row in rows)
+    labels = sorted({row["label"] for row in rows})
+    if "real" not in labels:
+        raise GandctError("no usable real images: the detectors and the ProGAN need real photographs")
+    for label in labels:
+        for split in SPLITS:
+            if counts[(split, label)] < min_per_split:
+                raise GandctError(
+                    f"too few usable images: {split}/{label} has {counts[(split, label)]}, "
+                    f"prepare.min_per_split is {min_per_split}; add images or lower that value "
+                    f"(see {paths.REJECTED} for what was skipped)"
+                )
+
+
+def source_root(params: Params) -> Path:
+    """Folder the paths in files.csv are relative to."""
+    if params.data.source == "folder":
+        return Path(params.data.folder)
+    return paths.raw_source_dir(params.data.source)
+
+
+def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Check, de-duplicate and split every listed raw file; return (manifest rows, rejected rows)."""
+    files_csv = paths.raw_source_dir(params.data.source) / paths.RAW_FILES_NAME
+    if not files_csv.is_file():
+        raise GandctError(f"{files_csv} not found; run the download stage first (make data)")
+    root = source_root(params)
+    listed = read_csv(files_csv)
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # OpenCV decodes outside the GIL
+        jobs = [pool.submit(check_file, str(root / row["path"]), row, params.prepare.min_size) for row in listed]
+        checked = [job.result() for job in tqdm(jobs, desc="prepare", unit="file", mininterval=1)]
+    kept, rejected = drop_unusable(checked)
+
+    # A group's label is its most common one; the whole group goes to one split whatever its labels.
+    sizes = Counter(item.group for item in kept)
+    group_label = {}
+    for (group, label), _ in Counter((item.group, item.label) for item in kept).most_common():
+        group_label.setdefault(group, label)
+    groups = {group: (group_label[group], size) for group, size in sizes.items()}
+    split_of = assign_splits(groups, params.prepare.split, params.seed)
+    rows = [
+        {
+            "path": item.path,
+            "label": item.label,
+            "split": split_of[item.group],
+            "group": item.group,
+            "generator": item.generator,
+            "sha256": item.sha256,
+        }
+        for item in kept
+    ]
+    rows.sort(key=lambda row: (SPLITS.index(row["split"]), row["label"], row["path"]))
+    return rows, rejected
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gandct prepare", description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    setup_logging()
+    params = load_params()
+    rows, rejected = prepare(params)
+    # rejected.csv is written even when the counts fail: it is what the user needs to see then.
+    write_csv(paths.REJECTED, REJECTED_COLUMNS, rejected)
+    check_counts(rows, params.prepare.min_per_split)
+    write_csv(paths.MANIFEST, MANIFEST_COLUMNS, rows)
+    counts = Counter((row["split"], row["label"]) for row in rows)
+    log.info("manifest: %s", ", ".join(f"{s}/{lab}={n}" for (s, lab), n in sorted(counts.items())))
+    if rejected:
+        log.warning("skipped %d unusable or duplicate file(s); reasons in %s", len(rejected), paths.REJECTED)
+
+
+if __name__ == "__main__":
+    run_command("prepare", main)
