@@ -1,0 +1,84 @@
+"""Shared fixtures: small real images on disk, and a temporary copy of the repository for `dvc repro`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def photo_like(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """A smooth, textured 8-bit RGB image with a decaying spectrum, like a small photograph."""
+    noise = rng.normal(size=(size // 8, size // 8, 3))
+    import cv2
+
+    smooth = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC)
+    smooth += 0.05 * rng.normal(size=smooth.shape)
+    scaled = (smooth - smooth.min()) / (np.ptp(smooth) + 1e-9)
+    return (scaled * 255).astype(np.uint8)
+
+
+def deep_update(base: dict, overrides: dict) -> dict:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def pipeline_env() -> dict[str, str]:
+    """Environment for running `gandct`/`dvc` as subprocesses with this interpreter's scripts first."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    # Make the package under test importable in subprocesses even from a git worktree checkout.
+    env["PYTHONPATH"] = f"{REPO / 'src'}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    return env
+
+
+class ProjectCopy:
+    """A temporary copy of the repository's tracked files, with its own git and DVC state."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def set_params(self, overrides: dict) -> None:
+        path = self.root / "params.yaml"
+        params = deep_update(yaml.safe_load(path.read_text()), overrides)
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(args, cwd=self.root, env=pipeline_env(), capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> ProjectCopy:
+    """Copy the files git tracks (and new, not ignored ones) into a fresh git repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    root = tmp_path / "project"
+    for name in filter(None, listed):
+        source = REPO / name.decode()
+        if source.is_file():
+            target = root / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return ProjectCopy(root)
