@@ -1,0 +1,98 @@
+"""params.yaml validation: the shipped file loads, and every kind of mistake names its key."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from gandct.errors import ParamsError
+from gandct.params import load_params, parse_params
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def raw_params() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_shipped_params_load():
+    params = load_params(REPO / "params.yaml")
+    assert params.data.source == "sample"
+    assert params.prepare.split.train + params.prepare.split.val + params.prepare.split.test == pytest.approx(1)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("data", "patch_size", "64", "data.patch_size: Input should be a valid integer"),
+        ("data", "patch_size", 64.5, "data.patch_size: Input should be a valid integer"),
+        ("data", "source", "s3", "data.source: Input should be 'sample', 'kaggle' or 'folder'"),
+        ("prepare", "min_size", True, "prepare.min_size: Input should be a valid integer"),
+        ("data", "kaggle_dataset", "no-slash", "data.kaggle_dataset: String should match pattern"),
+    ],
+)
+def test_wrong_type_names_the_key(raw_params, section, key, value, expected):
+    raw_params[section][key] = value
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw_params)
+    assert expected in str(err.value)
+    assert repr(value) in str(err.value)
+
+
+def test_unknown_key_names_the_key(raw_params):
+    raw_params["prepare"]["min_sise"] = 32
+    with pytest.raises(ParamsError, match=r"prepare\.min_sise: unknown key"):
+        parse_params(raw_params)
+
+
+def test_unknown_section_names_the_key(raw_params):
+    raw_params["trian"] = {}
+    with pytest.raises(ParamsError, match=r"params\.yaml: trian: unknown key"):
+        parse_params(raw_params)
+
+
+def test_missing_key_names_the_key(raw_params):
+    del raw_params["data"]["patch_size"]
+    with pytest.raises(ParamsError, match=r"data\.patch_size: missing key"):
+        parse_params(raw_params)
+
+
+def test_split_fractions_must_sum_to_one(raw_params):
+    raw_params["prepare"]["split"] = {"train": 0.8, "val": 0.15, "test": 0.15}
+    with pytest.raises(ParamsError, match=r"prepare\.split: .*must be 1"):
+        parse_params(raw_params)
+
+
+def test_several_problems_are_counted_in_one_message(raw_params):
+    broken = copy.deepcopy(raw_params)
+    broken["data"]["patch_size"] = "x"
+    broken["seed"] = "x"
+    with pytest.raises(ParamsError, match=r"and 1 more problem\)$"):
+        parse_params(broken)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "absent.yaml")
+
+
+def test_cli_prints_one_line_naming_the_key(tmp_path, raw_params, monkeypatch, capsys):
+    from gandct.cli import main
+
+    raw_params["data"]["patches_per_photo"] = "many"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["download"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    expected = "gandct download: error: params.yaml: data.patches_per_photo: Input should be a valid integer"
+    assert err.startswith(expected)
