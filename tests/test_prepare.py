@@ -140,6 +140,11 @@ def test_odd_formats_convert_to_the_same_rgb(messy_folder):
         assert rgb.dtype == np.uint8 and rgb.shape == (48, 48, 3), name
     gray = load_rgb(folder / "real" / "gray.png")
     assert np.array_equal(gray[:, :, 0], gray[:, :, 2])
+    deep = cv2.imread(str(folder / "real" / "deep16.png"), cv2.IMREAD_UNCHANGED)
+    assert deep.dtype == np.uint16  # written as 8-bit values times 257: must come back exactly
+    assert np.array_equal(
+        load_rgb(folder / "real" / "deep16.png"), cv2.cvtColor((deep // 257).astype(np.uint8), cv2.COLOR_BGR2RGB)
+    )
     bgra = cv2.imread(str(folder / "real" / "rgba.png"), cv2.IMREAD_UNCHANGED)
     original = cv2.cvtColor(bgra[:, :, :3], cv2.COLOR_BGR2RGB)
     assert np.array_equal(load_rgb(folder / "real" / "rgba.png"), original)
