@@ -49,10 +49,37 @@ class PrepareParams(Section):
     min_per_split: int = Field(ge=1)
 
 
+class KerasTrainParams(Section):
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    patience: int = Field(ge=1)  # early stopping on val loss; the best epoch's weights are kept
+
+
+class CustomTrainParams(KerasTrainParams):
+    width: int = Field(ge=1)  # filters of the first convolution block; later blocks double it
+    dropout: float = Field(ge=0, lt=1)
+    l2: float = Field(ge=0)
+
+
+class LinearTrainParams(Section):
+    l2_inverse: float = Field(gt=0)  # scikit-learn's C: smaller means stronger L2 regularisation
+    max_iter: int = Field(ge=1)
+
+
+class TrainParams(Section):
+    strategy: Literal["default", "mirrored"]
+    paper: KerasTrainParams
+    custom: CustomTrainParams
+    paper_pixel: KerasTrainParams
+    linear: LinearTrainParams
+
+
 class Params(Section):
     seed: int = Field(ge=0)
     data: DataParams
     prepare: PrepareParams
+    train: TrainParams
 
 
 def _format_error(err: ValidationError, path: Path) -> str:

@@ -1,0 +1,128 @@
+"""train stage: fit one detector, `gandct train <model>`, on the cached features.
+
+Writes `models/<model>.keras`, the training curves (dvclive) under `reports/train/<model>/`, a PNG of
+them in `reports/figures/train_<model>.png`, and `reports/metrics/<model>_train.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
+from sklearn.linear_model import LogisticRegression
+
+from gandct import paths
+from gandct.cli import run_command
+from gandct.datasets import batches, load_split
+from gandct.figures import plot_training_curves
+from gandct.fileio import atomic_path, write_text
+from gandct.logs import setup_logging
+from gandct.models import MODELS, logistic_regression
+from gandct.params import KerasTrainParams, LinearTrainParams, Params, load_params
+
+log = logging.getLogger(__name__)
+
+
+def train_keras(name: str, settings: KerasTrainParams, params: Params) -> tuple[keras.Model, dict]:
+    """Train a Keras detector with Adam and early stopping on val loss; return it and its history."""
+    spec = MODELS[name]
+    x_train, y_train = load_split("train", spec.features)
+    x_val, y_val = load_split("val", spec.features)
+    strategy = tf.distribute.MirroredStrategy() if params.train.strategy == "mirrored" else tf.distribute.get_strategy()
+    with strategy.scope():
+        extra = settings.model_dump(exclude=set(KerasTrainParams.model_fields))
+        model = spec.builder(x_train.shape[1:], name=name, **extra)
+        model.compile(
+            optimizer=keras.optimizers.Adam(settings.learning_rate),
+            loss="binary_crossentropy",
+            metrics=["accuracy", keras.metrics.AUC(name="auc")],
+        )
+    live = Live(dir=str(paths.REPORTS / "train" / name), dvcyaml=None, save_dvc_exp=False)
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
+        DVCLiveCallback(live=live),
+    ]
+    history = model.fit(
+        batches(x_train, y_train, settings.batch_size, shuffle=True, seed=params.seed),
+        validation_data=batches(x_val, y_val, settings.batch_size),
+        epochs=settings.epochs,
+        shuffle=False,  # the dataset shuffles itself, with the seed
+        callbacks=callbacks,
+        verbose=2,
+    )
+    live.end()
+    return model, history.history
+
+
+def train_linear(settings: LinearTrainParams, params: Params) -> tuple[keras.Model, dict]:
+    """Fit the L2-regularised logistic regression on flattened DCT maps and wrap it as a Keras model."""
+    x_train, y_train = load_split("train", "dct")
+    x_val, y_val = load_split("val", "dct")
+    classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter, random_state=params.seed)
+    classifier.fit(np.asarray(x_train).reshape(len(x_train), -1), np.asarray(y_train))
+    model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]))
+    p_val = classifier.predict_proba(np.asarray(x_val).reshape(len(x_val), -1))[:, 1]
+    val_loss = float(keras.losses.binary_crossentropy(np.asarray(y_val), p_val).numpy())
+    val_accuracy = float(np.mean((p_val >= 0.5) == np.asarray(y_val)))
+    return model, {"val_loss": [val_loss], "val_accuracy": [val_accuracy]}
+
+
+def summary(name: str, history: dict) -> dict:
+    """The deterministic training figures `reports/metrics/<model>_train.json` records."""
+    best = int(np.argmin(history["val_loss"]))
+    return {
+        "model": name,
+        "features": MODELS[name].features,
+        "epochs_run": len(history["val_loss"]),
+        "best_epoch": best + 1,
+        "val_loss": round(float(history["val_loss"][best]), 6),
+        "val_accuracy": round(float(history["val_accuracy"][best]), 6),
+    }
+
+
+def fit(name: str, params: Params) -> tuple[keras.Model, dict]:
+    """Train detector `name` from seeded state; the same params give the same weights."""
+    keras.utils.set_random_seed(params.seed)
+    tf.config.experimental.enable_op_determinism()
+    settings = getattr(params.train, name)
+    if name == "linear":
+        return train_linear(settings, params)
+    return train_keras(name, settings, params)
+
+
+def save_outputs(name: str, model: keras.Model, history: dict, seconds: float) -> dict:
+    """Write the model, the training summary, the timing and the curves PNG; return the summary."""
+    with atomic_path(paths.MODELS / f"{name}.keras") as tmp:
+        model.save(tmp)
+    figures = summary(name, history)
+    write_text(paths.REPORTS / "metrics" / f"{name}_train.json", json.dumps(figures, indent=2) + "\n")
+    timing = {"train_seconds": round(seconds, 1), "epochs_run": figures["epochs_run"]}
+    write_text(paths.REPORTS / "train" / name / "timing.json", json.dumps(timing, indent=2) + "\n")
+    if "loss" in history:  # the linear baseline has no per-epoch curves
+        plot_training_curves({name: history}, paths.FIGURES / f"train_{name}.png")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gandct train", description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=sorted(MODELS), help="which detector to train")
+    args = parser.parse_args(argv)
+    setup_logging()
+    params = load_params()
+    started = time.perf_counter()
+    model, history = fit(args.model, params)
+    seconds = time.perf_counter() - started
+    figures = save_outputs(args.model, model, history, seconds)
+    accuracy, epochs = figures["val_accuracy"], figures["epochs_run"]
+    log.info("%s: val accuracy %.4f, %d epochs, %.0f s", args.model, accuracy, epochs, seconds)
+
+
+if __name__ == "__main__":
+    run_command("train", main)

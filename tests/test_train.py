@@ -1,0 +1,138 @@
+"""Training on small cached features: the models learn, save and reload safely, and repeat exactly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from gandct import models, train
+from gandct.params import load_params
+
+from .conftest import REPO, pipeline_env
+
+SIZE = 16
+
+
+def write_features(root: Path) -> None:
+    """Cached features where fakes carry extra energy in the high-frequency corner, as GAN images do."""
+    rng = np.random.default_rng(0)
+    processed = root / "data" / "processed"
+    processed.mkdir(parents=True)
+    for split, count in (("train", 160), ("val", 48), ("test", 48)):
+        labels = (np.arange(count) % 2).astype(np.float32)
+        spectra = rng.normal(size=(count, SIZE, SIZE, 1)).astype(np.float32)
+        spectra[labels == 1, SIZE // 2 :, SIZE // 2 :, 0] += 1.0
+        np.save(processed / f"{split}_dct.npy", spectra)
+        np.save(processed / f"{split}_pixels.npy", np.tanh(spectra))
+        np.save(processed / f"{split}_y.npy", labels)
+
+
+def write_tiny_params(root: Path, **train_overrides) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name in ("paper", "custom", "paper_pixel"):
+        params["train"][name].update(epochs=8, batch_size=16, patience=3)
+    params["train"]["custom"]["width"] = 4
+    params["train"].update(train_overrides)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    write_features(tmp_path)
+    write_tiny_params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["paper", "custom", "paper_pixel", "linear"])
+def test_each_model_learns_saves_and_reloads_safely(workdir, name):
+    params = load_params()
+    model, history = train.fit(name, params)
+    figures = train.save_outputs(name, model, history, seconds=1.0)
+
+    assert figures["val_accuracy"] >= 0.8, figures
+    x_test = np.load(workdir / "data/processed" / f"test_{models.MODELS[name].features}.npy")
+    before = model.predict(x_test, verbose=0)
+    reloaded = keras.saving.load_model(workdir / "models" / f"{name}.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x_test, verbose=0), before, rtol=1e-5, atol=1e-6)
+    saved = json.loads((workdir / "reports/metrics" / f"{name}_train.json").read_text())
+    assert saved == figures
+    if name != "linear":
+        assert (workdir / "reports/figures" / f"train_{name}.png").stat().st_size > 10_000
+        assert (workdir / "reports/train" / name / "plots/metrics/eval/loss.tsv").is_file()
+
+
+def test_linear_model_is_the_fitted_logistic_regression(workdir):
+    from sklearn.linear_model import LogisticRegression
+
+    params = load_params()
+    model, _ = train.fit("linear", params)
+    x_train = np.load(workdir / "data/processed/train_dct.npy")
+    y_train = np.load(workdir / "data/processed/train_y.npy")
+    x_test = np.load(workdir / "data/processed/test_dct.npy")
+    reference = LogisticRegression(C=params.train.linear.l2_inverse, max_iter=params.train.linear.max_iter)
+    reference.fit(x_train.reshape(len(x_train), -1), y_train)
+    expected = reference.predict_proba(x_test.reshape(len(x_test), -1))[:, 1]
+    np.testing.assert_allclose(model.predict(x_test, verbose=0)[:, 0], expected, atol=1e-5)
+
+
+def test_same_params_give_the_same_metrics_across_processes(tmp_path):
+    runs = []
+    for run in ("first", "second"):
+        root = tmp_path / run
+        write_features(root)
+        write_tiny_params(root)
+        subprocess.run(
+            [sys.executable, "-m", "gandct.train", "custom"],
+            cwd=root,
+            env=pipeline_env(),
+            check=True,
+            capture_output=True,
+        )
+        runs.append((root / "reports/metrics/custom_train.json").read_text())
+        weights = keras.saving.load_model(root / "models/custom.keras").get_weights()
+        runs.append(weights)
+    assert runs[0] == runs[2]
+    for first, second in zip(runs[1], runs[3], strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_mirrored_strategy_trains_through_the_same_code_path(workdir):
+    write_tiny_params(workdir, strategy="mirrored")
+    params = load_params()
+    _, history = train.fit("paper", params)
+    assert len(history["val_loss"]) >= 1
+
+
+def test_paper_cnn_matches_the_paper():
+    model = models.paper_cnn((64, 64, 1))
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [conv.filters for conv in convs] == [3, 8, 16, 32]
+    assert all(conv.kernel_size == (3, 3) and conv.padding == "same" for conv in convs)
+    assert sum(isinstance(layer, keras.layers.AveragePooling2D) for layer in model.layers) == 2
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].activation is keras.activations.sigmoid
+
+
+def test_frequency_coordinates_give_each_coefficient_its_position():
+    layer = models.FrequencyCoordinates()
+    out = keras.ops.convert_to_numpy(layer(np.zeros((2, 5, 3, 1), np.float32)))
+    assert out.shape == (2, 5, 3, 3)
+    np.testing.assert_allclose(out[0, :, 0, 1], [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(out[1, 0, :, 2], [0, 0.5, 1])
+
+
+def test_missing_features_is_a_clear_error(tmp_path, monkeypatch):
+    write_tiny_params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    from gandct.errors import GandctError
+
+    with pytest.raises(GandctError, match=r"train_dct\.npy not found; run the features stage first"):
+        train.fit("paper", load_params())
