@@ -63,8 +63,8 @@ SAMPLE_PHOTOS = (
 )
 
 KAGGLE_CREDENTIALS_HELP = (
-    "set KAGGLE_USERNAME and KAGGLE_KEY in the environment, or put kaggle.json in ~/.kaggle/ "
-    "(chmod 600); create a token at https://www.kaggle.com/settings under 'API'"
+    "set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN) in the environment, or put kaggle.json "
+    "at ~/.kaggle/kaggle.json (chmod 600); create a token at https://www.kaggle.com/settings/api"
 )
 
 
@@ -163,12 +163,13 @@ def extract_archive(archive_path: Path, target: Path) -> None:
             if broken is not None:
                 raise GandctError(f"broken archive {archive_path.name}: member {broken!r} fails its CRC check")
             archive.extractall(target)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise GandctError(f"broken archive {archive_path.name}: {err}") from None
+    # RuntimeError: an encrypted member, or (NotImplementedError) a compression zipfile lacks, such as Deflate64.
+    except (zipfile.BadZipFile, EOFError, zlib.error, RuntimeError) as err:
+        raise GandctError(f"unreadable archive {archive_path.name}: {err}") from None
 
 
 def kaggle_api():  # noqa: ANN201 - the client's class is imported lazily
-    """An authenticated `KaggleApi`; missing credentials become one clear GandctError."""
+    """An authenticated `KaggleApi`; missing (or, for a token, rejected) credentials become one clear GandctError."""
     # Importing the package authenticates and prints the client's own help when no credentials are
     # set; keep that off the console and say it once, better, below.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -178,7 +179,7 @@ def kaggle_api():  # noqa: ANN201 - the client's class is imported lazily
         try:
             api.authenticate()
         except SystemExit:
-            raise GandctError(f"no Kaggle credentials found: {KAGGLE_CREDENTIALS_HELP}") from None
+            raise GandctError(f"no valid Kaggle credentials found: {KAGGLE_CREDENTIALS_HELP}") from None
     return api
 
 
@@ -196,15 +197,20 @@ def explain_http_error(err: requests.HTTPError, dataset: str) -> str:
 
 def download_kaggle(dataset: str, dest: Path) -> None:
     """Download `dataset` and extract it into `dest`; on any failure `dest` is left as it was."""
-    api = kaggle_api()
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kaggle-download-", dir=dest.parent) as download_dir:
+        # Authentication is inside: an access token is checked online, so it meets the same network errors.
         try:
+            api = kaggle_api()
             api.dataset_download_files(dataset, path=download_dir, quiet=False, unzip=False, force=True)
         except requests.HTTPError as err:
             raise GandctError(explain_http_error(err, dataset)) from None
-        except requests.RequestException as err:
+        except requests.ConnectionError as err:
             raise GandctError(f"could not reach Kaggle to download {dataset} (no network?): {err}") from None
+        # The client retries a broken transfer, then re-raises it; a retry that saved an error page instead
+        # ends in ValueError (size mismatch).
+        except (requests.RequestException, ValueError) as err:
+            raise GandctError(f"Kaggle download of {dataset} broke off: {err}") from None
         archives = sorted(Path(download_dir).glob("*.zip"))
         if len(archives) != 1:
             raise GandctError(f"Kaggle download of {dataset} produced no single zip archive")
