@@ -6,11 +6,10 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 
 from gandct.errors import ParamsError
 from gandct.params import load_params, parse_params
-
-from .conftest import REPO
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from conftest import REPO, photo_like
 
 from gandct import download, prepare
 from gandct.errors import GandctError
 from gandct.images import load_rgb
 from gandct.params import SplitFractions
-
-from .conftest import REPO, photo_like
 
 
 def write_params(root: Path, **sections: dict) -> None:

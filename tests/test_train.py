@@ -11,11 +11,10 @@ import keras
 import numpy as np
 import pytest
 import yaml
+from conftest import REPO, pipeline_env
 
 from gandct import models, train
 from gandct.params import load_params
-
-from .conftest import REPO, pipeline_env
 
 SIZE = 16
 
