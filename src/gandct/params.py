@@ -49,10 +49,21 @@ class PrepareParams(Section):
     min_per_split: int = Field(ge=1)
 
 
+class FeaturesParams(Section):
+    image_size: int = Field(ge=8)
+    crop: Literal["center", "resize"]
+    color: Literal["gray", "rgb"]
+    jpeg_quality: int | None = Field(ge=1, le=100)
+    eps: float = Field(gt=0)
+    chunk_size: int = Field(ge=1)
+    workers: int = Field(ge=0)
+
+
 class Params(Section):
     seed: int = Field(ge=0)
     data: DataParams
     prepare: PrepareParams
+    features: FeaturesParams
 
 
 def _format_error(err: ValidationError, path: Path) -> str:
