@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data all test lint format clean
+.PHONY: help requirements data features all test lint format clean
 
 ## help: list every target with one line each
 help:
@@ -30,6 +30,10 @@ $(INSTALLED): requirements.txt setup.py
 ## data: download (or build) the raw images and write the manifest (dvc repro prepare)
 data: $(INSTALLED)
 	dvc repro prepare
+
+## features: cache the DCT maps and pixels of every image in data/processed/ (dvc repro features)
+features: $(INSTALLED)
+	dvc repro features
 
 ## all: run the whole pipeline (dvc repro)
 all: $(INSTALLED)
