@@ -20,7 +20,8 @@ from gandct.errors import GandctError
 from gandct.images import load_rgb, save_png
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
-SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # per class
+SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, per split
+SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
 UNSEEN_FAKES = 4
 
 
@@ -67,6 +68,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
             save_png(tmp_path / fake, gan_like(rng, 64))
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
+        for index in range(SOURCE_FAKES):
+            fake = f"data/raw/sample/fake_stylegan/{split}_{index:02d}.png"
+            (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
+            save_png(tmp_path / fake, gan_like(rng, 72))
+            manifest.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "stylegan"})
     for index in range(UNSEEN_FAKES):
         fake = f"data/interim/generated/dcgan/{index:02d}.png"
         (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +112,7 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         assert [int(row["label"]) for row in ids] == labels.astype(int).tolist()
         assert pixels.min() >= -1.0 and pixels.max() <= 1.0
         assert np.isfinite(dct).all()
+    assert {row["generator"] for row in read_rows(processed("test_ids.csv"))} == {"", "progan", "stylegan"}
     assert {row["generator"] for row in read_rows(processed("test_unseen_ids.csv"))} == {"", "dcgan"}
     train = np.load(processed("train_dct.npy"))
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-4)
@@ -136,7 +143,7 @@ def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
     assert stats.preprocessing == preprocessing
     rgbs = [load_rgb(row["path"]) for row in read_rows(processed("train_ids.csv"))]
     spectra = log_spectra(fit_images(rgbs, preprocessing), preprocessing.eps).astype(np.float64)
-    assert stats.count == len(rgbs) == 2 * SPLIT_COUNTS["train"]
+    assert stats.count == len(rgbs) == 2 * SPLIT_COUNTS["train"] + SOURCE_FAKES
     np.testing.assert_allclose(stats.mean, spectra.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(stats.std, spectra.std(axis=0), rtol=1e-5)
 
@@ -216,7 +223,7 @@ def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(p
         features.main([])
     set_features(project, crop="resize")
     features.main([])
-    assert read_rows(processed("train_ids.csv"))[SPLIT_COUNTS["train"]]["path"] == small
+    assert read_rows(processed("train_ids.csv"))[SPLIT_COUNTS["train"] + SOURCE_FAKES]["path"] == small
 
 
 def test_a_label_or_split_the_pipeline_does_not_know_is_an_error(project):
@@ -258,7 +265,7 @@ def test_peak_memory_does_not_grow_with_the_number_of_images_and_no_tensorflow(p
         assert heavy == "[]"  # the stage never imports TensorFlow or Keras
         peaks.append((main_kib, workers_kib))
     rows = len(np.load(processed("train_y.npy"))) + len(np.load(processed("val_y.npy")))
-    assert rows == 24 * 2 * (SPLIT_COUNTS["train"] + SPLIT_COUNTS["val"])
+    assert rows == 24 * (2 * (SPLIT_COUNTS["train"] + SPLIT_COUNTS["val"]) + 2 * SOURCE_FAKES)
     (small_main, small_workers), (large_main, large_workers) = peaks
     assert large_main - small_main < 10 * 1024
     assert large_workers - small_workers < 10 * 1024
