@@ -2,13 +2,15 @@
 
 For PNG images cut from the photographs bundled with the project's dependencies, at 64x64 and 256x256:
 
-    decode only  the floor: read and decode every image in the stage's worker pool, nothing else
+    decode       the floor: read and decode every image in the stage's worker pool, nothing else
+                 (also shown in one process, for the speed-up the pool gives)
     naive        one image at a time in one process: read, DCT, log, save one .npy file per image
     stage        the features stage's own code path: all splits, train statistics, z-score, pixels
 
-Each method runs once per round, in rotating order; the table shows the best round of each (the machine
-may be shared) and the ratios stage/decode (target >= 0.70) and stage/naive (target >= 5). Then the
-stage runs as a process on N and 4N images and its peak resident memory is shown for both.
+Each method runs once per round, back to back in rotating order; the table shows each method's median
+over the rounds and the median (and range) of the per-round ratios stage/decode (target >= 0.70) and
+stage/naive (target >= 5), which stay meaningful on a shared machine whose load changes between rounds.
+Then the stage runs as a process on N and 4N images and its peak resident memory is shown for both.
 
     python benchmarks/bench_features.py [--count64 N] [--count256 N] [--rounds R]   (or: make bench)
 """
@@ -98,21 +100,30 @@ def naive(paths: list[str], preprocessing: Preprocessing, folder: Path) -> None:
         np.save(folder / f"{index:06d}.npy", spectrum)
 
 
-def best_rates(methods: dict[str, Callable[[Path], None]], count: int, rounds: int, scratch: Path) -> dict[str, float]:
-    """Images per second of each method: best of `rounds`, methods in rotating order within a round."""
+def round_rates(
+    methods: dict[str, Callable[[Path], None]], count: int, rounds: int, scratch: Path
+) -> dict[str, list[float]]:
+    """Images per second of each method in each round; within a round the methods run back to back, in an
+    order that rotates from round to round, so a ratio taken within one round compares like with like."""
     names = list(methods)
-    best = dict.fromkeys(names, 0.0)
+    rates: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(rounds):
         for name in names[round_index % len(names) :] + names[: round_index % len(names)]:
             with tempfile.TemporaryDirectory(dir=scratch) as out:
                 start = time.perf_counter()
                 methods[name](Path(out) / "out")
-                best[name] = max(best[name], count / (time.perf_counter() - start))
-    return best
+                rates[name].append(count / (time.perf_counter() - start))
+    return rates
+
+
+def ratio_cell(numerator: list[float], denominator: list[float], digits: int) -> str:
+    """Median of the per-round ratios, and their range."""
+    ratios = sorted(a / b for a, b in zip(numerator, denominator, strict=True))
+    return f"{np.median(ratios):.{digits}f} ({ratios[0]:.{digits}f}-{ratios[-1]:.{digits}f})"
 
 
 def speed_row(size: int, count: int, rounds: int, workers: int, chunk_size: int, scratch: Path) -> str:
-    """One table row: the three methods on `count` fresh images of `size` px."""
+    """One table row: every method on `count` fresh images of `size` px."""
     files = make_images(scratch / f"images{size}", count, size, seed=size)
     items = split_items(*listings(files))
     rows = [item.path for split in items.values() for item in split]  # what the stage reads, test reals twice
@@ -120,16 +131,17 @@ def speed_row(size: int, count: int, rounds: int, workers: int, chunk_size: int,
         Path(path).read_bytes()
     preprocessing = Preprocessing(size, "center", "gray", None, 1e-3)
     methods = {
-        "decode only": lambda out: decode_only(rows, workers, chunk_size),
-        "naive loop": lambda out: naive(rows, preprocessing, out),
+        "decode, 1 process": lambda out: decode_only(rows, 1, chunk_size),
+        "decode": lambda out: decode_only(rows, workers, chunk_size),
+        "naive": lambda out: naive(rows, preprocessing, out),
         "stage": lambda out: (out.mkdir(), build_features(items, preprocessing, out, workers, chunk_size)),
     }
     log.info("%dx%d: %d images, %d rounds", size, size, len(rows), rounds)
-    rates = best_rates(methods, len(rows), rounds, scratch)
-    stage = rates["stage"]
+    rates = round_rates(methods, len(rows), rounds, scratch)
+    medians = " | ".join(f"{np.median(rates[name]):.0f}" for name in methods)
     return (
-        f"| {size}x{size} gray | {len(rows)} | {rates['decode only']:.0f} | {rates['naive loop']:.0f} | {stage:.0f} "
-        f"| {stage / rates['decode only']:.2f} | {stage / rates['naive loop']:.1f} |"
+        f"| {size}x{size} gray | {len(rows)} | {medians} "
+        f"| {ratio_cell(rates['stage'], rates['decode'], 2)} | {ratio_cell(rates['stage'], rates['naive'], 1)} |"
     )
 
 
@@ -162,16 +174,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count64", type=int, default=3000, help="64x64 images (default 3000)")
     parser.add_argument("--count256", type=int, default=400, help="256x256 images (default 400)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per method; the best one counts (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every method (default 5)")
     parser.add_argument("--memory-count", type=int, default=1000, help="N of the N / 4N memory runs (default 1000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--chunk-size", type=int, default=64, help="images per job (default 64)")
     args = parser.parse_args()
     setup_logging()
-    out = ["", "features stage throughput, images/s (best of rounds; same images, one run)", ""]
-    out += [
-        "| images | rows | decode only | naive loop | stage | stage / decode (>= 0.70) | stage / naive (>= 5) |",
-        "|---|---|---|---|---|---|---|",
+    out = [
+        "",
+        f"features stage throughput, images/s: median of {args.rounds} rounds on the same images; ratios: median",
+        f"(min-max) of the per-round ratios. decode, stage: {args.workers} worker processes; naive: one process.",
+        "",
+        "| images | rows | decode, 1 process | decode (floor) | naive loop | stage "
+        "| stage / decode (>= 0.70) | stage / naive (>= 5) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory(prefix="bench-features-") as scratch_name:
         scratch = Path(scratch_name)
