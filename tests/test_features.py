@@ -226,6 +226,16 @@ def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(p
     assert read_rows(processed("train_ids.csv"))[SPLIT_COUNTS["train"] + SOURCE_FAKES]["path"] == small
 
 
+def test_a_train_split_without_fakes_is_an_error(project):
+    rows = read_rows(project / "data/interim/generated.csv")
+    write_listing(project / "data/interim/generated.csv", [row for row in rows if row["split"] != "train"])
+    manifest = read_rows(project / "data/interim/manifest.csv")
+    no_fakes = [row for row in manifest if not (row["split"] == "train" and row["label"] == "fake")]
+    write_listing(project / "data/interim/manifest.csv", no_fakes)
+    with pytest.raises(GandctError, match="the train split has only real images"):
+        features.main([])
+
+
 def test_a_label_or_split_the_pipeline_does_not_know_is_an_error(project):
     rows = read_rows(project / "data/interim/generated.csv")
     write_listing(project / "data/interim/generated.csv", [{**rows[0], "split": "holdout"}, *rows[1:]])

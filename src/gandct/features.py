@@ -52,6 +52,8 @@ REMEDY = {
 
 @dataclass(frozen=True)
 class Item:
+    """One image to transform, as a listing names it."""
+
     path: str
     label: int  # 0 real, 1 fake
     generator: str
@@ -83,13 +85,18 @@ def read_listing(path: Path, producer: str) -> list[dict[str, str]]:
 
 
 def to_item(row: dict[str, str], listing: Path) -> Item:
+    """The Item of one listing row; a label other than real or fake is a GandctError."""
     if row["label"] not in LABELS:
         raise GandctError(f"{listing}: {row['path']} has label {row['label']!r}, expected real or fake")
     return Item(row["path"], LABELS[row["label"]], row["generator"], str(listing))
 
 
 def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str, str]]) -> dict[str, list[Item]]:
-    """The images of each split, in listing order; test_unseen = the manifest's test reals + its own fakes."""
+    """The images of each split, in listing order.
+
+    train, val and test: the manifest's rows of that split, then generated.csv's. test_unseen: the
+    manifest's test reals, then generated.csv's test_unseen fakes (a generator no detector trains on).
+    """
     items: dict[str, list[Item]] = {split: [] for split in paths.FEATURE_SPLITS}
     for row in manifest:
         if row["split"] not in ("train", "val", "test"):
@@ -105,19 +112,23 @@ def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str
     for split, listed in items.items():
         if not listed:
             raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {paths.GENERATED}")
+    if {item.label for item in items["train"]} != set(LABELS.values()):
+        have = "real" if items["train"][0].label == LABELS["real"] else "fake"
+        raise GandctError(
+            f"the train split has only {have} images: a detector needs both classes "
+            f"(fakes come from {paths.GENERATED} or from the source data set's fake/ folders)"
+        )
     return items
 
 
 def check_files_exist(items: dict[str, list[Item]]) -> None:
     """One clear error, before any work, if listed images are missing."""
     unique = {item.path: item for listed in items.values() for item in listed}
-    missing = [item for _, item in sorted(unique.items()) if not Path(item.path).is_file()]
-    if missing:
-        first = missing[0]
-        names = ", ".join(item.path for item in missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise GandctError(
-            f"{len(missing)} image(s) listed in {first.listing} are missing ({names}); {REMEDY[first.listing]}"
-        )
+    for listing, remedy in REMEDY.items():
+        missing = sorted(path for path, item in unique.items() if item.listing == listing and not Path(path).is_file())
+        if missing:
+            names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise GandctError(f"{len(missing)} image(s) listed in {listing} are missing ({names}); {remedy}")
 
 
 # --- the work done in the worker processes ----------------------------------------------------------------
@@ -143,6 +154,7 @@ def read_rows(path: Path, offset: int, start: int, count: int, row_shape: tuple[
 
 
 def fit_item(item: Item, preprocessing: Preprocessing) -> np.ndarray:
+    """Decode and fit one listed image; an unusable one is a GandctError naming it and what to rerun."""
     try:
         return fit_image(load_rgb(item.path), preprocessing)
     except ImageError as err:
@@ -162,9 +174,11 @@ class TransformJob:
 
     @property
     def count(self) -> int:
+        """Images in the job."""
         return len(self.items)
 
     def run(self) -> Moments | None:
+        """Write the job's rows (pixels, and z-scored or raw log spectra); raw ones also give their moments."""
         fitted = np.stack([fit_item(item, self.preprocessing) for item in self.items])
         spectra = log_spectra(fitted, self.preprocessing.eps)
         arrays = self.arrays
@@ -187,6 +201,7 @@ class NormalizeJob:
     stats: DctStats
 
     def run(self) -> None:
+        """Read the rows, z-score them, write them back."""
         arrays = self.arrays
         spectra = read_rows(arrays.dct, arrays.dct_offset, self.start, self.count, self.stats.preprocessing.shape)
         write_rows(arrays.dct, arrays.dct_offset, self.start, self.stats.normalize(spectra))
@@ -196,6 +211,7 @@ Job = TransformJob | NormalizeJob
 
 
 def run_job(job: Job) -> Moments | None:
+    """Run one job (a module-level function, so that worker processes can receive it)."""
     return job.run()
 
 
