@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data all test lint format clean
+.PHONY: help requirements data features all test bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -31,6 +31,10 @@ $(INSTALLED): requirements.txt setup.py
 data: $(INSTALLED)
 	dvc repro prepare
 
+## features: cache the DCT maps and pixels of every image in data/processed/ (dvc repro features)
+features: $(INSTALLED)
+	dvc repro features
+
 ## all: run the whole pipeline (dvc repro)
 all: $(INSTALLED)
 	dvc repro
@@ -38,6 +42,10 @@ all: $(INSTALLED)
 ## test: run the test suite (installs everything it needs first)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+## bench: print speed and memory tables of the pipeline's hot paths (runs every benchmarks/bench_*.py)
+bench: $(INSTALLED)
+	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 ## lint: check style and common mistakes with ruff
 lint: $(INSTALLED)

@@ -14,6 +14,7 @@ from gandct.errors import GandctError
 COMMANDS = {
     "download": ("gandct.download", "fetch or build the raw images for data.source"),
     "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
+    "features": ("gandct.features", "cache the DCT maps and pixels of every image as .npy arrays"),
 }
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 @contextmanager
@@ -64,6 +68,17 @@ def write_csv(path: Path, fieldnames: list[str], rows: Iterable[Mapping[str, obj
         writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="raise")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write arrays as an uncompressed `.npz` (readable by `np.load`) atomically, with byte-identical output
+    for identical arrays: `np.savez` stamps the current time into the archive, which would make DVC see a
+    changed output, and rerun every later stage, each time this file is rewritten."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -49,6 +49,16 @@ class PrepareParams(Section):
     min_per_split: int = Field(ge=1)
 
 
+class FeaturesParams(Section):
+    image_size: int = Field(ge=8)
+    crop: Literal["center", "resize"]
+    color: Literal["gray", "rgb"]
+    jpeg_quality: int | None = Field(ge=1, le=100)
+    eps: float = Field(gt=0)
+    chunk_size: int = Field(ge=1)
+    workers: int = Field(ge=0)
+
+
 class KerasTrainParams(Section):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
@@ -79,6 +89,7 @@ class Params(Section):
     seed: int = Field(ge=0)
     data: DataParams
     prepare: PrepareParams
+    features: FeaturesParams
     train: TrainParams
 
 

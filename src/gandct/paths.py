@@ -14,6 +14,8 @@ EXTERNAL = DATA / "external"  # user-provided images for `data.source: folder`
 RAW_FILES_NAME = "files.csv"  # the list of fetched files each raw source folder carries
 MANIFEST = INTERIM / "manifest.csv"
 REJECTED = INTERIM / "rejected.csv"
+GENERATED = INTERIM / "generated.csv"  # the augment stage's fakes, same columns as the manifest
+DCT_STATS = PROCESSED / "dct_stats.npz"  # train-split statistics of the log DCT spectra
 
 MODELS = Path("models")
 REPORTS = Path("reports")
@@ -23,3 +25,11 @@ FIGURES = REPORTS / "figures"
 def raw_source_dir(source: str) -> Path:
     """The folder the download stage fills for a `data.source` value."""
     return RAW / source
+
+
+FEATURE_SPLITS = ("train", "val", "test", "test_unseen")  # test_unseen: test reals + fakes of an unseen GAN
+
+
+def features_file(split: str, kind: str, folder: Path = PROCESSED) -> Path:
+    """A file of the features stage: kind is "dct.npy", "pixels.npy", "y.npy" or "ids.csv"."""
+    return folder / f"{split}_{kind}"
