@@ -80,5 +80,9 @@ def project_copy(tmp_path: Path) -> ProjectCopy:
             target = root / name.decode()
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    # A clone always has a commit; dvclive (and `dvc exp`) need one.
+    identity = ["-c", "user.name=gandct tests", "-c", "user.email=tests@gandct.invalid"]
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", *identity, "commit", "-qm", "copy of the working tree"], cwd=root, check=True)
     return ProjectCopy(root)

@@ -14,6 +14,7 @@ import yaml
 from conftest import REPO, pipeline_env
 
 from gandct import models, train
+from gandct.dct import DctStats, Preprocessing
 from gandct.params import load_params
 
 SIZE = 16
@@ -31,6 +32,11 @@ def write_features(root: Path) -> None:
         np.save(processed / f"{split}_dct.npy", spectra)
         np.save(processed / f"{split}_pixels.npy", np.tanh(spectra))
         np.save(processed / f"{split}_y.npy", labels)
+    shape = (SIZE, SIZE, 1)
+    preprocessing = Preprocessing(image_size=SIZE, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
+    DctStats(preprocessing, np.zeros(shape, np.float32), np.ones(shape, np.float32), 160).save(
+        processed / "dct_stats.npz"
+    )
 
 
 def write_tiny_params(root: Path, **train_overrides) -> None:
@@ -38,6 +44,7 @@ def write_tiny_params(root: Path, **train_overrides) -> None:
     for name in ("paper", "custom", "paper_pixel"):
         params["train"][name].update(epochs=8, batch_size=16, patience=3)
     params["train"]["custom"]["width"] = 4
+    params["features"]["image_size"] = SIZE
     params["train"].update(train_overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
@@ -63,9 +70,9 @@ def test_each_model_learns_saves_and_reloads_safely(workdir, name):
     np.testing.assert_allclose(reloaded.predict(x_test, verbose=0), before, rtol=1e-5, atol=1e-6)
     saved = json.loads((workdir / "reports/metrics" / f"{name}_train.json").read_text())
     assert saved == figures
-    if name != "linear":
-        assert (workdir / "reports/figures" / f"train_{name}.png").stat().st_size > 10_000
-        assert (workdir / "reports/train" / name / "plots/metrics/eval/loss.tsv").is_file()
+    assert (workdir / "reports/figures" / f"train_{name}.png").stat().st_size > 10_000
+    val_loss = (workdir / "reports/train" / name / "plots/metrics/eval/loss.tsv").read_text().splitlines()
+    assert val_loss[0] == "step\tloss" and len(val_loss) == 1 + len(history["val_loss"])
 
 
 def test_linear_model_is_the_fitted_logistic_regression(workdir):
@@ -133,5 +140,5 @@ def test_missing_features_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from gandct.errors import GandctError
 
-    with pytest.raises(GandctError, match=r"train_dct\.npy not found; run the features stage first"):
+    with pytest.raises(GandctError, match=r"dct_stats\.npz not found; run the features stage first"):
         train.fit("paper", load_params())

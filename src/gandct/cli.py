@@ -15,6 +15,10 @@ COMMANDS = {
     "download": ("gandct.download", "fetch or build the raw images for data.source"),
     "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
     "features": ("gandct.features", "cache the DCT maps and pixels of every image as .npy arrays"),
+    "train": ("gandct.train", "train one detector on the cached features: gandct train <model>"),
+    "evaluate": ("gandct.evaluate", "score every detector on the test, unseen-generator and perturbed sets"),
+    "report": ("gandct.report", "write figures, saliency numbers and reports/report.md"),
+    "predict": ("gandct.predict", "score image files or folders with a trained detector"),
 }
 
 

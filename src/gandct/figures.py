@@ -8,6 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
 
 from gandct.fileio import atomic_path
 
@@ -15,23 +17,140 @@ from gandct.fileio import atomic_path
 def save_figure(figure: plt.Figure, path: Path) -> None:
     """Write a figure as a PNG atomically and close it."""
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+        figure.savefig(tmp, dpi=120, format="png")
     plt.close(figure)
 
 
 def plot_training_curves(histories: dict[str, dict[str, list[float]]], path: Path) -> None:
     """Loss and accuracy per epoch, training (dashed) and validation (solid), one colour per model."""
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     for index, (name, history) in enumerate(histories.items()):
         colour = f"C{index}"
         epochs = range(1, len(history["loss"]) + 1)
-        loss_axis.plot(epochs, history["loss"], "--", color=colour, label=f"{name} train")
-        loss_axis.plot(epochs, history["val_loss"], "-", color=colour, label=f"{name} val")
-        accuracy_axis.plot(epochs, history["accuracy"], "--", color=colour)
-        accuracy_axis.plot(epochs, history["val_accuracy"], "-", color=colour)
+        marker = "o" if len(epochs) == 1 else None  # a single fit (the linear baseline) shows as points
+        loss_axis.plot(epochs, history["loss"], "--", color=colour, marker=marker, label=f"{name} train")
+        loss_axis.plot(epochs, history["val_loss"], "-", color=colour, marker=marker, label=f"{name} val")
+        accuracy_axis.plot(epochs, history["accuracy"], "--", color=colour, marker=marker)
+        accuracy_axis.plot(epochs, history["val_accuracy"], "-", color=colour, marker=marker)
     loss_axis.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss", yscale="log")
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     loss_axis.legend(fontsize=8)
     for axis in (loss_axis, accuracy_axis):
         axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
+def plot_coefficient_weights(weights: np.ndarray, path: Path) -> None:
+    """A linear detector's weight per DCT coefficient (channels averaged): red pushes towards fake."""
+    values = weights.mean(axis=-1)
+    limit = float(np.abs(values).max()) or 1.0
+    figure, axis = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    shown = axis.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    outline_high_frequency_quadrant(axis, values.shape)
+    axis.set(
+        title="logistic regression weight per coefficient", xlabel="horizontal frequency", ylabel="vertical frequency"
+    )
+    figure.colorbar(shown, ax=axis, fraction=0.046, label="weight (red: evidence for fake)")
+    save_figure(figure, path)
+
+
+def plot_roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path, title: str) -> None:
+    """ROC curves of several models on one plot; `curves` maps a model to (fpr, tpr, auc)."""
+    figure, axis = plt.subplots(figsize=(5, 5), layout="constrained")
+    for name, (fpr, tpr, auc) in curves.items():
+        axis.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    axis.plot([0, 1], [0, 1], ":", color="grey", label="chance")
+    axis.set(xlabel="false positive rate (reals called fake)", ylabel="true positive rate (fakes caught)", title=title)
+    axis.set_aspect("equal")
+    axis.legend(loc="lower right", fontsize=8)
+    axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
+def plot_image_grid(rows: dict[str, list[np.ndarray]], path: Path, title: str) -> None:
+    """One row of images per name (e.g. real / progan / dcgan), each image at its own pixel size."""
+    columns = max(len(images) for images in rows.values())
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(1.6 * columns, 1.7 * len(rows)), squeeze=False, layout="constrained"
+    )
+    for row_axes, (name, images) in zip(axes, rows.items(), strict=True):
+        for axis in row_axes:
+            axis.set_axis_off()
+        for axis, image in zip(row_axes, images, strict=False):
+            axis.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
+        row_axes[0].set_title(name, loc="left", fontsize=10)
+    figure.suptitle(title)
+    save_figure(figure, path)
+
+
+def plot_mean_spectra(real: np.ndarray, fake: np.ndarray, fake_name: str, path: Path) -> None:
+    """Mean log-DCT spectra of reals and fakes (one colour scale) and their difference (diverging)."""
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4.3), layout="constrained")
+    low, high = np.percentile(np.concatenate([real.ravel(), fake.ravel()]), [1, 99])
+    for axis, spectrum, name in ((axes[0], real, "real"), (axes[1], fake, fake_name)):
+        shown = axis.imshow(spectrum, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        axis.set_title(f"mean log|DCT| of {name} images")
+        figure.colorbar(shown, ax=axis, fraction=0.046, label="natural log of |coefficient|")
+    difference = fake - real
+    limit = float(np.abs(difference).max()) or 1.0
+    shown = axes[2].imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    axes[2].set_title(f"{fake_name} minus real")
+    figure.colorbar(shown, ax=axes[2], fraction=0.046, label="log ratio (red: more energy in fakes)")
+    for axis in axes:
+        axis.set(xlabel="horizontal frequency (low -> high)", ylabel="vertical frequency (low -> high)")
+        outline_high_frequency_quadrant(axis, real.shape)
+    save_figure(figure, path)
+
+
+def plot_diagonal_profiles(profiles: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
+    """Mean (and +-1 std band) of the log spectrum along its diagonal (k, k), from DC to the highest frequency."""
+    figure, axis = plt.subplots(figsize=(7, 4), layout="constrained")
+    for name, (mean, std) in profiles.items():
+        steps = np.arange(len(mean))
+        axis.plot(steps, mean, label=name)
+        axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    axis.set(
+        xlabel="diagonal coefficient (k, k): low -> high frequency",
+        ylabel="log|DCT coefficient|",
+        title="spectrum along the diagonal",
+    )
+    axis.legend()
+    axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
+def outline_high_frequency_quadrant(axis: plt.Axes, shape: tuple[int, ...]) -> None:
+    """Draw the bottom-right (highest-frequency) quadrant of a DCT map."""
+    height, width = shape[:2]
+    corner = (width / 2 - 0.5, height / 2 - 0.5)  # pixel centres sit on integers
+    axis.add_patch(Rectangle(corner, width / 2, height / 2, fill=False, edgecolor="white", linewidth=1.2))
+
+
+def plot_saliency_examples(
+    spectra: np.ndarray, vanilla: np.ndarray, smooth: np.ndarray, captions: list[str], model: str, path: Path
+) -> None:
+    """For each example: its z-scored DCT map, vanilla saliency and SmoothGrad saliency, quadrant outlined."""
+    figure, axes = plt.subplots(len(spectra), 3, figsize=(8.5, 2.7 * len(spectra)), squeeze=False, layout="constrained")
+    for row, (spectrum, plain, smoothed, caption) in enumerate(zip(spectra, vanilla, smooth, captions, strict=True)):
+        panels = ((spectrum.mean(axis=-1), "DCT map (z-scored)", "coolwarm"), (plain, "saliency", "inferno"))
+        for axis, (values, title, cmap) in zip(axes[row], (*panels, (smoothed, "SmoothGrad", "inferno")), strict=True):
+            axis.imshow(values, cmap=cmap, interpolation="nearest")
+            outline_high_frequency_quadrant(axis, values.shape)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            axis.set_title(f"{caption}: {title}" if title.startswith("DCT") else title, fontsize=9)
+    figure.suptitle(f"{model}: where the detector looks\n(top-left: low frequencies, bottom-right: high)")
+    save_figure(figure, path)
+
+
+def plot_mean_saliency(maps: dict[str, np.ndarray], shares: dict[str, float], path: Path) -> None:
+    """Mean saliency map of each model over a test set, with its high-frequency-quadrant share."""
+    figure, axes = plt.subplots(1, len(maps), figsize=(4.6 * len(maps), 4.2), squeeze=False, layout="constrained")
+    for axis, (name, mean_map) in zip(axes[0], maps.items(), strict=True):
+        shown = axis.imshow(mean_map / mean_map.sum(), cmap="inferno", interpolation="nearest")
+        outline_high_frequency_quadrant(axis, mean_map.shape)
+        axis.set_title(f"{name}: {shares[name]:.0%} of saliency in the outlined quadrant\n(uniform: 25%)", fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+        figure.colorbar(shown, ax=axis, fraction=0.046, label="share of saliency mass")
     save_figure(figure, path)

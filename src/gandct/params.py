@@ -77,12 +77,30 @@ class LinearTrainParams(Section):
     max_iter: int = Field(ge=1)
 
 
+ModelName = Literal["paper", "custom", "paper_pixel", "linear"]
+
+
 class TrainParams(Section):
+    models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
     strategy: Literal["default", "mirrored"]
     paper: KerasTrainParams
     custom: CustomTrainParams
     paper_pixel: KerasTrainParams
     linear: LinearTrainParams
+
+
+class EvaluateParams(Section):
+    # kind -> levels; every test image of both classes is perturbed before the transform, seeded by `seed`
+    perturbations: dict[Literal["jpeg", "blur", "downscale", "noise"], list[float]]
+    batch_size: int = Field(ge=1)
+
+
+class ReportParams(Section):
+    examples_per_class: int = Field(ge=1)  # images per class in the sample grid and the saliency examples
+    saliency_models: list[ModelName] = Field(min_length=1)  # detectors on DCT input whose saliency is shown
+    smoothgrad_images: int = Field(ge=1)  # test images (seeded sample) whose SmoothGrad share is computed
+    smooth_samples: int = Field(ge=1)  # noisy copies per image for SmoothGrad
+    smooth_noise: float = Field(gt=0)  # SmoothGrad noise, as a fraction of the input's value range
 
 
 class Params(Section):
@@ -91,6 +109,8 @@ class Params(Section):
     prepare: PrepareParams
     features: FeaturesParams
     train: TrainParams
+    evaluate: EvaluateParams
+    report: ReportParams
 
 
 def _format_error(err: ValidationError, path: Path) -> str:

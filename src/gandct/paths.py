@@ -22,6 +22,11 @@ REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
 
 
+def model_stats(model_path: Path) -> Path:
+    """The DCT statistics saved beside a trained model: models/custom.keras -> models/custom.dct_stats.npz."""
+    return model_path.with_name(model_path.name.removesuffix(".keras") + ".dct_stats.npz")
+
+
 def raw_source_dir(source: str) -> Path:
     """The folder the download stage fills for a `data.source` value."""
     return RAW / source

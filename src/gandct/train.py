@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import time
 
 import keras
@@ -21,7 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from gandct import paths
 from gandct.cli import run_command
 from gandct.datasets import batches, load_split
-from gandct.figures import plot_training_curves
+from gandct.dct import DctStats, Preprocessing
+from gandct.figures import plot_coefficient_weights, plot_training_curves
 from gandct.fileio import atomic_path, write_text
 from gandct.logs import setup_logging
 from gandct.models import MODELS, logistic_regression
@@ -68,10 +70,17 @@ def train_linear(settings: LinearTrainParams, params: Params) -> tuple[keras.Mod
     classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter, random_state=params.seed)
     classifier.fit(np.asarray(x_train).reshape(len(x_train), -1), np.asarray(y_train))
     model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]))
-    p_val = classifier.predict_proba(np.asarray(x_val).reshape(len(x_val), -1))[:, 1]
-    val_loss = float(keras.losses.binary_crossentropy(np.asarray(y_val), p_val).numpy())
-    val_accuracy = float(np.mean((p_val >= 0.5) == np.asarray(y_val)))
-    return model, {"val_loss": [val_loss], "val_accuracy": [val_accuracy]}
+    history = {}
+    for prefix, x, y in (("", x_train, y_train), ("val_", x_val, y_val)):
+        p_fake = classifier.predict_proba(np.asarray(x).reshape(len(x), -1))[:, 1]
+        history[f"{prefix}loss"] = [float(keras.losses.binary_crossentropy(np.asarray(y), p_fake).numpy())]
+        history[f"{prefix}accuracy"] = [float(np.mean((p_fake >= 0.5) == np.asarray(y)))]
+    # One step in the same dvclive layout as the CNNs, so dvc plots and the report treat every model alike.
+    with Live(dir=str(paths.REPORTS / "train" / "linear"), dvcyaml=None, save_dvc_exp=False) as live:
+        for split, prefix in (("train", ""), ("eval", "val_")):
+            for metric in ("loss", "accuracy"):
+                live.log_metric(f"{split}/{metric}", history[prefix + metric][0])
+    return model, history
 
 
 def summary(name: str, history: dict) -> dict:
@@ -89,6 +98,7 @@ def summary(name: str, history: dict) -> dict:
 
 def fit(name: str, params: Params) -> tuple[keras.Model, dict]:
     """Train detector `name` from seeded state; the same params give the same weights."""
+    DctStats.load(paths.DCT_STATS).check_matches(Preprocessing.from_params(params.features))
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     settings = getattr(params.train, name)
@@ -99,13 +109,20 @@ def fit(name: str, params: Params) -> tuple[keras.Model, dict]:
 
 def save_outputs(name: str, model: keras.Model, history: dict, seconds: float) -> dict:
     """Write the model, the training summary, the timing and the curves PNG; return the summary."""
-    with atomic_path(paths.MODELS / f"{name}.keras") as tmp:
+    model_path = paths.MODELS / f"{name}.keras"
+    with atomic_path(model_path) as tmp:
         model.save(tmp)
+    # The statistics travel with the model, so predict cannot pair it with another run's preprocessing.
+    with atomic_path(paths.model_stats(model_path)) as tmp:
+        shutil.copyfile(paths.DCT_STATS, tmp)
     figures = summary(name, history)
     write_text(paths.REPORTS / "metrics" / f"{name}_train.json", json.dumps(figures, indent=2) + "\n")
     timing = {"train_seconds": round(seconds, 1), "epochs_run": figures["epochs_run"]}
     write_text(paths.REPORTS / "train" / name / "timing.json", json.dumps(timing, indent=2) + "\n")
-    if "loss" in history:  # the linear baseline has no per-epoch curves
+    if name == "linear":  # one fit, no curves: show which coefficients it weighs instead
+        weights = model.get_layer("p_fake").get_weights()[0].reshape(model.input_shape[1:])
+        plot_coefficient_weights(weights, paths.FIGURES / f"train_{name}.png")
+    else:
         plot_training_curves({name: history}, paths.FIGURES / f"train_{name}.png")
     return figures
 
