@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -18,12 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 def photo_like(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     """A smooth, textured 8-bit RGB image with a decaying spectrum, like a small photograph."""
     noise = rng.normal(size=(size // 8, size // 8, 3))
-    import cv2
-
     smooth = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC)
     smooth += 0.05 * rng.normal(size=smooth.shape)
     scaled = (smooth - smooth.min()) / (np.ptp(smooth) + 1e-9)
     return (scaled * 255).astype(np.uint8)
+
+
+def gan_like(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """A photo-like image with the checkerboard an up-sampling layer leaves behind."""
+    rows, cols = np.indices((size, size))
+    pattern = np.where((rows + cols) % 2, 12, -12)[:, :, None]
+    return np.clip(photo_like(rng, size).astype(int) + pattern, 0, 255).astype(np.uint8)
 
 
 def deep_update(base: dict, overrides: dict) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, photo_like, pipeline_env
+from conftest import REPO, gan_like, photo_like, pipeline_env
 
 from gandct import features
 from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra, model_inputs
@@ -23,13 +23,6 @@ COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, per split
 SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
 UNSEEN_FAKES = 4
-
-
-def gan_like(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A photo-like image with the checkerboard an up-sampling layer leaves behind."""
-    rows, cols = np.indices((size, size))
-    pattern = np.where((rows + cols) % 2, 12, -12)[:, :, None]
-    return np.clip(photo_like(rng, size).astype(int) + pattern, 0, 255).astype(np.uint8)
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
