@@ -207,3 +207,21 @@ def test_predict_refuses_unsafe_unknown_or_mismatched_models(inside, tmp_path):
     (tmp_path / "paper.dct_stats.npz").write_bytes((inside / "models/paper.dct_stats.npz").read_bytes())
     with pytest.raises(GandctError, match=r"takes inputs of shape \(16, 16, 1\) but its statistics describe"):
         predict.main([image, "--model", str(tmp_path / "paper.keras")])
+
+
+def test_exploration_notebook_runs_on_the_pipeline_outputs(inside):
+    import ast
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(REPO / "notebooks/1.0-dct-spectra-exploration.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(inside)}}
+    ).execute()
+    last = notebook.cells[-1].outputs[-1]["data"]["text/plain"]
+    shares = ast.literal_eval(last.replace("np.float32(", "(").replace("np.float64(", "("))
+    expected = json.loads((inside / "reports/saliency.json").read_text())
+    assert shares.keys() == expected.keys()
+    for name, share in shares.items():
+        assert share == pytest.approx(expected[name]["vanilla"], abs=1e-4)
