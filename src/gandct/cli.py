@@ -19,6 +19,7 @@ COMMANDS = {
     "evaluate": ("gandct.evaluate", "score every detector on the test, unseen-generator and perturbed sets"),
     "report": ("gandct.report", "write figures, saliency numbers and reports/report.md"),
     "predict": ("gandct.predict", "score image files or folders with a trained detector"),
+    "heatmap": ("gandct.heatmap", "draw images beside their DCT heatmaps"),
 }
 
 

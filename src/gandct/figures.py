@@ -154,3 +154,19 @@ def plot_mean_saliency(maps: dict[str, np.ndarray], shares: dict[str, float], pa
         axis.set_yticks([])
         figure.colorbar(shown, ax=axis, fraction=0.046, label="share of saliency mass")
     save_figure(figure, path)
+
+
+def plot_image_and_heatmap(image: np.ndarray, heatmap: np.ndarray, title: str, path: Path) -> None:
+    """An image beside its log-DCT heatmap (lowest frequency top-left), high-frequency quadrant outlined."""
+    figure, (image_axis, map_axis) = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
+    image_axis.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
+    image_axis.set_title(title, fontsize=9)
+    image_axis.set_axis_off()
+    low, high = np.percentile(heatmap, [0.5, 99.5])  # a few exact zeros would otherwise stretch the scale
+    shown = map_axis.imshow(heatmap, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+    outline_high_frequency_quadrant(map_axis, heatmap.shape)
+    map_axis.set(
+        title="log|DCT| (outlined: highest frequencies)", xlabel="horizontal frequency", ylabel="vertical frequency"
+    )
+    figure.colorbar(shown, ax=map_axis, fraction=0.046, label="natural log of |coefficient|")
+    save_figure(figure, path)
