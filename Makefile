@@ -12,11 +12,11 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features all test bench lint format clean
+.PHONY: help requirements data features train report all test bench lint format clean
 
 ## help: list every target with one line each
 help:
-	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk -F': ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk '{i = index($$0, ": "); printf "  %-14s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2)}'
 
 ## requirements: create .venv/ and install the pinned requirements and the package
 requirements: $(INSTALLED)
@@ -34,6 +34,14 @@ data: $(INSTALLED)
 ## features: cache the DCT maps and pixels of every image in data/processed/ (dvc repro features)
 features: $(INSTALLED)
 	dvc repro features
+
+## train: run everything up to the trained detectors (dvc repro train)
+train: $(INSTALLED)
+	dvc repro train
+
+## report: run everything up to the report: figures, saliency and reports/report.md (dvc repro report)
+report: $(INSTALLED)
+	dvc repro report
 
 ## all: run the whole pipeline (dvc repro)
 all: $(INSTALLED)
