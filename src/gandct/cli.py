@@ -14,6 +14,7 @@ from gandct.errors import GandctError
 COMMANDS = {
     "download": ("gandct.download", "fetch or build the raw images for data.source"),
     "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
+    "augment": ("gandct.augment", "train the ProGAN (and the unseen DCGAN) on the train reals and write their fakes"),
 }
 
 
