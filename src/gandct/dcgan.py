@@ -199,7 +199,10 @@ class DCGANTrainer:
     def train(self, progress: bool = True) -> None:
         """Run (or finish) training, checkpointing every few seconds and at the end."""
         if self.resume():
-            log.info("resuming from checkpoint: step %d of %d", self.state.step, self.steps)
+            if self.state.step < self.steps:
+                log.info("resuming from checkpoint: step %d of %d", self.state.step, self.steps)
+            else:
+                log.info("checkpoint holds the finished training (%d steps): nothing left to train", self.state.step)
         if self.state.step >= self.steps:
             return
         last_save = started = time.perf_counter()
