@@ -196,6 +196,13 @@ class DCGANTrainer:
 
         return train_step
 
+    def run_step(self) -> tuple[float, float]:
+        """One training step: advance the step counter, record and return (discriminator, generator) loss."""
+        d_loss, g_loss = (float(value) for value in self._train_step(tf.constant(self.state.step, tf.int64)))
+        self.state.step += 1
+        self.history.append(self.state.step, self.state.step * self.config.batch_size, d_loss, g_loss)
+        return d_loss, g_loss
+
     def train(self, progress: bool = True) -> None:
         """Run (or finish) training, checkpointing every few seconds and at the end."""
         if self.resume():
@@ -208,9 +215,7 @@ class DCGANTrainer:
         last_save = started = time.perf_counter()
         with tqdm(total=self.steps, initial=self.state.step, desc="dcgan", unit="step", disable=not progress) as bar:
             while self.state.step < self.steps:
-                d_loss, g_loss = (float(value) for value in self._train_step(tf.constant(self.state.step, tf.int64)))
-                self.state.step += 1
-                self.history.append(self.state.step, self.state.step * self.config.batch_size, d_loss, g_loss)
+                d_loss, g_loss = self.run_step()
                 bar.update()
                 if self.state.step % 10 == 0:
                     bar.set_postfix_str(

@@ -607,6 +607,23 @@ class ProGANTrainer:
         """uint8 images of the averaged generator at `res` for the fixed grid latents."""
         return to_uint8(self.gan.sampler(res, average=True)(self.grid_latents, training=False).numpy())
 
+    def run_step(self, phase: Phase) -> tuple[float, float, float]:
+        """One training step of `phase` at the current position: advance the counters, record the losses.
+
+        Returns (alpha, discriminator loss, generator loss).
+        """
+        if self.state.optimizer_res != phase.res:
+            self._new_optimizers(phase.res)
+        alpha = self.state.phase_step / self.phase_steps(phase) if phase.fading else 1.0
+        step = tf.constant(self.state.step, tf.int64)
+        losses = self._step_function(phase.res)(self.pyramid[phase.res], step, tf.constant(alpha, tf.float32))
+        d_loss, g_loss, penalty, wasserstein = (float(value) for value in losses)
+        self.state.step += 1
+        self.state.phase_step += 1
+        self.state.images += self.batch_size(phase.res)
+        self.history.append(self.state.step, self.state.images, phase.res, alpha, d_loss, g_loss, penalty, wasserstein)
+        return alpha, d_loss, g_loss
+
     def train(self, progress: bool = True) -> None:
         """Run (or finish) the whole schedule, checkpointing at every phase end and every few seconds."""
         if self.resume():
@@ -622,21 +639,9 @@ class ProGANTrainer:
             while self.state.phase_index < len(self.phases):
                 phase = self.phases[self.state.phase_index]
                 steps = self.phase_steps(phase)
-                if self.state.optimizer_res != phase.res:
-                    self._new_optimizers(phase.res)
-                train_step = self._step_function(phase.res)
-                reals = self.pyramid[phase.res]
                 started = time.perf_counter()
                 while self.state.phase_step < steps:
-                    alpha = self.state.phase_step / steps if phase.fading else 1.0
-                    losses = train_step(reals, tf.constant(self.state.step, tf.int64), tf.constant(alpha, tf.float32))
-                    d_loss, g_loss, penalty, wasserstein = (float(value) for value in losses)
-                    self.state.step += 1
-                    self.state.phase_step += 1
-                    self.state.images += self.batch_size(phase.res)
-                    self.history.append(
-                        self.state.step, self.state.images, phase.res, alpha, d_loss, g_loss, penalty, wasserstein
-                    )
+                    alpha, d_loss, g_loss = self.run_step(phase)
                     bar.update()
                     if self.state.phase_step % 10 == 0 or self.state.phase_step == steps:
                         bar.set_postfix_str(
