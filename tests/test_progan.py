@@ -244,7 +244,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_not_from_scratch(tmp_path, rea
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_a_checkpoint_of_other_params_or_images_is_not_resumed(tmp_path, reals, caplog):
+def test_a_checkpoint_of_other_params_or_images_or_unreadable_is_not_resumed(tmp_path, reals, caplog):
     config = tiny_config()
     first = ProGANTrainer(ProGAN(config), reals, Checkpoint(tmp_path / "ckpt", fingerprint({"lr": 1}, ["x"])))
     first.train(progress=False)
@@ -254,3 +254,9 @@ def test_a_checkpoint_of_other_params_or_images_is_not_resumed(tmp_path, reals, 
             assert not trainer.resume()
         assert "starting fresh" in caplog.text
         assert trainer.state.step == 0
+    caplog.clear()
+    (tmp_path / "ckpt" / "arrays.npz").write_bytes(b"cut short by a crash")
+    trainer = ProGANTrainer(ProGAN(config), reals, Checkpoint(tmp_path / "ckpt", fingerprint({"lr": 1}, ["x"])))
+    with caplog.at_level(logging.INFO, logger="gandct.gantrain"):
+        assert not trainer.resume()
+    assert "unreadable" in caplog.text

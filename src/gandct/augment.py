@@ -205,9 +205,9 @@ def write_dcgan_reports(trainer: DCGANTrainer) -> None:
 def augment(params: Params, timer: PhaseTimer) -> dict[str, object]:
     """Run the whole stage; returns what the timings file records besides the phase times."""
     settings: AugmentParams = params.augment
-    manifest = read_csv(paths.MANIFEST) if paths.MANIFEST.is_file() else None
-    if manifest is None:
+    if not paths.MANIFEST.is_file():
         raise GandctError(f"{paths.MANIFEST} not found; run the prepare stage first (make data)")
+    manifest = read_csv(paths.MANIFEST)
     with timer.phase("load train reals"):
         reals, hashes = load_train_reals(manifest, settings.resolution)
     log.info("training on %d train-split reals at %dx%d", len(reals), settings.resolution, settings.resolution)

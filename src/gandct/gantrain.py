@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -57,7 +58,7 @@ class Checkpoint:
             state = json.loads(state_file.read_text())
             with np.load(self.folder / ARRAYS_NAME) as saved:
                 arrays = {name: saved[name] for name in saved.files}
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             log.warning("checkpoint in %s is unreadable (%s); starting fresh", self.folder, err)
             return None
         if state.get("fingerprint") != self.fingerprint:

@@ -240,18 +240,13 @@ class ProGAN:
         for res in self.resolutions:
             self.sampler(res, average=True).set_weights(self.sampler(res).get_weights())
 
-    def channels(self, res: int) -> int:
-        return self.config.channels[self.resolutions.index(res)]
-
     def _features(self, layers: dict[str, keras.layers.Layer], latent: object, res: int) -> object:
         x = layers["normalize_latent"](latent)
         x = layers["reshape"](layers["dense"](x))
         x = layers["norm4_0"](layers["act4_0"](x))
         x = layers["norm4_1"](layers["act4_1"](layers["conv4"](x)))
         for block_res in self.resolutions[1 : self.resolutions.index(res) + 1]:
-            x = layers[f"up{block_res}"](x)
-            for i in range(2):
-                x = layers[f"norm{block_res}_{i}"](layers[f"act{block_res}_{i}"](layers[f"conv{block_res}_{i}"](x)))
+            x = self._grow(layers, x, block_res)
         return x
 
     def generator(self, res: int, average: bool = False) -> keras.Model:
@@ -267,6 +262,7 @@ class ProGAN:
         return keras.Model([latent, alpha], layers[f"fade{res}"]([old_rgb, new_rgb, alpha]), name=f"g{res}")
 
     def _grow(self, layers: dict[str, keras.layers.Layer], x: object, res: int) -> object:
+        """The generator block of `res`: up-sample the features of `res // 2`, then two convolutions."""
         x = layers[f"up{res}"](x)
         for i in range(2):
             x = layers[f"norm{res}_{i}"](layers[f"act{res}_{i}"](layers[f"conv{res}_{i}"](x)))
@@ -392,7 +388,8 @@ def gradient_penalty(
     with tf.GradientTape() as tape:
         tape.watch(mixed)
         scores = critic(mixed)
-    grads = tape.gradient(scores, mixed)  # of the sum of the scores: each row depends on its own input only
+    # The gradient of the summed scores, as the paper's code takes it (minibatch stddev couples a group's rows).
+    grads = tape.gradient(scores, mixed)
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
     return tf.reduce_mean(tf.square(norms - 1.0))
 
@@ -519,6 +516,7 @@ class ProGANTrainer:
                 "checkpoint in %s does not fit this model (%s); starting fresh", self.checkpoint.folder, mismatched[0]
             )
             self.optimizers = None
+            self.state.optimizer_res = 0
             return False
         restore_layers("g", self.gan.generator_layers.values(), arrays)
         restore_layers("g_avg", self.gan.average_layers.values(), arrays)
