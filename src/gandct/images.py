@@ -51,13 +51,18 @@ def load_rgb(path: Path | str) -> np.ndarray:
     return decode_rgb(data)
 
 
-def save_png(path: Path, rgb: np.ndarray) -> None:
-    """Write an 8-bit RGB or gray array as a lossless PNG."""
+def encode_png(rgb: np.ndarray) -> bytes:
+    """Encode an 8-bit RGB or gray array as lossless PNG bytes."""
     pixels = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
-        raise OSError(f"could not encode {path} as PNG")
-    Path(path).write_bytes(encoded.tobytes())
+        raise OSError("could not encode an image as PNG")
+    return encoded.tobytes()
+
+
+def save_png(path: Path, rgb: np.ndarray) -> None:
+    """Write an 8-bit RGB or gray array as a lossless PNG."""
+    Path(path).write_bytes(encode_png(rgb))
 
 
 def is_image_name(path: Path) -> bool:

@@ -7,7 +7,7 @@ key, a missing key or a value of the wrong type stops the stage with one message
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -47,6 +47,67 @@ class PrepareParams(Section):
     min_size: int = Field(ge=8)
     split: SplitFractions
     min_per_split: int = Field(ge=1)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+ImageCount = Annotated[int, Field(ge=0)]
+
+
+def _phase_count(resolution: int) -> int:
+    """Resolutions a ProGAN trains at on its way to `resolution`: 4, 8, ..., resolution."""
+    return resolution.bit_length() - 2
+
+
+class ProGANParams(Section):
+    latent_size: int = Field(ge=1)
+    channels: list[PositiveInt]  # one per resolution: 4x4, 8x8, ..., augment.resolution
+    batch_sizes: list[PositiveInt]  # one per resolution
+    stable_images: list[ImageCount]  # one per resolution
+    fade_images: list[ImageCount]  # one per resolution after 4x4
+    learning_rate: float = Field(gt=0)
+    gp_weight: float = Field(ge=0)
+    drift_weight: float = Field(ge=0)
+    ema_beta: float = Field(ge=0, lt=1)
+    mbstd_group: int = Field(ge=1)
+    padding: Literal["zero", "reflect"]
+
+
+class DCGANParams(Section):
+    latent_size: int = Field(ge=1)
+    channels: list[PositiveInt]  # generator widths at 4x4, 8x8, ..., augment.resolution / 2
+    batch_size: int = Field(ge=1)
+    images: int = Field(ge=0)
+    learning_rate: float = Field(gt=0)
+
+
+class AugmentParams(Section):
+    resolution: int = Field(ge=8)
+    generator_path: str
+    per_split: dict[Literal["train", "val", "test", "test_unseen"], ImageCount]
+    checkpoint_seconds: float = Field(gt=0)
+    progan: ProGANParams
+    dcgan: DCGANParams
+
+    @model_validator(mode="after")
+    def _fit_resolution(self) -> AugmentParams:
+        if self.resolution & (self.resolution - 1):
+            raise ValueError(f"resolution must be a power of two, got {self.resolution}")
+        count = _phase_count(self.resolution)
+        progan = self.progan
+        for name in ("channels", "batch_sizes", "stable_images"):
+            if len(getattr(progan, name)) != count:
+                raise ValueError(f"progan.{name} needs {count} values (4x4 to {self.resolution}x{self.resolution})")
+        if len(progan.fade_images) != count - 1:
+            raise ValueError(
+                f"progan.fade_images needs {count - 1} values (8x8 to {self.resolution}x{self.resolution})"
+            )
+        if any(batch % min(progan.mbstd_group, batch) for batch in progan.batch_sizes):
+            raise ValueError(f"progan.batch_sizes must be multiples of progan.mbstd_group={progan.mbstd_group}")
+        if len(self.dcgan.channels) != count - 1:
+            raise ValueError(
+                f"dcgan.channels needs {count - 1} values (4x4 to {self.resolution // 2}x{self.resolution // 2})"
+            )
+        return self
 
 
 class FeaturesParams(Section):
@@ -107,6 +168,7 @@ class Params(Section):
     seed: int = Field(ge=0)
     data: DataParams
     prepare: PrepareParams
+    augment: AugmentParams
     features: FeaturesParams
     train: TrainParams
     evaluate: EvaluateParams
@@ -120,6 +182,8 @@ def _format_error(err: ValidationError, path: Path) -> str:
         detail = "unknown key (check the spelling against the README's params table)"
     elif first["type"] == "missing":
         detail = "missing key"
+    elif isinstance(first.get("input"), dict):  # a whole section failed a cross-key check: the message says which
+        detail = first["msg"].removeprefix("Value error, ")
     else:
         detail = f"{first['msg']}, got {first.get('input')!r}"
     more = len(err.errors()) - 1

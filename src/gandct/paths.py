@@ -14,12 +14,17 @@ EXTERNAL = DATA / "external"  # user-provided images for `data.source: folder`
 RAW_FILES_NAME = "files.csv"  # the list of fetched files each raw source folder carries
 MANIFEST = INTERIM / "manifest.csv"
 REJECTED = INTERIM / "rejected.csv"
+GENERATED_DIR = INTERIM / "generated"  # generated fakes: generated/<generator>/<split>/*.png
 GENERATED = INTERIM / "generated.csv"  # the augment stage's fakes, same columns as the manifest
 DCT_STATS = PROCESSED / "dct_stats.npz"  # train-split statistics of the log DCT spectra
 
 MODELS = Path("models")
+PROGAN_GENERATOR = MODELS / "progan" / "generator.keras"
+DCGAN_GENERATOR = MODELS / "dcgan" / "generator.keras"
+GAN_CHECKPOINTS = MODELS / "checkpoints"  # resumable GAN training states, kept across `dvc repro` (persist)
 REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
+AUGMENT_REPORTS = REPORTS / "augment"  # GAN loss tables for `dvc plots` and the stage's phase timings
 
 
 def model_stats(model_path: Path) -> Path:

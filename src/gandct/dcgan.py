@@ -1,0 +1,230 @@
+"""DCGAN (Radford et al. 2016): the second, different generator for the unseen-generator test.
+
+It up-samples with stride-2 transposed convolutions (4x4 kernels), which leave a different periodic
+trace from the ProGAN's nearest-neighbour up-sampling followed by 3x3 convolutions. Batch norm and ReLU
+in the generator, strided convolutions, batch norm and leaky ReLU in the discriminator, the
+non-saturating logistic loss and Adam with beta1 = 0.5, as in the paper.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from gandct.gantrain import (
+    Checkpoint,
+    LossHistory,
+    layer_arrays,
+    optimizer_arrays,
+    restore_layers,
+    restore_optimizer,
+)
+
+log = logging.getLogger(__name__)
+
+LOSS_COLUMNS = ("step", "images", "d_loss", "g_loss")
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """Architecture and training length of a DCGAN."""
+
+    resolution: int
+    latent_size: int
+    channels: tuple[int, ...]  # generator feature maps at 4x4, 8x8, ..., resolution / 2
+    images: int  # images shown to the discriminator in the whole run
+    batch_size: int
+    learning_rate: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
+        expected = int(math.log2(self.resolution)) - 2
+        if len(self.channels) != expected:
+            raise ValueError(f"resolution {self.resolution} needs {expected} channel widths, got {len(self.channels)}")
+
+
+def _initializers(first_seed: int) -> Callable[[], keras.initializers.Initializer]:
+    """A factory of the paper's N(0, 0.02) weight initialisers, each with its own seed."""
+    seeds = iter(range(first_seed, first_seed + 1000))
+
+    def initializer() -> keras.initializers.Initializer:
+        return keras.initializers.RandomNormal(stddev=0.02, seed=next(seeds))
+
+    return initializer
+
+
+def build_generator(config: DCGANConfig) -> keras.Model:
+    """Latent vector in, RGB image in [-1, 1] out, doubled in size by each transposed convolution."""
+    init = _initializers(config.seed * 1000 + 2000)
+    latent = keras.Input((config.latent_size,), name="latent")
+    x = keras.layers.Dense(16 * config.channels[0], use_bias=False, kernel_initializer=init(), name="project")(latent)
+    x = keras.layers.Reshape((4, 4, config.channels[0]), name="reshape")(x)
+    x = keras.layers.ReLU(name="relu4")(keras.layers.BatchNormalization(momentum=0.9, name="norm4")(x))
+    res = 4
+    for width in config.channels[1:]:
+        res *= 2
+        x = keras.layers.Conv2DTranspose(
+            width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init(), name=f"up{res}"
+        )(x)
+        x = keras.layers.ReLU(name=f"relu{res}")(keras.layers.BatchNormalization(momentum=0.9, name=f"norm{res}")(x))
+    images = keras.layers.Conv2DTranspose(
+        3, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init(), name="to_rgb"
+    )(x)
+    return keras.Model(latent, images, name="dcgan_generator")
+
+
+def build_discriminator(config: DCGANConfig) -> keras.Model:
+    """RGB image in, one logit out; stride-2 convolutions mirror the generator's widths."""
+    init = _initializers(config.seed * 1000 + 3000)
+    images = keras.Input((config.resolution, config.resolution, 3), name="images")
+    x = images
+    for index, width in enumerate(reversed(config.channels)):
+        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", kernel_initializer=init(), name=f"conv{index}")(x)
+        if index > 0:  # the paper leaves the first layer without batch norm
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"norm{index}")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"act{index}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    return keras.Model(images, keras.layers.Dense(1, kernel_initializer=init(), name="logit")(x), name="dcgan_critic")
+
+
+@dataclass
+class DCGANState:
+    step: int = 0
+    seconds: float = 0.0
+
+
+class DCGANTrainer:
+    """Train a DCGAN with resumable checkpoints; random draws are keyed by the seed and the step number."""
+
+    def __init__(
+        self,
+        config: DCGANConfig,
+        reals: np.ndarray,
+        checkpoint: Checkpoint | None = None,
+        checkpoint_seconds: float = 60.0,
+    ) -> None:
+        """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
+        self.config = config
+        self.reals = tf.constant(reals)
+        self.generator = build_generator(config)
+        self.discriminator = build_discriminator(config)
+        self.optimizers = tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
+        self.optimizers[0].build(self.generator.trainable_variables)
+        self.optimizers[1].build(self.discriminator.trainable_variables)
+        self.checkpoint = checkpoint
+        self.checkpoint_seconds = checkpoint_seconds
+        self.state = DCGANState()
+        self.history = LossHistory(LOSS_COLUMNS)
+        self._train_step = self._build_step()
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.config.images / self.config.batch_size)
+
+    def _weight_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            **layer_arrays("g", self.generator.layers),
+            **layer_arrays("d", self.discriminator.layers),
+            **optimizer_arrays("g_opt", self.optimizers[0]),
+            **optimizer_arrays("d_opt", self.optimizers[1]),
+        }
+
+    def save(self) -> None:
+        """Write the training state to the checkpoint (if there is one)."""
+        if self.checkpoint is not None:
+            self.checkpoint.save(self.state.__dict__, {**self._weight_arrays(), "history": self.history.as_array()})
+
+    def resume(self) -> bool:
+        """Load the checkpoint if it matches this run; True if training continues from it."""
+        loaded = self.checkpoint.load() if self.checkpoint is not None else None
+        if loaded is None:
+            return False
+        saved_state, arrays = loaded
+        expected = self._weight_arrays()
+        if any(getattr(arrays.get(name), "shape", None) != value.shape for name, value in expected.items()):
+            log.info("checkpoint in %s does not fit this model; starting fresh", self.checkpoint.folder)
+            return False
+        restore_layers("g", self.generator.layers, arrays)
+        restore_layers("d", self.discriminator.layers, arrays)
+        restore_optimizer("g_opt", self.optimizers[0], arrays)
+        restore_optimizer("d_opt", self.optimizers[1], arrays)
+        self.history.restore(arrays["history"])
+        self.state = DCGANState(**{key: saved_state[key] for key in DCGANState.__dataclass_fields__})
+        return True
+
+    def _build_step(self) -> Callable:
+        config = self.config
+        generator, discriminator = self.generator, self.discriminator
+        g_optimizer, d_optimizer = self.optimizers
+        batch = config.batch_size
+
+        @tf.function(autograph=False)
+        def train_step(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            def seed(salt: int) -> tf.Tensor:
+                return tf.stack([tf.constant(config.seed, tf.int64), step * 4 + salt])
+
+            index = tf.random.stateless_uniform((batch,), seed(0), maxval=tf.shape(self.reals)[0], dtype=tf.int32)
+            real = tf.gather(self.reals, index)
+            latents = tf.random.stateless_normal((batch, config.latent_size), seed(1))
+            with tf.GradientTape() as tape:
+                fake = generator(latents, training=True)
+                real_logits = discriminator(real, training=True)
+                fake_logits = discriminator(fake, training=True)
+                d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+            d_vars = discriminator.trainable_variables
+            d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars, strict=True))
+
+            latents = tf.random.stateless_normal((batch, config.latent_size), seed(2))
+            with tf.GradientTape() as tape:
+                # Non-saturating loss: maximise log D(G(z)) instead of minimising log(1 - D(G(z))).
+                g_loss = tf.reduce_mean(
+                    tf.nn.softplus(-discriminator(generator(latents, training=True), training=True))
+                )
+            g_vars = generator.trainable_variables
+            g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars, strict=True))
+            return d_loss, g_loss
+
+        return train_step
+
+    def run_step(self) -> tuple[float, float]:
+        """One training step: advance the step counter, record and return (discriminator, generator) loss."""
+        d_loss, g_loss = (float(value) for value in self._train_step(tf.constant(self.state.step, tf.int64)))
+        self.state.step += 1
+        self.history.append(self.state.step, self.state.step * self.config.batch_size, d_loss, g_loss)
+        return d_loss, g_loss
+
+    def train(self, progress: bool = True) -> None:
+        """Run (or finish) training, checkpointing every few seconds and at the end."""
+        if self.resume():
+            if self.state.step < self.steps:
+                log.info("resuming from checkpoint: step %d of %d", self.state.step, self.steps)
+            else:
+                log.info("checkpoint holds the finished training (%d steps): nothing left to train", self.state.step)
+        if self.state.step >= self.steps:
+            return
+        last_save = started = time.perf_counter()
+        with tqdm(total=self.steps, initial=self.state.step, desc="dcgan", unit="step", disable=not progress) as bar:
+            while self.state.step < self.steps:
+                d_loss, g_loss = self.run_step()
+                bar.update()
+                if self.state.step % 10 == 0:
+                    bar.set_postfix_str(
+                        f"{self.config.resolution}x{self.config.resolution} d={d_loss:.3f} g={g_loss:.3f}"
+                    )
+                if time.perf_counter() - last_save > self.checkpoint_seconds and self.state.step < self.steps:
+                    self.state.seconds += time.perf_counter() - started
+                    started = time.perf_counter()
+                    self.save()
+                    last_save = time.perf_counter()
+        self.state.seconds += time.perf_counter() - started
+        self.save()

@@ -1,0 +1,216 @@
+"""The augment stage on a small real project in tmp_path: inputs, counts, outputs and a user's generator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, deep_update, photo_like
+
+from gandct import augment, paths
+from gandct.dcgan import DCGANConfig, DCGANTrainer, build_generator
+from gandct.errors import GandctError, ParamsError
+from gandct.fileio import read_csv, write_csv
+from gandct.gantrain import Checkpoint, fingerprint, to_unit_range
+from gandct.images import load_rgb, save_png
+from gandct.params import parse_params
+from gandct.progan import ProGAN, ProGANConfig
+
+REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
+
+TINY_AUGMENT = {
+    "augment": {
+        "resolution": 16,
+        "checkpoint_seconds": 30.0,
+        "progan": {
+            "latent_size": 8,
+            "channels": [8, 8, 4],
+            "batch_sizes": [4, 4, 4],
+            "stable_images": [8, 8, 8],
+            "fade_images": [8, 8],
+        },
+        "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
+    }
+}
+
+
+def write_reals(root: Path, size: int = 16, counts: dict[str, int] = REAL_COUNTS) -> list[dict[str, str]]:
+    """Real photo-like PNGs and a manifest listing them, as the prepare stage leaves them."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, count in counts.items():
+        for index in range(count):
+            relative = f"data/raw/sample/real/{split}_{index:03d}.png"
+            save_png(_mkparent(root / relative), photo_like(rng, size))
+            digest = hashlib.sha256((root / relative).read_bytes()).hexdigest()
+            rows.append(
+                {"path": relative, "label": "real", "split": split, "group": split, "generator": "", "sha256": digest}
+            )
+    write_csv(root / paths.MANIFEST, augment.COLUMNS, rows)
+    return rows
+
+
+def _mkparent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_params(root: Path, overrides: dict) -> None:
+    params = deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write_reals(tmp_path)
+    return tmp_path
+
+
+def test_load_train_reals_reads_only_the_train_split(project):
+    manifest = read_csv(paths.MANIFEST)
+    for row in manifest:
+        if row["split"] != "train":
+            os.remove(row["path"])  # reading any of these would fail
+    reals, hashes = augment.load_train_reals(manifest, 16)
+    assert reals.shape == (12, 16, 16, 3) and reals.dtype == np.float32
+    assert reals.min() >= -1.0 and reals.max() <= 1.0
+    assert hashes == [row["sha256"] for row in manifest if row["split"] == "train"]
+
+
+def test_load_train_reals_crops_and_resizes_to_the_resolution(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    image = np.zeros((20, 28, 3), np.uint8)
+    image[:, 4:24] = 200  # the centre square is uniformly bright, the side strips dark
+    save_png(_mkparent(tmp_path / "a.png"), image)
+    rows = [{"path": "a.png", "label": "real", "split": "train", "group": "a", "generator": "", "sha256": "x"}]
+    reals, _ = augment.load_train_reals(rows, 8)
+    assert reals.shape == (1, 8, 8, 3)
+    np.testing.assert_allclose(reals, 200 / 127.5 - 1, atol=1e-6)
+
+
+def test_no_train_reals_is_one_clear_error():
+    rows = [{"path": "a.png", "label": "real", "split": "val", "group": "a", "generator": "", "sha256": "x"}]
+    with pytest.raises(GandctError, match="no train-split real images"):
+        augment.load_train_reals(rows, 8)
+
+
+def test_fake_counts_match_the_real_counts_unless_overridden(project):
+    manifest = read_csv(paths.MANIFEST)
+    assert augment.fake_counts(manifest, {}) == {"train": 12, "val": 4, "test": 4, "test_unseen": 4}
+    assert augment.fake_counts(manifest, {"train": 3, "test_unseen": 0}) == {
+        "train": 3,
+        "val": 4,
+        "test": 4,
+        "test_unseen": 0,
+    }
+
+
+def test_params_reject_lists_that_do_not_fit_the_resolution():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    parse_params(raw)  # the shipped params are valid
+    bad = deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), {"augment": {"resolution": 32}})
+    with pytest.raises(ParamsError, match=r"augment: progan\.channels needs 4 values"):
+        parse_params(bad)
+    bad = deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), {"augment": {"per_split": {"tests": 3}}})
+    with pytest.raises(ParamsError, match=r"augment\.per_split\.tests"):
+        parse_params(bad)
+
+
+def test_dcgan_upsamples_with_transposed_convolutions_and_resumes(tmp_path):
+    config = DCGANConfig(resolution=16, latent_size=8, channels=(8, 4), images=24, batch_size=4, learning_rate=0.0002)
+    generator = build_generator(config)
+    transposed = [layer for layer in generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert len(transposed) == 2 and all(layer.strides == (2, 2) for layer in transposed)
+    assert not any(isinstance(layer, keras.layers.UpSampling2D) for layer in generator.layers)
+
+    rng = np.random.default_rng(1)
+    reals = to_unit_range(np.stack([photo_like(rng, 16) for _ in range(10)]))
+    key = fingerprint({"dcgan": 1}, ["a"])
+    trainer = DCGANTrainer(config, reals, Checkpoint(tmp_path / "ckpt", key))
+    trainer.train(progress=False)
+    assert trainer.state.step == 6 and len(trainer.history.rows) == 6
+    images = trainer.generator(np.zeros((2, 8), np.float32), training=False).numpy()
+    assert images.shape == (2, 16, 16, 3) and np.abs(images).max() <= 1.0
+
+    again = DCGANTrainer(config, reals, Checkpoint(tmp_path / "ckpt", key))
+    assert again.resume() and again.state.step == 6
+    for got, want in zip(again.generator.get_weights(), trainer.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert int(again.optimizers[1].iterations.numpy()) == 6
+
+
+def users_generator(path: Path, channels: int = 3) -> Path:
+    """A small ProGAN generator saved as a user would bring it (optionally with the wrong channel count)."""
+    config = ProGANConfig(
+        resolution=16,
+        latent_size=8,
+        channels=(8, 8, 4),
+        fade_images=(1, 1),
+        stable_images=(1, 1, 1),
+        batch_sizes=(4, 4, 4),
+        learning_rate=0.001,
+    )
+    model = ProGAN(config).sampler()
+    if channels != 3:
+        latent = keras.Input((8,))
+        model = keras.Model(latent, keras.layers.Conv2D(channels, 1)(model(latent)))
+    model.save(path)
+    return path
+
+
+def test_stage_with_a_users_generator_writes_fakes_manifest_and_figures(project):
+    source = users_generator(project / "my_generator.keras")
+    write_params(project, deep_update(TINY_AUGMENT, {"augment": {"generator_path": str(source)}}))
+    augment.main([])
+
+    rows = read_csv(paths.GENERATED)
+    assert list(rows[0]) == augment.COLUMNS
+    assert Counter(row["split"] for row in rows) == {"train": 12, "val": 4, "test": 4, "test_unseen": 4}
+    assert {row["label"] for row in rows} == {"fake"}
+    for row in rows:
+        assert row["generator"] == ("dcgan" if row["split"] == "test_unseen" else "progan")
+        assert row["group"] == f"{row['generator']}-{row['split']}"
+        assert row["path"].startswith(f"data/interim/generated/{row['generator']}/{row['split']}/")
+        assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
+    assert load_rgb(rows[0]["path"]).shape == (16, 16, 3)
+    assert len({row["sha256"] for row in rows}) == len(rows)  # every fake is a new image
+
+    assert paths.PROGAN_GENERATOR.read_bytes() == source.read_bytes()
+    dcgan = keras.saving.load_model(paths.DCGAN_GENERATOR, safe_mode=True, compile=False)
+    assert dcgan.outputs[0].shape[1:] == (16, 16, 3)
+    for name in ("progan_samples", "progan_growth", "progan_losses", "dcgan_samples", "dcgan_losses"):
+        assert (paths.FIGURES / f"{name}.png").stat().st_size > 1000
+    assert (paths.AUGMENT_REPORTS / "progan_losses.tsv").read_text().splitlines() == [
+        "step\timages\tresolution\talpha\td_loss\tg_loss\tgradient_penalty\twasserstein"
+    ]
+    dcgan_losses = (paths.AUGMENT_REPORTS / "dcgan_losses.tsv").read_text().splitlines()
+    assert dcgan_losses[0] == "step\timages\td_loss\tg_loss" and len(dcgan_losses) == 3
+    timings = json.loads((paths.AUGMENT_REPORTS / "timings.json").read_text())
+    assert {"load train reals", "dcgan training", "write fakes", "figures", "total"} <= set(timings["seconds"])
+    assert timings["progan_phases"] == {} and timings["reference_workload"]["seconds"] > 0
+
+
+def test_a_users_generator_that_cannot_serve_is_refused(project):
+    with pytest.raises(GandctError, match="is not a file"):
+        augment.load_generator(project / "missing.keras")
+    (project / "broken.keras").write_bytes(b"not a zip archive")
+    with pytest.raises(GandctError, match="cannot load"):
+        augment.load_generator(project / "broken.keras")
+    gray = users_generator(project / "gray.keras", channels=1)
+    with pytest.raises(GandctError, match="1-channel images, not RGB"):
+        augment.load_generator(gray)
+
+
+def test_stage_without_a_manifest_says_to_run_prepare(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, TINY_AUGMENT)
+    with pytest.raises(GandctError, match="run the prepare stage first"):
+        augment.main([])
