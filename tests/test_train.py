@@ -43,6 +43,7 @@ def write_tiny_params(root: Path, **train_overrides) -> None:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for name in ("paper", "custom", "paper_pixel"):
         params["train"][name].update(epochs=8, batch_size=16, patience=3)
+    params["train"]["xception"].update(epochs=1, batch_size=32)
     params["train"]["custom"]["width"] = 4
     params["features"]["image_size"] = SIZE
     params["train"].update(train_overrides)

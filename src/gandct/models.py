@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers
+
+from gandct.errors import GandctError
 
 
 @keras.saving.register_keras_serializable(package="gandct")
@@ -95,6 +98,79 @@ def logistic_regression(input_shape: tuple[int, int, int], weights: np.ndarray, 
 
 
 @dataclass(frozen=True)
+class ImagenetArchitecture:
+    """A keras.applications classifier: its constructor, smallest input side, input scaling, weights file."""
+
+    constructor: str
+    min_side: int
+    preprocessing: str  # "tf": [-1, 1]; "torch": [0, 1] then ImageNet mean/std; "caffe": BGR [0, 255] minus mean
+    weights_file: str  # without the classification top, as keras.applications caches it under ~/.keras/models/
+
+
+# The five ImageNet classifiers Frank et al. 2020 compare against (Sec. 4), as opt-in pixel baselines.
+IMAGENET = {
+    "resnet152": ImagenetArchitecture(
+        "ResNet152", 32, "caffe", "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    "densenet121": ImagenetArchitecture(
+        "DenseNet121", 32, "torch", "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    "xception": ImagenetArchitecture("Xception", 71, "tf", "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "nasnetmobile": ImagenetArchitecture("NASNetMobile", 32, "tf", "nasnet_mobile_no_top.h5"),
+    "inceptionresnetv2": ImagenetArchitecture(
+        "InceptionResNetV2", 75, "tf", "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+}
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)  # "torch" scaling, of [0, 1] images
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+IMAGENET_MEAN_BGR_255 = (103.939, 116.779, 123.68)  # "caffe" scaling
+
+
+def imagenet_weights_path(name: str) -> Path:
+    """Where keras.applications looks for the ImageNet weights of an architecture (never downloaded here)."""
+    return Path(keras.config.keras_home()) / "models" / IMAGENET[name].weights_file
+
+
+def imagenet_net(input_shape: tuple[int, int, int], name: str, weights: str = "none") -> keras.Model:
+    """A keras.applications ImageNet classifier on pixels in [-1, 1], with a new sigmoid head (Frank et al.
+    2020, Sec. 4: ImageNet networks trained on real vs GAN images).
+
+    Gray inputs are repeated to the three channels the networks expect; inputs smaller than the
+    architecture allows are up-sampled (bilinear) to its smallest side; pixels are scaled as the
+    architecture's ImageNet weights expect. `weights="imagenet"` uses weights already in the Keras cache
+    and raises GandctError if they are not there: nothing is downloaded.
+    """
+    architecture = IMAGENET[name]
+    if weights == "imagenet" and not imagenet_weights_path(name).is_file():
+        raise GandctError(
+            f"train.{name}.weights is imagenet but {imagenet_weights_path(name)} is not there; copy the file "
+            "there (keras.applications' no-top weights), or set weights: none to train from scratch"
+        )
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = layers.Concatenate()([inputs] * 3) if input_shape[-1] == 1 else inputs
+    side = max(input_shape[0], input_shape[1], architecture.min_side)
+    if (input_shape[0], input_shape[1]) != (side, side):
+        x = layers.Resizing(side, side, interpolation="bilinear")(x)
+    if architecture.preprocessing == "torch":
+        x = layers.Rescaling(0.5, offset=0.5)(x)
+        x = layers.Normalization(mean=IMAGENET_MEAN_RGB, variance=[s**2 for s in IMAGENET_STD_RGB])(x)
+    elif architecture.preprocessing == "caffe":
+        x = layers.Rescaling(127.5, offset=127.5)(x)
+        rgb_to_bgr = layers.Conv2D(3, 1, use_bias=False, trainable=False, name="rgb_to_bgr")
+        x = rgb_to_bgr(x)
+        rgb_to_bgr.set_weights([np.eye(3, dtype=np.float32)[::-1].reshape(1, 1, 3, 3)])
+        x = layers.Normalization(mean=IMAGENET_MEAN_BGR_255, variance=(1.0, 1.0, 1.0))(x)
+    backbone = getattr(keras.applications, architecture.constructor)(
+        include_top=False,
+        weights=str(imagenet_weights_path(name)) if weights == "imagenet" else None,
+        input_shape=(side, side, 3),
+        pooling="avg",
+    )
+    outputs = layers.Dense(1, activation="sigmoid", name="p_fake")(backbone(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """How to build a detector and which cached feature array it reads."""
 
@@ -107,4 +183,5 @@ MODELS: dict[str, ModelSpec] = {
     "custom": ModelSpec(spectral_net, "dct"),
     "paper_pixel": ModelSpec(paper_cnn, "pixels"),
     "linear": ModelSpec(None, "dct"),
+    **{name: ModelSpec(imagenet_net, "pixels") for name in IMAGENET},
 }

@@ -138,7 +138,21 @@ class LinearTrainParams(Section):
     max_iter: int = Field(ge=1)
 
 
-ModelName = Literal["paper", "custom", "paper_pixel", "linear"]
+class ImagenetTrainParams(KerasTrainParams):
+    weights: Literal["none", "imagenet"]  # imagenet: only from the Keras cache, never downloaded
+
+
+ModelName = Literal[
+    "paper",
+    "custom",
+    "paper_pixel",
+    "linear",
+    "resnet152",
+    "densenet121",
+    "xception",
+    "nasnetmobile",
+    "inceptionresnetv2",
+]
 
 
 class TrainParams(Section):
@@ -148,6 +162,11 @@ class TrainParams(Section):
     custom: CustomTrainParams
     paper_pixel: KerasTrainParams
     linear: LinearTrainParams
+    resnet152: ImagenetTrainParams
+    densenet121: ImagenetTrainParams
+    xception: ImagenetTrainParams
+    nasnetmobile: ImagenetTrainParams
+    inceptionresnetv2: ImagenetTrainParams
 
 
 class EvaluateParams(Section):

@@ -150,6 +150,15 @@ def metrics_table(results: dict[str, dict[str, dict]], key: str) -> str:
     return "\n".join(lines)
 
 
+def saliency_table(shares: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of the high-frequency saliency shares, one row per model."""
+    lines = ["| model | vanilla | vanilla, reals | vanilla, fakes | SmoothGrad |", "|---|---|---|---|---|"]
+    lines += [
+        "| " + " | ".join([name] + [f"{s[key]:.3f}" for key in SHARE_COLUMNS]) + " |" for name, s in shares.items()
+    ]
+    return "\n".join(lines)
+
+
 def compare(results: dict[str, dict[str, dict]], first: str, second: str) -> list[str]:
     """Sentences on where `first` beats, ties or trails `second` (accuracy, then ROC AUC)."""
     if first not in results or second not in results:
@@ -227,12 +236,7 @@ def write_report(params: Params, results: dict, shares: dict, counts: dict[str, 
         "Share of saliency mass (|d logit / d input|, tf-keras-vis) in the high-frequency quadrant: vanilla "
         f"gradients over the whole test split (and per class), SmoothGrad over {params.report.smoothgrad_images} "
         "test images; a uniform map gives 0.25.",
-        "| model | vanilla | vanilla, reals | vanilla, fakes | SmoothGrad |",
-        "|---|---|---|---|---|",
-        *[
-            "| " + " | ".join([name] + [f"{share[key]:.3f}" for key in SHARE_COLUMNS]) + " |"
-            for name, share in shares.items()
-        ],
+        saliency_table(shares),
         figure("saliency/mean.png", "mean saliency"),
         *[figure(f"saliency/{name}.png", f"saliency examples, {name}") for name in shares],
         "## Reading",

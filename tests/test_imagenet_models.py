@@ -1,0 +1,60 @@
+"""The opt-in ImageNet architectures: built from keras.applications on pixels, trained like the others,
+and ImageNet weights taken only from the Keras cache, never downloaded."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from test_train import write_features, write_tiny_params
+
+from gandct import models, train
+from gandct.errors import GandctError
+from gandct.params import load_params
+
+
+@pytest.mark.parametrize("name", sorted(models.IMAGENET))
+def test_each_architecture_takes_small_gray_pixels(name):
+    model = models.imagenet_net((16, 16, 1), name)
+    assert model.name == name and model.input_shape == (None, 16, 16, 1) and model.output_shape == (None, 1)
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    side = max(16, models.IMAGENET[name].min_side)
+    assert backbone.input_shape == (None, side, side, 3)
+    assert backbone.get_weights()[0].shape != ()  # a real network, freshly initialised
+
+
+def test_caffe_scaling_turns_rgb_pixels_into_bgr_minus_the_mean():
+    model = models.imagenet_net((32, 32, 3), "resnet152")
+    inputs = model.input
+    scaled = keras.Model(inputs, model.get_layer("rgb_to_bgr").output)
+    pixels = np.full((1, 32, 32, 3), -1.0, np.float32)
+    pixels[..., 0] = 1.0  # pure red in [-1, 1]
+    out = scaled.predict(pixels, verbose=0)[0, 0, 0]
+    np.testing.assert_allclose(out, [0.0, 0.0, 255.0], atol=1e-3)  # red lands in the last (R of BGR) channel
+
+
+def test_an_imagenet_architecture_trains_through_the_train_stage(tmp_path, monkeypatch):
+    write_features(tmp_path)
+    write_tiny_params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    params = load_params()
+    model, history = train.fit("xception", params)
+    figures = train.save_outputs("xception", model, history, seconds=0.0)
+    assert figures["features"] == "pixels" and figures["epochs_run"] >= 1
+    reloaded = keras.saving.load_model(tmp_path / "models/xception.keras", safe_mode=True)
+    x = np.load(tmp_path / "data/processed/test_pixels.npy")[:4]
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_imagenet_weights_only_from_the_keras_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(keras.config, "keras_home", lambda: str(tmp_path))
+    with pytest.raises(GandctError, match=r"densenet121_weights_tf_dim_ordering_tf_kernels_notop\.h5 is not there"):
+        models.imagenet_net((32, 32, 1), "densenet121", weights="imagenet")
+    # A weights file in the cache is used as it is (here one written from a fresh network, not ImageNet's).
+    cached = keras.applications.DenseNet121(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    (tmp_path / "models").mkdir()
+    cached.save_weights(tmp_path / "models" / models.IMAGENET["densenet121"].weights_file)
+    model = models.imagenet_net((32, 32, 1), "densenet121", weights="imagenet")
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    for loaded, saved in zip(backbone.get_weights(), cached.get_weights(), strict=True):
+        np.testing.assert_array_equal(loaded, saved)
