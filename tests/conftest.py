@@ -52,6 +52,9 @@ def pipeline_env() -> dict[str, str]:
     return env
 
 
+GIT_IDENTITY = ["-c", "user.name=gandct tests", "-c", "user.email=tests@gandct.invalid"]
+
+
 class ProjectCopy:
     """A temporary copy of the repository's tracked files, with its own git and DVC state."""
 
@@ -69,26 +72,34 @@ class ProjectCopy:
             raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
+    def commit(self, message: str) -> None:
+        """Commit everything git does not ignore (a clone always has a commit; dvclive and dvc exp need one)."""
+        subprocess.run(["git", "add", "-A"], cwd=self.root, check=True)
+        subprocess.run(["git", *GIT_IDENTITY, "commit", "-qm", message], cwd=self.root, check=True)
 
-@pytest.fixture
-def project_copy(tmp_path: Path) -> ProjectCopy:
-    """Copy the files git tracks (and new, not ignored ones) into a fresh git repository."""
+
+def copy_project(destination: Path) -> ProjectCopy:
+    """Copy the files git tracks (and new, not ignored ones) into a fresh, committed git repository."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO,
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
-    root = tmp_path / "project"
+    root = destination / "project"
     for name in filter(None, listed):
         source = REPO / name.decode()
         if source.is_file():
             target = root / name.decode()
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    # A clone always has a commit; dvclive (and `dvc exp`) need one.
-    identity = ["-c", "user.name=gandct tests", "-c", "user.email=tests@gandct.invalid"]
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", *identity, "commit", "-qm", "copy of the working tree"], cwd=root, check=True)
-    return ProjectCopy(root)
+    project = ProjectCopy(root)
+    project.commit("copy of the working tree")
+    return project
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> ProjectCopy:
+    """A temporary copy of the repository for `dvc repro` runs."""
+    return copy_project(tmp_path)

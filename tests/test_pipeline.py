@@ -1,28 +1,101 @@
-"""End to end: a real `dvc repro` of the pipeline in a temporary copy of the repository, tiny params."""
+"""End to end: a real `dvc repro` of the whole pipeline in a temporary copy of the repository, tiny params;
+then sharing the trained models through a DVC remote into a second clone."""
 
 from __future__ import annotations
 
-import csv
+import json
+import subprocess
 
 import pytest
+import yaml
+from conftest import REPO, ProjectCopy, copy_project, deep_update
+
+from gandct.fileio import read_csv
+from gandct.params import parse_params
 
 TINY = {
-    "data": {"patch_size": 32, "patches_per_photo": 4},
+    "data": {"patch_size": 32, "patches_per_photo": 6},
     "prepare": {"min_per_split": 2},
+    "augment": {
+        "resolution": 16,
+        "progan": {
+            "latent_size": 8,
+            "channels": [8, 8, 4],
+            "batch_sizes": [4, 4, 4],
+            "stable_images": [8, 8, 8],
+            "fade_images": [8, 8],
+        },
+        "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
+    },
+    "features": {"image_size": 16, "chunk_size": 32},
+    "train": {
+        "paper": {"epochs": 2, "batch_size": 16},
+        "custom": {"epochs": 2, "batch_size": 16, "width": 4},
+        "paper_pixel": {"epochs": 2, "batch_size": 16},
+    },
+    "evaluate": {"perturbations": {"jpeg": [75], "blur": [], "downscale": [], "noise": [5.0]}},
+    "report": {"examples_per_class": 2, "smoothgrad_images": 8, "smooth_samples": 3},
 }
+MODELS = ["paper", "custom", "linear", "paper_pixel"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
+    """The repository copied, given tiny params, committed, and run once with `dvc repro`."""
+    project = copy_project(tmp_path_factory.mktemp("pipeline"))
+    project.set_params(TINY)
+    project.commit("tiny params")
+    project.run("dvc", "repro")
+    return project
 
 
 @pytest.mark.slow
-def test_dvc_repro_runs_every_stage_then_reports_nothing_changed(project_copy):
-    project_copy.set_params(TINY)
-    project_copy.run("dvc", "repro")
+def test_every_declared_output_exists(pipeline):
+    lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
+    stages = set(lock["stages"])
+    assert stages == {"download", "prepare", "augment", "features", "evaluate", "report"} | {
+        f"train@{name}" for name in MODELS
+    }
+    for name, stage in lock["stages"].items():
+        for out in stage.get("outs", []):
+            assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
+    for name in MODELS:
+        assert (pipeline.root / f"models/{name}.keras").is_file()
+        assert (pipeline.root / f"reports/metrics/{name}_train.json").is_file()
+    report = (pipeline.root / "reports/report.md").read_text()
+    assert "| custom |" in report and "## Reading" in report
 
-    root = project_copy.root
-    with (root / "data/interim/manifest.csv").open(newline="") as handle:
-        manifest = list(csv.DictReader(handle))
-    assert len(manifest) >= 60
-    assert {row["split"] for row in manifest} == {"train", "val", "test"}
 
-    again = project_copy.run("dvc", "repro")
+@pytest.mark.slow
+def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
+    shown = json.loads(pipeline.run("dvc", "metrics", "show", "--json").stdout)
+    metrics = shown[""]["data"]["reports/metrics.json"]["data"]
+    assert set(metrics) == set(MODELS)
+    assert set(metrics["custom"]) == {"test", "test_unseen", "jpeg_75", "noise_5"}
+    assert metrics["paper"]["test"]["images"] == len(read_csv(pipeline.root / "data/processed/test_ids.csv"))
+    again = pipeline.run("dvc", "repro")
     assert "Data and pipelines are up to date." in again.stdout
     assert "Running stage" not in again.stdout
+
+
+@pytest.mark.slow
+def test_models_shared_through_a_dvc_remote_predict_the_same_in_a_second_clone(pipeline, tmp_path):
+    store, clone_root = tmp_path / "store", tmp_path / "clone"
+    pipeline.run("dvc", "remote", "add", "-d", "store", str(store))
+    pipeline.run("dvc", "push")
+    pipeline.commit("results and the shared remote")
+    subprocess.run(["git", "clone", "-q", str(pipeline.root), str(clone_root)], check=True)
+    clone = ProjectCopy(clone_root)
+    assert not (clone_root / "models/custom.keras").exists()
+    clone.run("dvc", "pull", "train@custom")
+    assert (clone_root / "models/custom.dct_stats.npz").is_file()
+
+    images = pipeline.root / "data/interim/generated/dcgan/test_unseen"
+    first = pipeline.run("gandct", "predict", str(images), "--model", "models/custom.keras").stdout
+    second = clone.run("gandct", "predict", str(images), "--model", "models/custom.keras").stdout
+    assert first == second
+    assert len(first.splitlines()) == 1 + len(list(images.iterdir()))
+
+
+def test_tiny_params_are_valid_params():
+    parse_params(deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), TINY))
