@@ -18,7 +18,7 @@ from gandct import evaluate, features, predict, report, train
 from gandct.errors import GandctError
 from gandct.images import save_png
 from gandct.params import load_params
-from gandct.saliency import high_frequency_share
+from gandct.saliency import high_frequency_share, quadrant_shares
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}
@@ -140,7 +140,10 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     assert set(shares) == {"paper", "linear"}
     for share in shares.values():
         assert 0 < share["vanilla"] < 1 and share["uniform"] == 0.25
+        assert share["quadrants"]["high"] == share["vanilla"]
+        assert sum(share["quadrants"].values()) == pytest.approx(1, abs=1e-3)
         assert f"{share['vanilla']:.0%} of its saliency" in text
+    assert "|---|---|---|---|---|\n| paper |" in text  # table rows stay together
     for link in [line for line in text.splitlines() if line.startswith("![")]:
         assert (inside / "reports" / link.split("(")[1].rstrip(")")).is_file(), link
 
@@ -163,6 +166,10 @@ def test_high_frequency_share_of_constructed_maps():
     assert high_frequency_share(uniform) == pytest.approx(0.25)
     assert high_frequency_share(corner) == pytest.approx(1.0)
     assert high_frequency_share(np.concatenate([uniform[:1], corner])) == pytest.approx(0.625)
+    left_column = np.zeros((1, 8, 8))
+    left_column[0, :, 0] = 1  # pure vertical frequencies: half low, half high
+    shares = quadrant_shares(left_column)
+    assert shares == pytest.approx({"low": 0.5, "high_horizontal": 0.0, "high_vertical": 0.5, "high": 0.0})
 
 
 def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, capsys):

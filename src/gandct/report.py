@@ -25,12 +25,18 @@ from gandct.images import load_rgb
 from gandct.logs import setup_logging
 from gandct.models import MODELS
 from gandct.params import Params, load_params
-from gandct.saliency import high_frequency_share, saliency_maps
+from gandct.saliency import high_frequency_share, quadrant_shares, saliency_maps
 
 log = logging.getLogger(__name__)
 
 FIGURES = paths.FIGURES
 SET_TITLES = {"test": "clean test", "test_unseen": "unseen generator"}
+QUADRANT_NAMES = {
+    "low": "low-frequency (top-left)",
+    "high_horizontal": "high horizontal, low vertical frequency (top-right)",
+    "high_vertical": "high vertical, low horizontal frequency (bottom-left)",
+    "high": "high-frequency (bottom-right)",
+}
 SHARE_COLUMNS = ("vanilla", "vanilla_real", "vanilla_fake", "smoothgrad")
 
 
@@ -134,6 +140,7 @@ def saliency_report(params: Params) -> dict[str, dict[str, float]]:
             "vanilla_fake": round(high_frequency_share(vanilla[y_test == 1]), 4),
             "smoothgrad": round(high_frequency_share(smoothed), 4),
             "uniform": 0.25,
+            "quadrants": {quadrant: round(share, 4) for quadrant, share in quadrant_shares(vanilla).items()},
         }
         means[name] = (vanilla / vanilla.sum(axis=(1, 2), keepdims=True)).mean(axis=0)
     figures.plot_mean_saliency(means, {n: s["vanilla"] for n, s in shares.items()}, FIGURES / "saliency" / "mean.png")
@@ -181,7 +188,7 @@ def compare(results: dict[str, dict[str, dict]], first: str, second: str) -> lis
     return [sentence + "."]
 
 
-def reading(results: dict, shares: dict[str, dict[str, float]]) -> list[str]:
+def reading(results: dict, shares: dict[str, dict]) -> str:
     """A short plain-language reading, every claim computed from the numbers above it."""
     lines = compare(results, "custom", "paper") + compare(results, "paper", "paper_pixel")
     if "paper" in results and "paper_pixel" in results:
@@ -195,12 +202,14 @@ def reading(results: dict, shares: dict[str, dict[str, float]]) -> list[str]:
             )
         )
     for name, share in shares.items():
-        verdict = "more" if share["vanilla"] > share["uniform"] else "no more"
+        verdict = "more" if share["vanilla"] > share["uniform"] else "less"
+        largest = max(share["quadrants"], key=share["quadrants"].get)
         lines.append(
             f"`{name}` puts {share['vanilla']:.0%} of its saliency in the high-frequency (bottom-right) quadrant, "
-            f"{verdict} than the 25% of a uniform map (SmoothGrad: {share['smoothgrad']:.0%})."
+            f"{verdict} than the 25% of a uniform map (SmoothGrad: {share['smoothgrad']:.0%}); its largest share, "
+            f"{share['quadrants'][largest]:.0%}, is in the {QUADRANT_NAMES[largest]} quadrant."
         )
-    return [f"- {line}" for line in lines]
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def figure(name: str, text: str) -> str:
@@ -240,7 +249,7 @@ def write_report(params: Params, results: dict, shares: dict, counts: dict[str, 
         figure("saliency/mean.png", "mean saliency"),
         *[figure(f"saliency/{name}.png", f"saliency examples, {name}") for name in shares],
         "## Reading",
-        *reading(results, shares),
+        reading(results, shares),
     ]
     write_text(paths.REPORTS / "report.md", "\n\n".join(sections) + "\n")
 

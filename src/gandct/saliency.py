@@ -31,13 +31,27 @@ def saliency_maps(
     return np.concatenate(maps).astype(np.float32)
 
 
+def quadrant_shares(maps: np.ndarray) -> dict[str, float]:
+    """Mean share of each map's saliency mass in each quadrant of the DCT map; uniform maps give 0.25 each.
+
+    low: top-left; high_horizontal: top-right; high_vertical: bottom-left; high: bottom-right, high in
+    both directions, where up-sampling traces sit.
+    """
+    half_height, half_width = maps.shape[1] // 2, maps.shape[2] // 2
+    quadrants = {
+        "low": maps[:, :half_height, :half_width],
+        "high_horizontal": maps[:, :half_height, half_width:],
+        "high_vertical": maps[:, half_height:, :half_width],
+        "high": maps[:, half_height:, half_width:],
+    }
+    totals = maps.sum(axis=(1, 2))
+    usable = totals > 0
+    return {name: float(np.mean(part.sum(axis=(1, 2))[usable] / totals[usable])) for name, part in quadrants.items()}
+
+
 def high_frequency_share(maps: np.ndarray) -> float:
     """Mean share of each map's saliency mass in the bottom-right (highest-frequency) quadrant.
 
     A map spread evenly over the spectrum gives 0.25.
     """
-    height, width = maps.shape[1:3]
-    totals = maps.sum(axis=(1, 2))
-    corner = maps[:, height // 2 :, width // 2 :].sum(axis=(1, 2))
-    usable = totals > 0
-    return float(np.mean(corner[usable] / totals[usable]))
+    return quadrant_shares(maps)["high"]
