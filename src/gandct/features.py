@@ -21,6 +21,7 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,8 +226,17 @@ def worker_pool(workers: int) -> Iterator[Callable[[Callable, list], Iterable]]:
     if workers == 1:
         yield map
         return
-    with multiprocessing.Pool(workers, initializer=_one_thread_per_worker) as pool:
-        yield lambda function, jobs: pool.imap(function, jobs, chunksize=1)
+    # Fork only from the clean fork-server process: forking a caller that already runs threads (TensorFlow's,
+    # OpenCV's) can copy a held lock into the child and hang it forever.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_per_worker)
+    try:
+        yield executor.map
+    finally:
+        # On an error, drop the queued jobs instead of finishing them (multiprocessing.Pool's terminate()
+        # could hang here when a worker had raised).
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[Job]) -> list[Moments | None]:
