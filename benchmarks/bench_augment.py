@@ -53,38 +53,6 @@ def real_patches(size: int, per_photo: int, seed: int) -> np.ndarray:
     return to_unit_range(np.stack(patches))
 
 
-def progan_config(params: Params) -> ProGANConfig:
-    section = params.augment.progan
-    return ProGANConfig(
-        resolution=params.augment.resolution,
-        latent_size=section.latent_size,
-        channels=tuple(section.channels),
-        fade_images=tuple(section.fade_images),
-        stable_images=tuple(section.stable_images),
-        batch_sizes=tuple(section.batch_sizes),
-        learning_rate=section.learning_rate,
-        gp_weight=section.gp_weight,
-        drift_weight=section.drift_weight,
-        ema_beta=section.ema_beta,
-        mbstd_group=section.mbstd_group,
-        padding=section.padding,
-        seed=params.seed,
-    )
-
-
-def dcgan_config(params: Params) -> DCGANConfig:
-    section = params.augment.dcgan
-    return DCGANConfig(
-        resolution=params.augment.resolution,
-        latent_size=section.latent_size,
-        channels=tuple(section.channels),
-        images=section.images,
-        batch_size=section.batch_size,
-        learning_rate=section.learning_rate,
-        seed=params.seed,
-    )
-
-
 def timed_steps(step: Callable[[], object], count: int) -> tuple[float, float]:
     """(seconds of the first call, mean seconds of the next `count` calls)."""
     started = time.perf_counter()
@@ -99,7 +67,7 @@ def timed_steps(step: Callable[[], object], count: int) -> tuple[float, float]:
 def sampled_rows(params: Params, reals: np.ndarray, sample_steps: int) -> list[tuple]:
     """Rows (phase, steps, batch, first s, ms per step, projected s) from a few steps of each phase."""
     rows = []
-    trainer = ProGANTrainer(ProGAN(progan_config(params)), reals)
+    trainer = ProGANTrainer(ProGAN(ProGANConfig.from_params(params.augment, params.seed)), reals)
     for phase in schedule(trainer.config):
         steps = trainer.phase_steps(phase)
         if steps == 0:
@@ -109,7 +77,7 @@ def sampled_rows(params: Params, reals: np.ndarray, sample_steps: int) -> list[t
         first, per_step = timed_steps(lambda phase=phase: trainer.run_step(phase), min(sample_steps, steps - 1))
         projected = first + per_step * (steps - 1) if steps else 0.0
         rows.append((f"progan {phase.name}", steps, trainer.batch_size(phase.res), first, per_step * 1e3, projected))
-    dcgan = DCGANTrainer(dcgan_config(params), reals)
+    dcgan = DCGANTrainer(DCGANConfig.from_params(params.augment, params.seed), reals)
     first, per_step = timed_steps(dcgan.run_step, min(sample_steps * 3, dcgan.steps - 1))
     projected = first + per_step * (dcgan.steps - 1)
     rows.append(("dcgan", dcgan.steps, dcgan.config.batch_size, first, per_step * 1e3, projected))
@@ -119,14 +87,14 @@ def sampled_rows(params: Params, reals: np.ndarray, sample_steps: int) -> list[t
 
 def full_rows(params: Params, reals: np.ndarray) -> list[tuple]:
     """Rows from training every phase to its full length (several minutes)."""
-    trainer = ProGANTrainer(ProGAN(progan_config(params)), reals)
+    trainer = ProGANTrainer(ProGAN(ProGANConfig.from_params(params.augment, params.seed)), reals)
     trainer.train(progress=False)
     rows = []
     for phase in schedule(trainer.config):
         seconds = trainer.state.phase_seconds.get(phase.name, 0.0)
         steps = trainer.phase_steps(phase)
         rows.append((f"progan {phase.name}", steps, trainer.batch_size(phase.res), math.nan, math.nan, seconds))
-    dcgan = DCGANTrainer(dcgan_config(params), reals)
+    dcgan = DCGANTrainer(DCGANConfig.from_params(params.augment, params.seed), reals)
     dcgan.train(progress=False)
     rows.append(("dcgan", dcgan.steps, dcgan.config.batch_size, math.nan, math.nan, dcgan.state.seconds))
     rows.append(generation_row(trainer.gan.sampler(average=True)))

@@ -16,6 +16,23 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+# GANs of a few steps at 16x16: enough to run every code path of the augment stage in seconds.
+TINY_AUGMENT = {
+    "augment": {
+        "resolution": 16,
+        "checkpoint_seconds": 30.0,
+        "progan": {
+            "latent_size": 8,
+            "channels": [8, 8, 4],
+            "batch_sizes": [4, 4, 4],
+            "stable_images": [8, 8, 8],
+            "fade_images": [8, 8],
+        },
+        "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
+    }
+}
+
+
 def photo_like(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     """A smooth, textured 8-bit RGB image with a decaying spectrum, like a small photograph."""
     noise = rng.normal(size=(size // 8, size // 8, 3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, deep_update, photo_like
+from conftest import REPO, TINY_AUGMENT, deep_update, photo_like
 
 from gandct import augment, paths
 from gandct.dcgan import DCGANConfig, DCGANTrainer, build_generator
@@ -24,21 +25,6 @@ from gandct.params import parse_params
 from gandct.progan import ProGAN, ProGANConfig
 
 REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
-
-TINY_AUGMENT = {
-    "augment": {
-        "resolution": 16,
-        "checkpoint_seconds": 30.0,
-        "progan": {
-            "latent_size": 8,
-            "channels": [8, 8, 4],
-            "batch_sizes": [4, 4, 4],
-            "stable_images": [8, 8, 8],
-            "fade_images": [8, 8],
-        },
-        "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
-    }
-}
 
 
 def write_reals(root: Path, size: int = 16, counts: dict[str, int] = REAL_COUNTS) -> list[dict[str, str]]:
@@ -168,7 +154,7 @@ def users_generator(path: Path, channels: int = 3) -> Path:
 
 def test_stage_with_a_users_generator_writes_fakes_manifest_and_figures(project):
     source = users_generator(project / "my_generator.keras")
-    write_params(project, deep_update(TINY_AUGMENT, {"augment": {"generator_path": str(source)}}))
+    write_params(project, deep_update(copy.deepcopy(TINY_AUGMENT), {"augment": {"generator_path": str(source)}}))
     augment.main([])
 
     rows = read_csv(paths.GENERATED)

@@ -8,6 +8,7 @@ from collections import Counter
 
 import keras
 import pytest
+from conftest import TINY_AUGMENT
 
 import gandct.progan  # noqa: F401 - registers the custom layers the saved ProGAN generator is made of
 from gandct.fileio import read_csv
@@ -15,17 +16,7 @@ from gandct.fileio import read_csv
 TINY = {
     "data": {"patch_size": 32, "patches_per_photo": 6},
     "prepare": {"min_per_split": 2},
-    "augment": {
-        "resolution": 16,  # below the patch size: the reals are resized for training
-        "progan": {
-            "latent_size": 8,
-            "channels": [8, 8, 4],
-            "batch_sizes": [4, 4, 4],
-            "stable_images": [8, 8, 8],
-            "fade_images": [8, 8],
-        },
-        "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
-    },
+    **TINY_AUGMENT,  # a resolution below the patch size: the reals are resized for training
 }
 
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, ProjectCopy, copy_project, deep_update
+from conftest import REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update
 
 from gandct.fileio import read_csv
 from gandct.params import parse_params
@@ -16,17 +16,7 @@ from gandct.params import parse_params
 TINY = {
     "data": {"patch_size": 32, "patches_per_photo": 6},
     "prepare": {"min_per_split": 2},
-    "augment": {
-        "resolution": 16,
-        "progan": {
-            "latent_size": 8,
-            "channels": [8, 8, 4],
-            "batch_sizes": [4, 4, 4],
-            "stable_images": [8, 8, 8],
-            "fade_images": [8, 8],
-        },
-        "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
-    },
+    **TINY_AUGMENT,
     "features": {"image_size": 16, "chunk_size": 32},
     "train": {
         "paper": {"epochs": 2, "batch_size": 16},

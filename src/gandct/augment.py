@@ -97,21 +97,7 @@ def load_generator(path: Path) -> keras.Model:
 def train_progan(params: Params, reals: np.ndarray, hashes: list[str], timer: PhaseTimer) -> ProGANTrainer:
     """Train (or resume, or just reload) the ProGAN; the trainer holds the networks, losses and times."""
     section = params.augment.progan
-    config = ProGANConfig(
-        resolution=params.augment.resolution,
-        latent_size=section.latent_size,
-        channels=tuple(section.channels),
-        fade_images=tuple(section.fade_images),
-        stable_images=tuple(section.stable_images),
-        batch_sizes=tuple(section.batch_sizes),
-        learning_rate=section.learning_rate,
-        gp_weight=section.gp_weight,
-        drift_weight=section.drift_weight,
-        ema_beta=section.ema_beta,
-        mbstd_group=section.mbstd_group,
-        padding=section.padding,
-        seed=params.seed,
-    )
+    config = ProGANConfig.from_params(params.augment, params.seed)
     settings = {"model": "progan", "seed": params.seed, "resolution": config.resolution, **section.model_dump()}
     checkpoint = Checkpoint(paths.GAN_CHECKPOINTS / "progan", fingerprint(settings, hashes))
     trainer = ProGANTrainer(ProGAN(config), reals, checkpoint, params.augment.checkpoint_seconds)
@@ -123,15 +109,7 @@ def train_progan(params: Params, reals: np.ndarray, hashes: list[str], timer: Ph
 def train_dcgan(params: Params, reals: np.ndarray, hashes: list[str], timer: PhaseTimer) -> DCGANTrainer:
     """Train (or resume, or just reload) the DCGAN for the unseen-generator test."""
     section = params.augment.dcgan
-    config = DCGANConfig(
-        resolution=params.augment.resolution,
-        latent_size=section.latent_size,
-        channels=tuple(section.channels),
-        images=section.images,
-        batch_size=section.batch_size,
-        learning_rate=section.learning_rate,
-        seed=params.seed,
-    )
+    config = DCGANConfig.from_params(params.augment, params.seed)
     settings = {"model": "dcgan", "seed": params.seed, "resolution": config.resolution, **section.model_dump()}
     checkpoint = Checkpoint(paths.GAN_CHECKPOINTS / "dcgan", fingerprint(settings, hashes))
     trainer = DCGANTrainer(config, reals, checkpoint, params.augment.checkpoint_seconds)

@@ -27,6 +27,7 @@ from gandct.gantrain import (
     restore_layers,
     restore_optimizer,
 )
+from gandct.params import AugmentParams
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ class DCGANConfig:
     batch_size: int
     learning_rate: float
     seed: int = 0
+
+    @classmethod
+    def from_params(cls, augment: AugmentParams, seed: int) -> DCGANConfig:
+        """The configuration the `augment` section of params.yaml asks for."""
+        values = augment.dcgan.model_dump()
+        return cls(resolution=augment.resolution, seed=seed, **{**values, "channels": tuple(values["channels"])})
 
     def __post_init__(self) -> None:
         if self.resolution < 8 or self.resolution & (self.resolution - 1):

@@ -38,6 +38,7 @@ from gandct.gantrain import (
     restore_optimizer,
     to_uint8,
 )
+from gandct.params import AugmentParams
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,14 @@ class ProGANConfig:
     mbstd_group: int = 4
     padding: str = "zero"  # of the 3x3 convolutions: "zero" (the paper's) or "reflect"
     seed: int = 0
+
+    @classmethod
+    def from_params(cls, augment: AugmentParams, seed: int) -> ProGANConfig:
+        """The configuration the `augment` section of params.yaml asks for."""
+        section = augment.progan
+        values = section.model_dump()
+        values.update({key: tuple(values[key]) for key in ("channels", "fade_images", "stable_images", "batch_sizes")})
+        return cls(resolution=augment.resolution, seed=seed, **values)
 
     def __post_init__(self) -> None:
         count = len(resolutions(self.resolution))
