@@ -53,7 +53,7 @@ def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper") -> keras.M
 
 
 def spectral_net(
-    input_shape: tuple[int, int, int], name: str = "custom", width: int = 16, dropout: float = 0.3, l2: float = 1e-4
+    input_shape: tuple[int, int, int], name: str = "custom", width: int = 8, dropout: float = 0.3, l2: float = 1e-4
 ) -> keras.Model:
     """This project's detector for DCT maps: a position-aware CNN plus a linear path over every coefficient.
 
