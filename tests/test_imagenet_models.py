@@ -47,13 +47,17 @@ def test_an_imagenet_architecture_trains_through_the_train_stage(tmp_path, monke
 
 
 def test_imagenet_weights_only_from_the_keras_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(keras.config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(GandctError, match=r"densenet121_weights_tf_dim_ordering_tf_kernels_notop\.h5 is not there"):
         models.imagenet_net((32, 32, 1), "densenet121", weights="imagenet")
     # A weights file in the cache is used as it is (here one written from a fresh network, not ImageNet's).
     cached = keras.applications.DenseNet121(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
     (tmp_path / "models").mkdir()
-    cached.save_weights(tmp_path / "models" / models.IMAGENET["densenet121"].weights_file)
+    # keras.applications caches legacy HDF5 files, which Keras 3 writes only as a whole model (load_weights
+    # reads the weights out of it).
+    legacy = tmp_path / "models" / "densenet121.h5"
+    cached.save(legacy)
+    legacy.rename(tmp_path / "models" / models.IMAGENET["densenet121"].weights_file)
     model = models.imagenet_net((32, 32, 1), "densenet121", weights="imagenet")
     backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     for loaded, saved in zip(backbone.get_weights(), cached.get_weights(), strict=True):

@@ -7,6 +7,7 @@ unit, the probability that the image is fake. No Lambda layers: saved `.keras` f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,10 @@ IMAGENET_MEAN_BGR_255 = (103.939, 116.779, 123.68)  # "caffe" scaling
 
 
 def imagenet_weights_path(name: str) -> Path:
-    """Where keras.applications looks for the ImageNet weights of an architecture (never downloaded here)."""
-    return Path(keras.config.keras_home()) / "models" / IMAGENET[name].weights_file
+    """Where keras.applications caches the ImageNet weights of an architecture: `$KERAS_HOME/models/`, by
+    default `~/.keras/models/` (read from there, never downloaded here)."""
+    keras_home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    return Path(keras_home) / "models" / IMAGENET[name].weights_file
 
 
 def imagenet_net(input_shape: tuple[int, int, int], name: str, weights: str = "none") -> keras.Model:
