@@ -21,6 +21,8 @@ def test_each_architecture_takes_small_gray_pixels(name):
     side = max(16, models.IMAGENET[name].min_side)
     assert backbone.input_shape == (None, side, side, 3)
     assert backbone.get_weights()[0].shape != ()  # a real network, freshly initialised
+    momenta = [layer.momentum for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert momenta and max(momenta) <= models.BATCH_NORM_MOMENTUM
 
 
 def test_caffe_scaling_turns_rgb_pixels_into_bgr_minus_the_mean():

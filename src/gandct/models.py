@@ -125,6 +125,7 @@ IMAGENET = {
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)  # "torch" scaling, of [0, 1] images
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 IMAGENET_MEAN_BGR_255 = (103.939, 116.779, 123.68)  # "caffe" scaling
+BATCH_NORM_MOMENTUM = 0.99  # Keras' default: moving statistics that follow a short training run
 
 
 def imagenet_weights_path(name: str) -> Path:
@@ -169,6 +170,11 @@ def imagenet_net(input_shape: tuple[int, int, int], name: str, weights: str = "n
         input_shape=(side, side, 3),
         pooling="avg",
     )
+    # NASNet's batch-norm momentum (0.9997) suits ImageNet-length runs: in a few hundred steps its moving
+    # statistics barely leave their initial values and inference-mode predictions collapse to one class.
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, BATCH_NORM_MOMENTUM)
     outputs = layers.Dense(1, activation="sigmoid", name="p_fake")(backbone(x))
     return keras.Model(inputs, outputs, name=name)
 
