@@ -159,6 +159,16 @@ def test_linear_saliency_is_its_weight_map(inside):
         np.testing.assert_allclose(saliency, weights, rtol=1e-5)
 
 
+def test_smoothgrad_noise_comes_from_the_seed(inside):
+    from gandct.saliency import saliency_maps
+
+    model = keras.saving.load_model("models/paper.keras", safe_mode=True)
+    x = np.load("data/processed/test_dct.npy")[:2]
+    first, again, other = (saliency_maps(model, x, smooth_samples=3, seed=seed) for seed in (5, 5, 6))
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)  # the noise is really there, and really seeded
+
+
 def test_high_frequency_share_of_constructed_maps():
     uniform = np.ones((2, 8, 8))
     corner = np.zeros((1, 8, 8))

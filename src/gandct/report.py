@@ -121,7 +121,11 @@ def saliency_report(params: Params) -> dict[str, dict[str, float]]:
     kinds = sorted({kind_of(row) for row in rows}, key=lambda kind: (kind != "real", kind))
     examples = [i for kind in kinds for i in pick(rows, kind, params.report.examples_per_class, rng)]
     sample = np.sort(rng.choice(len(x_test), size=min(params.report.smoothgrad_images, len(x_test)), replace=False))
-    smooth = {"smooth_samples": params.report.smooth_samples, "smooth_noise": params.report.smooth_noise}
+    smooth = {
+        "smooth_samples": params.report.smooth_samples,
+        "smooth_noise": params.report.smooth_noise,
+        "seed": params.seed,
+    }
     shares, means = {}, {}
     for name in params.report.saliency_models:
         if MODELS[name].features != "dct":

@@ -12,22 +12,34 @@ from tf_keras_vis.utils.scores import BinaryScore
 
 
 def saliency_maps(
-    model: keras.Model, inputs: np.ndarray, smooth_samples: int = 0, smooth_noise: float = 0.2, batch_size: int = 64
+    model: keras.Model,
+    inputs: np.ndarray,
+    smooth_samples: int = 0,
+    smooth_noise: float = 0.2,
+    batch_size: int = 64,
+    seed: int = 0,
 ) -> np.ndarray:
     """|d logit / d input| per coefficient (max over channels), shape (N, H, W), not normalised.
 
     The sigmoid is replaced by a linear activation on a clone, so gradients do not vanish on confident
-    predictions; `smooth_samples` > 0 averages over noisy copies of each input (SmoothGrad).
+    predictions; `smooth_samples` > 0 averages over noisy copies of each input (SmoothGrad), whose noise
+    comes from `seed`.
     """
     explainer = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
     options = {"smooth_samples": smooth_samples, "smooth_noise": smooth_noise, "normalize_map": False}
     maps = []
-    for start in range(0, len(inputs), batch_size):
-        batch = np.asarray(inputs[start : start + batch_size], np.float32)
-        with warnings.catch_warnings():
-            # tf-keras-vis passes the single input as a one-element list, which Keras 3 warns about.
-            warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-            maps.append(explainer(BinaryScore(True), batch, **options))
+    # tf-keras-vis draws the SmoothGrad noise from NumPy's global generator: seed it for the call only.
+    caller_state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        for start in range(0, len(inputs), batch_size):
+            batch = np.asarray(inputs[start : start + batch_size], np.float32)
+            with warnings.catch_warnings():
+                # tf-keras-vis passes the single input as a one-element list, which Keras 3 warns about.
+                warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+                maps.append(explainer(BinaryScore(True), batch, **options))
+    finally:
+        np.random.set_state(caller_state)
     return np.concatenate(maps).astype(np.float32)
 
 
