@@ -157,6 +157,9 @@ def peak_rss(count: int, files: list[Path], workers: int, chunk_size: int, scrat
     write_csv(project / "data/interim/generated.csv", COLUMNS, generated)
     probe = (
         "import resource\nfrom gandct.features import main\nmain([])\n"
+        # Workers are children of the fork server: reap it (a private hook, the public API has none) so
+        # that RUSAGE_CHILDREN counts the server and the workers it reaped.
+        "import multiprocessing.forkserver\nmultiprocessing.forkserver._forkserver._stop()\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
