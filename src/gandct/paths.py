@@ -32,6 +32,16 @@ def model_stats(model_path: Path) -> Path:
     return model_path.with_name(model_path.name.removesuffix(".keras") + ".dct_stats.npz")
 
 
+def generated_dir(generator: str) -> Path:
+    """The PNG fakes of one generator stage: data/interim/generated/<generator>/<split>/*.png."""
+    return GENERATED_DIR / generator
+
+
+def generated_listing(generator: str) -> Path:
+    """The list of one generator stage's fakes, with the manifest's columns."""
+    return GENERATED_DIR / f"{generator}.csv"
+
+
 def raw_source_dir(source: str) -> Path:
     """The folder the download stage fills for a `data.source` value."""
     return RAW / source
