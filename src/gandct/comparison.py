@@ -1,0 +1,236 @@
+"""Statistics for comparing detectors: metrics, a validation threshold, seed summaries, paired bootstraps.
+
+Labels are 0 = real, 1 = fake; `p_fake` is the probability of 1 and an image is called fake when
+`p_fake >= threshold`. Everything here is numpy and scikit-learn, so the stages can import it without
+loading a deep-learning framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics
+
+DIGITS = 6  # the metrics files' rounding
+BOOTSTRAP_METRICS = ("accuracy", "roc_auc")
+
+
+def _checked(labels: np.ndarray, scores: np.ndarray, name: str = "p_fake") -> tuple[np.ndarray, np.ndarray]:
+    """labels as a 1-D int array of 0/1 and scores as a 1-D float array of the same length, or a ValueError."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"labels must be 0 (real) or 1 (fake), got values {np.unique(labels)[:5].tolist()}")
+    if scores.shape != labels.shape:
+        raise ValueError(f"{name} has shape {scores.shape}, labels {labels.shape}: one score per image needed")
+    if not np.isfinite(scores).all():
+        raise ValueError(f"{name} has {int((~np.isfinite(scores)).sum())} non-finite values")
+    return labels.astype(np.int64), scores
+
+
+def detection_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float = 0.5) -> dict[str, float | int | None]:
+    """Accuracy and balanced accuracy at `threshold`, ROC AUC and AP, confusion counts and the image count.
+
+    Balanced accuracy is the mean recall of the classes present, so on a one-class test set it is that
+    class's recall (= accuracy); ROC AUC and AP rank fakes against reals and are None (null in JSON) there.
+    """
+    labels, p_fake = _checked(labels, p_fake)
+    predicted = (p_fake >= threshold).astype(np.int64)
+    tn, fp, fn, tp = metrics.confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
+    recalls = [hits / total for hits, total in ((tn, tn + fp), (tp, tp + fn)) if total]
+    both_classes = bool(tn + fp) and bool(tp + fn)
+    return {
+        "threshold": float(threshold),
+        "accuracy": round(float((tn + tp) / len(labels)), DIGITS),
+        "balanced_accuracy": round(float(np.mean(recalls)), DIGITS),
+        "roc_auc": round(float(metrics.roc_auc_score(labels, p_fake)), DIGITS) if both_classes else None,
+        "average_precision": (
+            round(float(metrics.average_precision_score(labels, p_fake)), DIGITS) if both_classes else None
+        ),
+        "true_negatives": int(tn),
+        "false_positives": int(fp),
+        "false_negatives": int(fn),
+        "true_positives": int(tp),
+        "images": len(labels),
+    }
+
+
+def choose_threshold(labels: np.ndarray, p_fake: np.ndarray) -> float:
+    """The threshold that maximises balanced accuracy of `p_fake >= threshold` on these (validation) scores.
+
+    Candidates cut between neighbouring distinct scores, at their midpoint (equal scores are never split,
+    and a separable set gets the cut halfway between its highest real and lowest fake), plus the two
+    cuts that call everything fake (the lowest score) or everything real (just above the highest).
+    Balanced accuracy is compared exactly, in integer counts; among equally good cuts the one nearest
+    0.5 wins, then the lower one, so the same scores always give the same threshold.
+    """
+    labels, p_fake = _checked(labels, p_fake)
+    positives, negatives = int(labels.sum()), int(len(labels) - labels.sum())
+    if not positives or not negatives:
+        raise ValueError("choose_threshold needs real and fake images among the labels, got one class only")
+    distinct, level = np.unique(p_fake, return_inverse=True)
+    fakes_at = np.bincount(level, weights=labels, minlength=len(distinct)).astype(np.int64)
+    reals_at = np.bincount(level, minlength=len(distinct)) - fakes_at
+    # cut i calls the scores distinct[i:] fake: i = 0 calls everything fake, i = len(distinct) nothing
+    true_positives = positives - np.concatenate([[0], np.cumsum(fakes_at)])
+    true_negatives = np.concatenate([[0], np.cumsum(reals_at)])
+    score = true_positives * negatives + true_negatives * positives  # 2 * balanced accuracy * P * N
+    midpoints = (distinct[:-1] + distinct[1:]) / 2
+    midpoints = np.where(midpoints > distinct[:-1], midpoints, distinct[1:])  # neighbours one ulp apart
+    cuts = np.concatenate([[distinct[0]], midpoints, [np.nextafter(distinct[-1], np.inf)]])
+    best = np.flatnonzero(score == score.max())
+    return float(cuts[best[np.lexsort((cuts[best], np.abs(cuts[best] - 0.5)))[0]]])
+
+
+def summarise_seeds(per_seed: dict[int, dict[str, float | None]]) -> dict[str, dict]:
+    """{metric: {"mean", "std", "seeds": {seed: value}}} over the seeds' metrics (rounded like the metrics).
+
+    std is the sample standard deviation (ddof=1) and None with a single seed, which measures no spread;
+    a metric that is None for any seed (e.g. ROC AUC on a one-class set) has mean and std None. Seed keys
+    become strings, as they read back from JSON.
+    """
+    if not per_seed:
+        raise ValueError("summarise_seeds needs the metrics of at least one seed")
+    names = list(next(iter(per_seed.values())))
+    for seed, figures in per_seed.items():
+        if list(figures) != names:
+            raise ValueError(f"seed {seed} has metrics {sorted(figures)}, the first seed {sorted(names)}")
+    summary: dict[str, dict] = {}
+    for name in names:
+        values = {str(seed): figures[name] for seed, figures in per_seed.items()}
+        known = [value for value in values.values() if value is not None]
+        defined = len(known) == len(values)
+        summary[name] = {
+            "mean": round(float(np.mean(known)), DIGITS) if defined else None,
+            "std": round(float(np.std(known, ddof=1)), DIGITS) if defined and len(known) > 1 else None,
+            "seeds": values,
+        }
+    return summary
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    """metric(a) - metric(b) on the whole test set, and its percentile interval over paired resamples."""
+
+    metric: str
+    difference: float
+    low: float
+    high: float
+    level: float
+    resamples: int
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return {
+            "metric": self.metric,
+            "difference": round(self.difference, DIGITS),
+            "low": round(self.low, DIGITS),
+            "high": round(self.high, DIGITS),
+            "level": self.level,
+            "resamples": self.resamples,
+        }
+
+
+def resample_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, images) counts: how often each image is drawn into each bootstrap resample.
+
+    Each resample draws len(labels) images with replacement. When the test set has both classes, a
+    resample that has only one is redrawn from the same generator until it has both, so the count stays
+    `resamples` and the result depends on the seed alone.
+    """
+    images = len(labels)
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, images, size=(resamples, images))
+    if labels.min() != labels.max():
+        while len(one_class := np.flatnonzero(labels[drawn].min(axis=1) == labels[drawn].max(axis=1))):
+            drawn[one_class] = rng.integers(0, images, size=(len(one_class), images))
+    rows = np.repeat(np.arange(resamples), images)
+    return np.bincount(rows * images + drawn.ravel(), minlength=resamples * images).reshape(resamples, images)
+
+
+def _weighted_auc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of `counts` (image weights), ties counting one half, in O(resamples * images).
+
+    The Mann-Whitney form: the share of (fake, real) pairs in which the fake scores higher. Images with
+    equal scores share one level, so per resample and level only the class weights are needed.
+    """
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.concatenate([[True], ranked[1:] != ranked[:-1]]))
+    weights = counts[:, order]
+    fakes = np.add.reduceat(weights * labels[order], starts, axis=1)  # (resamples, levels) weight of fakes
+    reals = np.add.reduceat(weights * (1 - labels[order]), starts, axis=1)
+    reals_below = np.cumsum(reals, axis=1) - reals
+    wins = (fakes * (reals_below + reals / 2)).sum(axis=1)
+    return wins / (fakes.sum(axis=1) * reals.sum(axis=1))
+
+
+def _metric_per_row(
+    metric: str, labels: np.ndarray, scores: np.ndarray, threshold: float, counts: np.ndarray
+) -> np.ndarray:
+    if metric == "accuracy":
+        correct = ((scores >= threshold).astype(np.int64) == labels).astype(np.float64)
+        return counts @ correct / counts.sum(axis=1)
+    return _weighted_auc(labels, scores, counts)
+
+
+def paired_bootstrap(
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    metric: str,
+    *,
+    seed: int,
+    resamples: int = 2000,
+    thresholds: tuple[float, float] = (0.5, 0.5),
+    level: float = 0.95,
+) -> BootstrapInterval | None:
+    """metric(a) - metric(b) and its `level` percentile interval, both models scored on the same resamples.
+
+    `metric` is "accuracy" (at `thresholds`, a's then b's) or "roc_auc". The resamples come from
+    `resample_counts(labels, resamples, seed)` whatever the metric, so one seed gives one set of resamples.
+    Returns None for ROC AUC on a one-class test set, where it is not defined.
+    """
+    if metric not in BOOTSTRAP_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(BOOTSTRAP_METRICS)}, got {metric!r}")
+    if resamples < 1 or not 0 < level < 1:
+        raise ValueError(f"resamples must be >= 1 and level in (0, 1), got {resamples} and {level}")
+    labels, scores_a = _checked(labels, scores_a, "scores_a")
+    scores_b = _checked(labels, scores_b, "scores_b")[1]
+    if metric == "roc_auc" and labels.min() == labels.max():
+        return None
+    whole = np.ones((1, len(labels)), dtype=np.int64)
+    counts = resample_counts(labels, resamples, seed)
+    (threshold_a, threshold_b), tail = thresholds, (1 - level) / 2
+    difference = _metric_per_row(metric, labels, scores_a, threshold_a, whole)[0]
+    difference -= _metric_per_row(metric, labels, scores_b, threshold_b, whole)[0]
+    spread = _metric_per_row(metric, labels, scores_a, threshold_a, counts)
+    spread -= _metric_per_row(metric, labels, scores_b, threshold_b, counts)
+    low, high = np.quantile(spread, [tail, 1 - tail])
+    return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples)
+
+
+def verdict(interval: BootstrapInterval | None) -> str:
+    """ "better" when the whole interval is above 0, "worse" when below 0, else "no clear difference"."""
+    if interval is None:
+        return "not defined"
+    if interval.low > 0:
+        return "better"
+    if interval.high < 0:
+        return "worse"
+    return "no clear difference"
+
+
+def _signed(value: float, digits: int) -> str:
+    return f"{round(value, digits) + 0.0:+.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+
+
+def describe(interval: BootstrapInterval | None, digits: int = 3) -> str:
+    """The verdict with its numbers, e.g. "better (+0.012, 95% CI +0.004 to +0.020)"."""
+    if interval is None:
+        return "not defined (the test set has one class)"
+    return (
+        f"{verdict(interval)} ({_signed(interval.difference, digits)}, {interval.level:.0%} CI "
+        f"{_signed(interval.low, digits)} to {_signed(interval.high, digits)})"
+    )
