@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
+from gandct import comparison
 from gandct.comparison import (
     BootstrapInterval,
     choose_threshold,
@@ -150,8 +151,10 @@ def test_right_on_every_image_against_right_on_half_is_far_from_zero(labels, met
 
 
 @pytest.mark.parametrize("metric", ["accuracy", "roc_auc"])
-def test_the_interval_is_the_plain_loop_over_the_same_resamples(labels, metric):
+@pytest.mark.parametrize("block_cells", [comparison.BLOCK_CELLS, 1000])  # one block of resamples, or 34
+def test_the_interval_is_the_plain_loop_over_the_same_resamples(labels, metric, block_cells, monkeypatch):
     """Rank-based AUC on resample counts = scikit-learn on the drawn images, ties included."""
+    monkeypatch.setattr(comparison, "BLOCK_CELLS", block_cells)
     labels = labels[::6]  # 150 images keep the loop short
     a, b = noisy_scores(labels, seed=1), noisy_scores(labels, seed=2, separation=0.2)
     score = {
@@ -159,10 +162,12 @@ def test_the_interval_is_the_plain_loop_over_the_same_resamples(labels, metric):
         "roc_auc": lambda y, p, t: metrics.roc_auc_score(y, p),
     }[metric]
     differences = []
-    for counts in resample_counts(labels, 300, seed=5):
+    blocks = list(resample_counts(labels, 200, seed=5))
+    assert len(blocks) == -(-200 // (block_cells // len(labels)))
+    for counts in np.concatenate(blocks):
         drawn = np.repeat(np.arange(len(labels)), counts)
         differences.append(score(labels[drawn], a[drawn], 0.45) - score(labels[drawn], b[drawn], 0.55))
-    interval = paired_bootstrap(labels, a, b, metric, seed=5, resamples=300, thresholds=(0.45, 0.55))
+    interval = paired_bootstrap(labels, a, b, metric, seed=5, resamples=200, thresholds=(0.45, 0.55))
     assert interval.difference == pytest.approx(score(labels, a, 0.45) - score(labels, b, 0.55), abs=1e-12)
     assert (interval.low, interval.high) == pytest.approx(tuple(np.quantile(differences, [0.025, 0.975])), abs=1e-12)
 
@@ -177,10 +182,10 @@ def test_the_same_seed_gives_the_same_interval_and_another_seed_another(labels):
 
 def test_one_class_resamples_are_redrawn_to_a_fixed_count():
     labels = np.array([0, 0, 0, 1])  # a resample misses the one fake about a third of the time
-    counts = resample_counts(labels, 500, seed=0)
+    counts = np.concatenate(list(resample_counts(labels, 500, seed=0)))
     assert counts.shape == (500, 4) and (counts.sum(axis=1) == 4).all()
     assert ((counts[:, 3] > 0) & (counts[:, :3].sum(axis=1) > 0)).all()
-    np.testing.assert_array_equal(counts, resample_counts(labels, 500, seed=0))
+    np.testing.assert_array_equal(counts, np.concatenate(list(resample_counts(labels, 500, seed=0))))
 
 
 def test_a_one_class_test_set_has_an_accuracy_interval_but_no_auc_one():

@@ -7,6 +7,7 @@ loading a deep-learning framework.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn import metrics
 
 DIGITS = 6  # the metrics files' rounding
 BOOTSTRAP_METRICS = ("accuracy", "roc_auc")
+BLOCK_CELLS = 4_000_000  # resample counts held at a time (32 MB of int64), e.g. 4444 resamples of 900 images
 
 
 def _checked(labels: np.ndarray, scores: np.ndarray, name: str = "p_fake") -> tuple[np.ndarray, np.ndarray]:
@@ -132,21 +134,25 @@ class BootstrapInterval:
         }
 
 
-def resample_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, images) counts: how often each image is drawn into each bootstrap resample.
+def resample_counts(labels: np.ndarray, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of (rows, images) counts: how often each image is drawn into each bootstrap resample.
 
     Each resample draws len(labels) images with replacement. When the test set has both classes, a
-    resample that has only one is redrawn from the same generator until it has both, so the count stays
-    `resamples` and the result depends on the seed alone.
+    resample that has only one is redrawn from the same generator until it has both, so there are always
+    `resamples` rows. Blocks of about BLOCK_CELLS counts bound the memory; their size depends on the
+    number of images only, so the same labels, resamples and seed give the same counts.
     """
     images = len(labels)
     rng = np.random.default_rng(seed)
-    drawn = rng.integers(0, images, size=(resamples, images))
-    if labels.min() != labels.max():
-        while len(one_class := np.flatnonzero(labels[drawn].min(axis=1) == labels[drawn].max(axis=1))):
-            drawn[one_class] = rng.integers(0, images, size=(len(one_class), images))
-    rows = np.repeat(np.arange(resamples), images)
-    return np.bincount(rows * images + drawn.ravel(), minlength=resamples * images).reshape(resamples, images)
+    rows_per_block = max(1, BLOCK_CELLS // images)
+    for first in range(0, resamples, rows_per_block):
+        rows = min(rows_per_block, resamples - first)
+        drawn = rng.integers(0, images, size=(rows, images))
+        if labels.min() != labels.max():
+            while len(one_class := np.flatnonzero(labels[drawn].min(axis=1) == labels[drawn].max(axis=1))):
+                drawn[one_class] = rng.integers(0, images, size=(len(one_class), images))
+        flat = np.repeat(np.arange(rows) * images, images) + drawn.ravel()
+        yield np.bincount(flat, minlength=rows * images).reshape(rows, images)
 
 
 def _weighted_auc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -200,13 +206,14 @@ def paired_bootstrap(
     scores_b = _checked(labels, scores_b, "scores_b")[1]
     if metric == "roc_auc" and labels.min() == labels.max():
         return None
-    whole = np.ones((1, len(labels)), dtype=np.int64)
-    counts = resample_counts(labels, resamples, seed)
     (threshold_a, threshold_b), tail = thresholds, (1 - level) / 2
-    difference = _metric_per_row(metric, labels, scores_a, threshold_a, whole)[0]
-    difference -= _metric_per_row(metric, labels, scores_b, threshold_b, whole)[0]
-    spread = _metric_per_row(metric, labels, scores_a, threshold_a, counts)
-    spread -= _metric_per_row(metric, labels, scores_b, threshold_b, counts)
+
+    def differences(counts: np.ndarray) -> np.ndarray:
+        a = _metric_per_row(metric, labels, scores_a, threshold_a, counts)
+        return a - _metric_per_row(metric, labels, scores_b, threshold_b, counts)
+
+    difference = differences(np.ones((1, len(labels)), dtype=np.int64))[0]
+    spread = np.concatenate([differences(counts) for counts in resample_counts(labels, resamples, seed)])
     low, high = np.quantile(spread, [tail, 1 - tail])
     return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples)
 
