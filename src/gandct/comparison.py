@@ -97,7 +97,7 @@ def summarise_seeds(per_seed: dict[int, dict[str, float | None]]) -> dict[str, d
         raise ValueError("summarise_seeds needs the metrics of at least one seed")
     names = list(next(iter(per_seed.values())))
     for seed, figures in per_seed.items():
-        if list(figures) != names:
+        if set(figures) != set(names):
             raise ValueError(f"seed {seed} has metrics {sorted(figures)}, the first seed {sorted(names)}")
     summary: dict[str, dict] = {}
     for name in names:
