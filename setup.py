@@ -2,13 +2,14 @@ from setuptools import find_packages, setup
 
 setup(
     name="gandct",
-    version="0.1.0",
+    version="0.1.0",  # the only place the version is written; gandct.__version__ reads the installed metadata
     description="Detect GAN-generated images from their DCT spectra: a reproducible DVC pipeline",
     package_dir={"": "src"},
     packages=find_packages("src"),
     python_requires=">=3.11",
-    # Exact pins live in requirements.txt. TensorFlow is not listed here: requirements.txt picks the
-    # CPU build, and a GPU user installs the CUDA build instead (README, "Using a GPU").
+    # Every package the code imports, plus dvc (which runs the stages) and scikit-image (its bundled photographs
+    # are the sample data); exact pins live in requirements.txt. TensorFlow is not listed: requirements.txt picks
+    # the CPU build, and a GPU user installs the CUDA build instead (README, "Using a GPU").
     install_requires=[
         "numpy",
         "scipy",
@@ -24,6 +25,7 @@ setup(
         "scikit-learn",
         "scikit-image",
         "tqdm",
+        "requests",
     ],
     entry_points={"console_scripts": ["gandct=gandct.cli:main"]},
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
 __all__ = ["dct_heatmap"]
 
 
@@ -14,4 +13,9 @@ def __getattr__(name: str) -> Any:
         from gandct.dct import dct_heatmap
 
         return dct_heatmap
+    if name == "__version__":
+        # setup.py holds the only copy of the version; the installed metadata carries it here.
+        from importlib.metadata import version
+
+        return version("gandct")
     raise AttributeError(f"module 'gandct' has no attribute {name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import shutil
@@ -85,12 +84,3 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     """Read a CSV file written by `write_csv` into a list of dicts."""
     with Path(path).open(newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()

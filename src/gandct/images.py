@@ -7,8 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
-
 
 class ImageError(ValueError):
     """A file that cannot be used as an image; the message is the reason recorded in rejected.csv."""
@@ -63,8 +61,3 @@ def encode_png(rgb: np.ndarray) -> bytes:
 def save_png(path: Path, rgb: np.ndarray) -> None:
     """Write an 8-bit RGB or gray array as a lossless PNG."""
     Path(path).write_bytes(encode_png(rgb))
-
-
-def is_image_name(path: Path) -> bool:
-    """True if the file name has a known image extension (used only to label folder scans)."""
-    return path.suffix.lower() in IMAGE_SUFFIXES

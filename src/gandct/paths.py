@@ -9,7 +9,6 @@ DATA = Path("data")
 RAW = DATA / "raw"  # immutable: exactly what the download stage fetched or built
 INTERIM = DATA / "interim"  # derived: manifests, generated fakes
 PROCESSED = DATA / "processed"  # model-ready: cached feature arrays
-EXTERNAL = DATA / "external"  # user-provided images for `data.source: folder`
 
 RAW_FILES_NAME = "files.csv"  # the list of fetched files each raw source folder carries
 MANIFEST = INTERIM / "manifest.csv"
