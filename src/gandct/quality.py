@@ -122,7 +122,7 @@ def measure(params: Params) -> dict[str, object]:
     floor = float(distances[FLOOR].mean())
     if floor <= 0:
         raise GandctError("the two halves of the train reals are the same images; the floor is 0")
-    results: dict[str, object] = {"images_per_set": count, "levels": sides}
+    results: dict[str, object] = {"images_per_set": count}  # scalars only: DVC metrics show no lists
     for name, per_level in distances.items():
         entry = {f"swd_{level}": round(float(value), 4) for level, value in zip(sides, per_level, strict=True)}
         entry["swd_avg"] = round(float(per_level.mean()), 4)
@@ -132,9 +132,8 @@ def measure(params: Params) -> dict[str, object]:
     return results
 
 
-def plot_quality(results: dict[str, object], path: Path) -> None:
+def plot_quality(results: dict[str, object], sides: list[int], path: Path) -> None:
     """Bars of SWD x 1e3 per pyramid level and their average, one colour per set; the floor also as a line."""
-    sides = results["levels"]
     columns = [*(f"swd_{level}" for level in sides), "swd_avg"]
     labels = [*(f"{level}x{level}" for level in sides), "average"]
     names = [FLOOR, TEST_REALS, *GENERATORS]
@@ -175,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         log.info("%-10s SWD avg %8.2f = %.2fx the floor", name, entry["swd_avg"], entry["ratio_to_floor"])
     log.info("%-10s SWD avg %8.2f", FLOOR, results[FLOOR]["swd_avg"])
     write_text(QUALITY, json.dumps(results, indent=2) + "\n")
-    plot_quality(results, FIGURE)
+    plot_quality(results, pyramid_sides(params.augment.resolution), FIGURE)
 
 
 if __name__ == "__main__":
