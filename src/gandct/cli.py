@@ -15,6 +15,7 @@ COMMANDS = {
     "download": ("gandct.download", "fetch or build the raw images for data.source"),
     "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
     "augment": ("gandct.augment", "train the ProGAN (and the unseen DCGAN) on the train reals and write their fakes"),
+    "quality": ("gandct.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
     "features": ("gandct.features", "cache the DCT maps and pixels of every image as .npy arrays"),
     "train": ("gandct.train", "train one detector on the cached features: gandct train <model>"),
     "evaluate": ("gandct.evaluate", "score every detector on the test, unseen-generator and perturbed sets"),

@@ -110,6 +110,13 @@ class AugmentParams(Section):
         return self
 
 
+class QualityParams(Section):
+    images_per_set: int = Field(ge=2)  # fewer if a set has fewer; the train reals give two disjoint halves
+    neighbourhoods: int = Field(ge=1)  # random 7x7 neighbourhoods per image and pyramid level
+    directions: int = Field(ge=1)  # random unit directions per repeat
+    repeats: int = Field(ge=1)
+
+
 class FeaturesParams(Section):
     image_size: int = Field(ge=8)
     crop: Literal["center", "resize"]
@@ -188,6 +195,7 @@ class Params(Section):
     data: DataParams
     prepare: PrepareParams
     augment: AugmentParams
+    quality: QualityParams
     features: FeaturesParams
     train: TrainParams
     evaluate: EvaluateParams

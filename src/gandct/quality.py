@@ -1,0 +1,181 @@
+"""quality stage: how close each generator's fakes come to the train reals, by the multi-scale sliced
+Wasserstein distance of the ProGAN paper (`gandct.swd`), as a ratio to the distance between two sets of reals.
+
+Reads the train and test reals of `data/interim/manifest.csv` and the fakes listed in
+`data/interim/generated/<gan>.csv` (gan: progan, dcgan), each brought to `augment.resolution` as the GANs
+see the reals (central square, area-resized). One half of a seeded sample of the train reals is the
+reference; against it: the other half (the floor), the test reals (other photographs), and each generator's
+fakes, every set of the same size. Writes `reports/augment/quality.json` (SWD x 1e3 per pyramid level, their
+average, and its ratio to the floor) and `reports/figures/gan_quality.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers
+
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
+
+from gandct import paths
+from gandct.cli import run_command
+from gandct.errors import GandctError
+from gandct.figures import save_figure
+from gandct.fileio import read_csv, write_text
+from gandct.images import ImageError, load_rgb
+from gandct.logs import setup_logging
+from gandct.params import Params, load_params
+from gandct.swd import multiscale_swd, pyramid_sides
+
+log = logging.getLogger(__name__)
+
+GENERATORS = ("progan", "dcgan")
+QUALITY = paths.AUGMENT_REPORTS / "quality.json"
+FIGURE = paths.FIGURES / "gan_quality.png"
+FLOOR = "floor"  # the other half of the train reals
+TEST_REALS = "test_reals"
+
+
+def fit_square(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The central square of an image, area-resized to side x side."""
+    height, width = rgb.shape[:2]
+    short = min(height, width)
+    top, left = (height - short) // 2, (width - short) // 2
+    square = rgb[top : top + short, left : left + short]
+    return square if short == side else cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def load_set(rows: list[dict[str, str]], side: int, name: str) -> np.ndarray:
+    """Decode and fit the images of `rows`: uint8 (N, side, side, 3)."""
+    images = np.empty((len(rows), side, side, 3), dtype=np.uint8)
+    for index, row in enumerate(tqdm(rows, desc=f"loading {name}", unit="image", leave=False)):
+        try:
+            images[index] = fit_square(load_rgb(row["path"]), side)
+        except ImageError as err:
+            raise GandctError(f"{row['path']}: {err}; run the stage that wrote it again") from None
+    return images
+
+
+def read_sources() -> dict[str, list[dict[str, str]]]:
+    """The rows of every set to compare: train and test reals, and each generator's fakes."""
+    if not paths.MANIFEST.is_file():
+        raise GandctError(f"{paths.MANIFEST} not found; run the prepare stage first (make data)")
+    manifest = read_csv(paths.MANIFEST)
+    sources = {
+        split: [row for row in manifest if row["split"] == split and row["label"] == "real"]
+        for split in ("train", "test")
+    }
+    for gan in GENERATORS:
+        listing = paths.generated_listing(gan)
+        if not listing.is_file():
+            raise GandctError(f"{listing} not found; run the {gan} stage first")
+        sources[gan] = [row for row in read_csv(listing) if row["label"] == "fake"]
+    return sources
+
+
+def set_size(sources: dict[str, list[dict[str, str]]], wanted: int) -> int:
+    """Images per set: `wanted`, or fewer if a set (the train reals counted as two halves) has fewer."""
+    available = {name: len(rows) // 2 if name == "train" else len(rows) for name, rows in sources.items()}
+    count = min(wanted, *available.values())
+    if count < 2:
+        raise GandctError(f"too few images to compare, per set: {available} (train reals: per half); need >= 2")
+    if count < wanted:
+        log.info("%d images per set (asked for %d; available: %s, train reals per half)", count, wanted, available)
+    return count
+
+
+def measure(params: Params) -> dict[str, object]:
+    """The SWD of the floor, the test reals and each generator's fakes against one half of the train reals."""
+    settings = params.quality
+    sources = read_sources()
+    count = set_size(sources, settings.images_per_set)
+    rng = np.random.default_rng([params.seed, 12])
+    chosen = {
+        name: [rows[i] for i in rng.permutation(len(rows))[: 2 * count if name == "train" else count]]
+        for name, rows in sources.items()
+    }
+    side = params.augment.resolution
+    train = load_set(chosen.pop("train"), side, "train reals")
+    reference, others = train[:count], {FLOOR: train[count:]}
+    others[TEST_REALS] = load_set(chosen.pop("test"), side, "test reals")
+    others |= {gan: load_set(rows, side, f"{gan} fakes") for gan, rows in chosen.items()}
+    started = time.perf_counter()
+    distances = multiscale_swd(
+        reference,
+        others,
+        seed=params.seed,
+        neighbourhoods=settings.neighbourhoods,
+        directions=settings.directions,
+        repeats=settings.repeats,
+    )
+    log.info("SWD of %d sets of %d images in %.1f s", len(others), count, time.perf_counter() - started)
+    sides = pyramid_sides(side)
+    floor = float(distances[FLOOR].mean())
+    if floor <= 0:
+        raise GandctError("the two halves of the train reals are the same images; the floor is 0")
+    results: dict[str, object] = {"images_per_set": count}  # scalars only: DVC metrics show no lists
+    for name, per_level in distances.items():
+        entry = {f"swd_{level}": round(float(value), 4) for level, value in zip(sides, per_level, strict=True)}
+        entry["swd_avg"] = round(float(per_level.mean()), 4)
+        if name != FLOOR:
+            entry["ratio_to_floor"] = round(float(per_level.mean()) / floor, 3)
+        results[name] = entry
+    return results
+
+
+def plot_quality(results: dict[str, object], sides: list[int], path: Path) -> None:
+    """Bars of SWD x 1e3 per pyramid level and their average, one colour per set; the floor also as a line."""
+    columns = [*(f"swd_{level}" for level in sides), "swd_avg"]
+    labels = [*(f"{level}x{level}" for level in sides), "average"]
+    names = [FLOOR, TEST_REALS, *GENERATORS]
+    captions = {FLOOR: "floor: train reals, other half", TEST_REALS: "test reals (other photos)"}
+    width = 0.8 / len(names)
+    figure, axis = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    positions = np.arange(len(columns))
+    for index, name in enumerate(names):
+        entry = results[name]
+        caption = captions.get(name, f"{name} fakes")
+        if name != FLOOR:
+            caption += f" ({entry['ratio_to_floor']:.1f}x floor)"
+        values = [entry[column] for column in columns]
+        axis.bar(positions + (index - (len(names) - 1) / 2) * width, values, width, label=caption, color=f"C{index}")
+    for position, column in zip(positions, columns, strict=True):
+        axis.hlines(results[FLOOR][column], position - 0.45, position + 0.45, colors="black", linestyles="dashed")
+    axis.plot([], [], "k--", label="floor")
+    axis.set_xticks(positions, labels)
+    axis.set(
+        yscale="log",
+        xlabel="Laplacian pyramid level",
+        ylabel="SWD x 1e3 to the train reals (log)",
+        title=f"Generator quality: sliced Wasserstein distance, {results['images_per_set']} images per set",
+    )
+    axis.legend(fontsize=8)
+    axis.grid(axis="y", alpha=0.3, which="both")
+    save_figure(figure, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gandct quality", description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    setup_logging()
+    params = load_params()
+    results = measure(params)
+    for name in (TEST_REALS, *GENERATORS):
+        entry = results[name]
+        log.info("%-10s SWD avg %8.2f = %.2fx the floor", name, entry["swd_avg"], entry["ratio_to_floor"])
+    log.info("%-10s SWD avg %8.2f", FLOOR, results[FLOOR]["swd_avg"])
+    write_text(QUALITY, json.dumps(results, indent=2) + "\n")
+    plot_quality(results, pyramid_sides(params.augment.resolution), FIGURE)
+
+
+if __name__ == "__main__":
+    run_command("quality", main)
