@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from gandct.fileio import atomic_path
+from gandct.frequency_measures import band_centres
 
 
 def save_figure(figure: plt.Figure, path: Path) -> None:
@@ -169,4 +170,44 @@ def plot_image_and_heatmap(image: np.ndarray, heatmap: np.ndarray, title: str, p
         title="log|DCT| (outlined: highest frequencies)", xlabel="horizontal frequency", ylabel="vertical frequency"
     )
     figure.colorbar(shown, ax=map_axis, fraction=0.046, label="natural log of |coefficient|")
+    save_figure(figure, path)
+
+
+def plot_band_profiles(
+    saliency: dict[str, np.ndarray], difference: np.ndarray, uniform: np.ndarray, path: Path, title: str
+) -> None:
+    """One panel per detector: its saliency share per diagonal band beside that of |fake - real|.
+
+    All three profiles are shares of a map's mass per band (`gandct.frequency_measures.band_profile`);
+    `uniform` is a flat map's profile, the chance level, since bands hold unequal numbers of coefficients.
+    """
+    centres = band_centres(len(difference))
+    figure, axes = plt.subplots(
+        1, len(saliency), figsize=(4.6 * len(saliency), 3.8), squeeze=False, sharey=True, layout="constrained"
+    )
+    for axis, (name, profile) in zip(axes[0], saliency.items(), strict=True):
+        axis.plot(centres, profile, "o-", label=f"{name} saliency")
+        axis.plot(centres, difference, "s-", color="C3", label="|fake - real| log-spectrum")
+        axis.plot(centres, uniform, ":", color="grey", label="uniform map")
+        axis.set(title=name, xlabel="diagonal frequency (0: DC, 1: bottom-right corner)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    axes[0][0].set_ylabel("share of the map's mass per band")
+    figure.suptitle(title)
+    save_figure(figure, path)
+
+
+def plot_difference_peaks(difference: np.ndarray, peaks: np.ndarray, path: Path, title: str) -> None:
+    """The signed mean fake - real log-spectrum with the up-sampling peaks found in it circled."""
+    figure, axis = plt.subplots(figsize=(5.4, 4.6), layout="constrained")
+    limit = float(np.abs(difference).max()) or 1.0
+    shown = axis.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    rows, columns = np.asarray(peaks, int).reshape(-1, 2).T
+    axis.scatter(columns, rows, s=60, facecolors="none", edgecolors="black", linewidths=1.2)
+    axis.set(
+        title=f"{title}\n{len(rows)} peaks found (circled)",
+        xlabel="horizontal frequency (low -> high)",
+        ylabel="vertical frequency (low -> high)",
+    )
+    figure.colorbar(shown, ax=axis, fraction=0.046, label="log ratio (red: more energy in fakes)")
     save_figure(figure, path)

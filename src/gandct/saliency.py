@@ -1,4 +1,8 @@
-"""Where a detector looks on the DCT map: tf-keras-vis saliency and the high-frequency share of it."""
+"""Where a detector looks on the DCT map: tf-keras-vis saliency and the high-frequency share of it.
+
+The band profile, rank correlation and peak share of a saliency map live in `gandct.frequency_measures`,
+which needs no TensorFlow.
+"""
 
 from __future__ import annotations
 

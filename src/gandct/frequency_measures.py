@@ -1,0 +1,151 @@
+"""Where a map's mass sits on the DCT grid, and how it lines up with where reals and fakes differ.
+
+Pure numpy/scipy, so the numbers can be computed and tested without importing TensorFlow. The maps are
+DCT-shaped: (H, W), or a stack (N, H, W), lowest frequency at [0, 0] (top-left), highest at [H-1, W-1].
+
+Frequency bands are diagonal: coefficient (i, j) has the normalised diagonal frequency
+t = (i / (H-1) + j / (W-1)) / 2, 0 at DC and 1 at the bottom-right corner, and band b of k holds
+b / k <= t < (b + 1) / k (t = 1 goes to the last band). Diagonal bands follow the i + j order in which the
+DCT map's energy decays and match the bottom-right corner where up-sampling traces sit. Bands hold unequal
+numbers of coefficients (fewest at both ends), so a profile is read against `band_profile(uniform_map(...))`.
+
+Typical inputs: a detector's mean saliency map, and the mean log-spectra of a test set's reals and fakes
+(their signed difference `fake - real` for the peaks, its absolute value for profiles and correlations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.ndimage
+import scipy.stats
+
+from gandct.errors import GandctError
+
+# MAD times this estimates the standard deviation of normally distributed values.
+MAD_TO_STD = 1.4826
+
+
+def diagonal_frequency(shape: tuple[int, int]) -> np.ndarray:
+    """Normalised diagonal frequency t in [0, 1] of every coefficient of an (H, W) DCT map."""
+    height, width = shape
+    if height < 2 or width < 2:
+        raise GandctError(f"a DCT map needs at least 2x2 coefficients, got {height}x{width}")
+    rows = np.arange(height)[:, None] / (height - 1)
+    columns = np.arange(width)[None, :] / (width - 1)
+    return (rows + columns) / 2
+
+
+def diagonal_bands(shape: tuple[int, int], bands: int) -> np.ndarray:
+    """Band index (0 = lowest frequencies) of every coefficient of an (H, W) map, `bands` equal bins of t."""
+    if bands < 1:
+        raise GandctError(f"bands must be at least 1, got {bands}")
+    return np.minimum((diagonal_frequency(shape) * bands).astype(int), bands - 1)
+
+
+def band_centres(bands: int) -> np.ndarray:
+    """Normalised diagonal frequency at the middle of each band, for plotting."""
+    return (np.arange(bands) + 0.5) / bands
+
+
+def uniform_map(shape: tuple[int, int]) -> np.ndarray:
+    """A map with the same mass on every coefficient: what a detector looking everywhere alike gives."""
+    return np.ones(shape)
+
+
+def as_mass(maps: np.ndarray, name: str) -> np.ndarray:
+    """Check that `maps` is an (H, W) or (N, H, W) finite non-negative mass; return it as a float64 stack."""
+    values = np.asarray(maps, np.float64)
+    if values.ndim not in (2, 3):
+        raise GandctError(f"{name} must be an (H, W) map or an (N, H, W) stack, got shape {values.shape}")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise GandctError(f"{name} must be finite and non-negative (take |difference| for a spectral difference)")
+    stack = values[None] if values.ndim == 2 else values
+    totals = stack.sum(axis=(1, 2))
+    if not (totals > 0).any():
+        raise GandctError(f"{name} has no mass: every map is zero")
+    return stack[totals > 0]
+
+
+def band_profile(maps: np.ndarray, bands: int = 16) -> np.ndarray:
+    """Share of a map's mass in each diagonal band, summing to 1; for a stack, the mean over its maps.
+
+    Maps with no mass are left out of a stack's mean. The profile of |mean fake - mean real| log-spectrum
+    and that of a mean saliency map are both shares, so they plot on the same axes.
+    """
+    stack = as_mass(maps, "maps")
+    index = diagonal_bands(stack.shape[1:], bands).ravel()
+    per_map = np.stack([np.bincount(index, weights=one.ravel(), minlength=bands) for one in stack])
+    return (per_map / per_map.sum(axis=1, keepdims=True)).mean(axis=0)
+
+
+def rank_correlation(saliency_map: np.ndarray, difference_map: np.ndarray) -> float | None:
+    """Spearman rank correlation, over the coefficients, of a mean saliency map and |mean fake - mean real|.
+
+    1: the detector's saliency ranks the coefficients exactly as the class difference does; 0: unrelated;
+    negative: it looks where the classes differ least. None when either map is constant (no ranking).
+    """
+    saliency, difference = np.asarray(saliency_map, np.float64), np.asarray(difference_map, np.float64)
+    if saliency.ndim != 2 or saliency.shape != difference.shape:
+        raise GandctError(
+            f"saliency and difference maps must be (H, W) of one shape, got {saliency.shape} and {difference.shape}"
+        )
+    if np.ptp(saliency) == 0 or np.ptp(difference) == 0:
+        return None
+    # scipy would return NaN, with a warning, for a constant map: caught above.
+    return float(scipy.stats.spearmanr(saliency.ravel(), difference.ravel()).statistic)
+
+
+def upsampling_peaks(
+    difference_map: np.ndarray,
+    window: int = 3,
+    threshold_mads: float = 5.0,
+    low_cutoff: float = 0.05,
+    troughs: bool = False,
+) -> np.ndarray:
+    """Positions (row, column) of the isolated peaks of the signed `mean fake - mean real` log-spectrum.
+
+    A peak is a coefficient that is the largest in its `window` x `window` neighbourhood and stands out from
+    its surroundings: its excess over the local median (in a window twice as wide plus one) is above the
+    median excess plus `threshold_mads` times its MAD (scaled to a standard deviation). Measuring the excess
+    over the local median keeps a broad, smooth difference (fakes brighter everywhere at high frequency)
+    from counting as peaks. Coefficients with diagonal frequency below `low_cutoff` (DC and its neighbours,
+    where the spectra differ most in level) are neither peaks nor part of the threshold's statistics.
+    `troughs` adds the peaks of `-difference_map`: a box-filtered image replicated 2x (nearest-neighbour
+    up-sampling with nothing after it) leaves zeros, so deep troughs, on the lines at DCT index H/2 and W/2, not peaks.
+    Sorted by row, then column; an (0, 2) array when there are none.
+    """
+    difference = np.asarray(difference_map, np.float64)
+    if difference.ndim != 2 or not np.isfinite(difference).all():
+        raise GandctError(f"difference map must be a finite (H, W) array, got shape {difference.shape}")
+    if window < 3 or window % 2 == 0:
+        raise GandctError(f"peak window must be an odd size of at least 3, got {window}")
+    considered = diagonal_frequency(difference.shape) >= low_cutoff
+    found = np.zeros(difference.shape, bool)
+    for signed in (difference, -difference) if troughs else (difference,):
+        excess = signed - scipy.ndimage.median_filter(signed, size=2 * window + 1, mode="nearest")
+        values = excess[considered]
+        median = np.median(values)
+        threshold = median + threshold_mads * MAD_TO_STD * np.median(np.abs(values - median))
+        local_max = signed == scipy.ndimage.maximum_filter(signed, size=window, mode="nearest")
+        found |= local_max & considered & (excess > threshold)
+    return np.argwhere(found)
+
+
+def peak_share(maps: np.ndarray, peaks: np.ndarray) -> dict[str, int | float | None]:
+    """Share of saliency mass on the peak coefficients, a uniform map's share of them, and their ratio.
+
+    `share` is the mean over the stack's maps (maps with no mass left out); `uniform` = peaks / coefficients;
+    `ratio` > 1: the detector looks at the peaks more than chance. With no peaks the shares are 0 and the
+    ratio is None (undefined).
+    """
+    stack = as_mass(maps, "maps")
+    positions = np.asarray(peaks, int).reshape(-1, 2)
+    height, width = stack.shape[1:]
+    if len(positions) and (positions.min() < 0 or (positions >= (height, width)).any()):
+        raise GandctError(f"peak positions must lie inside the {height}x{width} map")
+    if not len(positions):
+        return {"peaks": 0, "share": 0.0, "uniform": 0.0, "ratio": None}
+    unique = np.unique(positions, axis=0)
+    on_peaks = stack[:, unique[:, 0], unique[:, 1]].sum(axis=1) / stack.sum(axis=(1, 2))
+    share, uniform = float(on_peaks.mean()), len(unique) / (height * width)
+    return {"peaks": len(unique), "share": share, "uniform": uniform, "ratio": share / uniform}
