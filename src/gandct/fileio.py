@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gandct.errors import GandctError
+
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
@@ -94,3 +96,66 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every entry below `root` that is not a folder, sorted; hidden files included, nothing dropped.
+
+    Symbolic links to folders are followed, except one that points to a folder it is inside (a loop):
+    that link is returned as an entry, like a broken link, so whoever reads the entries can list it with
+    its reason instead of losing it.
+    """
+    found: list[Path] = []
+
+    def visit(folder: Path, ancestors: frozenset[Path]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:  # listed itself, so its reader says why it cannot be listed
+            found.append(folder)
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            real_folder = entry.is_dir(follow_symlinks=False)
+            if real_folder or (entry.is_symlink() and path.is_dir() and path.resolve() not in ancestors):
+                visit(path, ancestors | {path.resolve()})
+            else:
+                found.append(path)
+
+    visit(Path(root), frozenset({Path(root).resolve()}))
+    return sorted(found)
+
+
+def expand_paths(targets: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders walked with `walk_files`; a path that names nothing is a GandctError.
+
+    A broken symbolic link is kept, so that whoever reads it can report it like any unreadable file.
+    """
+    found = []
+    for target in map(Path, targets):
+        if target.is_dir():
+            found += walk_files(target)
+        elif target.exists() or target.is_symlink():
+            found.append(target)
+        else:
+            raise GandctError(f"{target}: no such file or folder")
+    return found
+
+
+def output_problem(path: Path, *, folder: bool) -> str:
+    """Why `path` cannot become an output file (or, with `folder`, an output folder); "" when it can.
+
+    Checked before any work, so that a wrong output path costs nothing and leaves nothing behind.
+    """
+    path = Path(path)
+    if path.is_dir() and not folder:
+        return f"{path} is a folder; give a file name"
+    if path.exists() and not path.is_dir() and folder:
+        return f"{path} is a file; give a folder"
+    existing = path if folder and path.is_dir() else path.parent  # a file is written beside itself, then renamed
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, so nothing can be written under it"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (permission denied)"
+    return ""
