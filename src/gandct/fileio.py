@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import io
+import logging
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -17,16 +20,52 @@ import numpy as np
 
 from gandct.errors import GandctError
 
+log = logging.getLogger(__name__)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_staging(final: Path) -> list[Path]:
+    """Remove the staging folders of `final` that a killed run left behind; return what was removed.
+
+    `atomic_dir` names them `.<name>.<pid>-<random>.tmp` (and `.<name>.old-<pid>` while it swaps), so a
+    folder whose process still runs is kept and only the leftovers of dead runs go (as do folders named
+    before the process id was part of the name).
+    """
+    final = Path(final)
+    removed = []
+    pattern = re.compile(rf"\.{re.escape(final.name)}\.(?:(?:(\d+)-)?\w+\.tmp|old-(\d+))")
+    for candidate in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        match = pattern.fullmatch(candidate.name)
+        if not match or not candidate.is_dir():
+            continue
+        owner = match[1] or match[2]
+        if owner is None or not _process_alive(int(owner)):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside `final`; on success it replaces `final` by rename.
 
-    On any error the temporary folder is removed and `final` is left exactly as it was.
+    On any error the temporary folder is removed and `final` is left exactly as it was. Staging folders
+    of earlier runs that were killed before they could clean up are removed first.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    for stale in remove_stale_staging(final):
+        log.info("removed %s, left by a run that was stopped", stale)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}-", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
         tmp.chmod(0o755)
