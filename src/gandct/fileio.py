@@ -195,6 +195,8 @@ def output_problem(path: Path, *, folder: bool) -> str:
         existing = existing.parent
     if not existing.is_dir():
         return f"{existing} is a file, so nothing can be written under it"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (permission denied)"
+    try:  # trying is the one sure test (permissions, read-only mounts, ...); the file vanishes on close
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as err:
+        return f"cannot write in {existing} ({err.strerror or err})"
     return ""
