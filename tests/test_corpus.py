@@ -20,6 +20,8 @@ from PIL import Image
 from test_images import png_bomb
 from test_prepare import _palette_png
 
+from gandct import cli
+
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
@@ -28,6 +30,13 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def gandct(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["gandct", *args], cwd=cwd, env=pipeline_env(), capture_output=True, text=True)
+
+
+def run_cli(*argv: str) -> int:
+    """Run `gandct ARGV` in this process (no TensorFlow start-up per call); return its exit status."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(argv))
+    return exit_info.value.code
 
 
 def save(path: Path, rgb: np.ndarray, **options: object) -> None:
@@ -208,7 +217,7 @@ def test_predict_and_heatmap_give_each_entry_a_row_or_a_skip_message(corpus, det
         (["--out", "/sys/scores.csv"], "--out: cannot write in /sys (Permission denied)"),
     ],
 )
-def test_wrong_predict_arguments_are_one_line_naming_the_option(tmp_path, args, message):
+def test_wrong_predict_arguments_are_one_line_naming_the_option(tmp_path, monkeypatch, capsys, args, message):
     folder, file = tmp_path / "out_folder", tmp_path / "a_file"
     folder.mkdir()
     file.write_text("x")
@@ -216,35 +225,31 @@ def test_wrong_predict_arguments_are_one_line_naming_the_option(tmp_path, args, 
     args = [arg.format(**names) for arg in args]
     save(tmp_path / "image.png", photo_like(np.random.default_rng(0), 40))
     before = sorted(tmp_path.rglob("*"))
-    result = gandct(tmp_path, "predict", "image.png", "--model", "no_model_needed.keras", *args)
-    assert result.returncode == 1
-    assert result.stderr == f"gandct predict: error: {message.format(**names)}\n"
-    assert result.stdout == "" and sorted(tmp_path.rglob("*")) == before
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("predict", "image.png", "--model", "no_model_needed.keras", *args) == 1
+    assert capsys.readouterr() == ("", f"gandct predict: error: {message.format(**names)}\n")
+    assert sorted(tmp_path.rglob("*")) == before
 
 
-def test_wrong_heatmap_out_and_an_empty_folder(tmp_path):
+def test_wrong_heatmap_out_and_an_empty_folder(tmp_path, monkeypatch, capsys):
     save(tmp_path / "image.png", photo_like(np.random.default_rng(0), 40))
     (tmp_path / "a_file").write_text("x")
+    (tmp_path / "empty").mkdir()
     before = sorted(tmp_path.rglob("*"))
-    for out, message in (
-        ("a_file", "--out: a_file is a file; give a folder"),
-        ("a_file/maps", "--out: a_file is a file, so nothing can be written under it"),
+    monkeypatch.chdir(tmp_path)
+    for inputs, out, message in (
+        ("image.png", "a_file", "--out: a_file is a file; give a folder"),
+        ("image.png", "a_file/maps", "--out: a_file is a file, so nothing can be written under it"),
+        ("empty", "maps", "no files found in empty; nothing was written"),
     ):
-        result = gandct(tmp_path, "heatmap", "image.png", "--out", out)
-        assert (result.returncode, result.stderr) == (1, f"gandct heatmap: error: {message}\n")
+        assert run_cli("heatmap", inputs, "--out", out) == 1
+        assert capsys.readouterr().err == f"gandct heatmap: error: {message}\n"
     assert sorted(tmp_path.rglob("*")) == before
-    (tmp_path / "empty").mkdir()
-    result = gandct(tmp_path, "heatmap", "empty", "--out", "maps")
-    assert (result.returncode, result.stderr) == (
-        1,
-        "gandct heatmap: error: no files found in empty; nothing was written\n",
-    )
-    assert not (tmp_path / "maps").exists()
 
 
-def test_predict_on_a_folder_without_files_says_so(tmp_path, detector):
+def test_predict_on_a_folder_without_files_says_so(tmp_path, detector, monkeypatch, capsys, caplog):
     (tmp_path / "empty").mkdir()
-    result = gandct(tmp_path, "predict", "empty", "--model", str(detector))
-    assert result.returncode == 0
-    assert result.stdout.strip() == "path,p_fake,label,error"
-    assert "WARNING gandct.predict: no files found in empty: nothing to score" in result.stderr
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("predict", "empty", "--model", str(detector)) == 0
+    assert capsys.readouterr().out.strip() == "path,p_fake,label,error"
+    assert "no files found in empty: nothing to score" in caplog.text
