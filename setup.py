@@ -14,6 +14,7 @@ setup(
         "numpy",
         "scipy",
         "opencv-python-headless",
+        "pillow",  # reads image headers (size, EXIF orientation) without decoding the pixels
         "keras>=3",
         "dvc",
         "dvclive",

@@ -4,9 +4,13 @@ up-sampling pattern, listed in a manifest and a generated.csv as prepare and aug
 from __future__ import annotations
 
 import csv
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +312,71 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     assert DctStats.load(root / "data/processed/dct_stats.npz").count == train_rows
     again = project_copy.run("dvc", "repro", "--single-item", "features")
     assert "Running stage" not in again.stdout
+
+
+def session_processes(session: int) -> list[str]:
+    """`pid command` of every live process in a session (from /proc: field 6 of stat is the session id)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(f"{stat.parent.name} {command[:100]}")
+    return found
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(project, sig):
+    """Stop the stage while its workers transform images: within a few seconds no process of the run is
+    left (fork server, workers, resource tracker), and the staging folder is gone now or at the next run."""
+    features.main([])
+    before = processed("train_dct.npy").read_bytes()
+    set_features(project, workers=2, chunk_size=1)  # many small jobs: the run lasts long enough to be stopped
+    for name in ("manifest.csv", "generated.csv"):
+        rows = read_rows(project / "data/interim" / name)
+        write_listing(project / "data/interim" / name, rows * 40)
+    stage = subprocess.Popen(
+        [sys.executable, "-m", "gandct.features"],
+        cwd=project,
+        env=pipeline_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own session: every process it starts can be found by the session id
+    )
+    try:
+        staging = Path("data")
+        # 2 workers, the fork server, the resource tracker and the stage itself, and a staging folder
+        started = wait_for(lambda: len(session_processes(stage.pid)) >= 5 and any(staging.glob(".processed.*")), 60)
+        assert started and stage.poll() is None, session_processes(stage.pid)
+        stage.send_signal(sig)
+        _, stderr = stage.communicate(timeout=30)
+        assert stage.returncode == (128 + sig if sig == signal.SIGTERM else -sig)
+        assert wait_for(lambda: not session_processes(stage.pid), 5), session_processes(stage.pid)
+        if sig == signal.SIGTERM:
+            assert "Traceback" not in stderr.decode() and "stopped by SIGTERM" in stderr.decode()
+            assert not any(staging.glob(".processed.*"))
+        else:
+            assert any(staging.glob(".processed.*"))  # nothing could remove it...
+            set_features(project, workers=2, chunk_size=5)
+            features.main([])  # ...until the next run
+            assert not any(staging.glob(".processed.*"))
+        if sig == signal.SIGTERM:
+            assert processed("train_dct.npy").read_bytes() == before  # the previous output is untouched
+    finally:
+        for process in session_processes(stage.pid):
+            os.kill(int(process.split()[0]), signal.SIGKILL)
+        if stage.poll() is None:
+            stage.kill()
+            stage.wait()

@@ -47,6 +47,23 @@ def test_unknown_key_names_the_key(raw_params):
         parse_params(raw_params)
 
 
+def test_a_misspelt_key_is_named_with_the_closest_valid_one(raw_params):
+    raw_params["prepare"]["min_sise"] = raw_params["prepare"].pop("min_size")
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw_params)
+    # the missing prepare.min_size is the same typo, not one more problem
+    assert str(err.value) == "params.yaml: prepare.min_sise: unknown key; did you mean prepare.min_size?"
+    raw_params["prepare"]["min_size"] = raw_params["prepare"].pop("min_sise")
+    raw_params["augment"]["progan"]["latent_sise"] = 8  # beside the right key: the unknown one is the only problem
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw_params)
+    assert str(err.value).endswith("augment.progan.latent_sise: unknown key; did you mean augment.progan.latent_size?")
+    raw_params["augment"]["progan"].pop("latent_sise")
+    raw_params["prepare"]["zzz"] = 1
+    with pytest.raises(ParamsError, match=r"prepare\.zzz: unknown key \(check the spelling"):
+        parse_params(raw_params)
+
+
 def test_unknown_section_names_the_key(raw_params):
     raw_params["trian"] = {}
     with pytest.raises(ParamsError, match=r"params\.yaml: trian: unknown key"):

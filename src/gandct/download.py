@@ -27,7 +27,7 @@ import requests
 from gandct import paths
 from gandct.cli import run_command
 from gandct.errors import GandctError
-from gandct.fileio import atomic_dir, write_csv
+from gandct.fileio import atomic_dir, walk_files, write_csv
 from gandct.images import load_rgb, save_png
 from gandct.labels import label_from_path
 from gandct.logs import setup_logging
@@ -124,16 +124,16 @@ def index_files(root: Path, relatives: Iterable[PurePosixPath], origin: str) -> 
     return rows
 
 
-def walk_files(root: Path) -> list[PurePosixPath]:
-    """Every regular file below `root`, as POSIX paths relative to it; hidden files included."""
-    return [PurePosixPath(p.relative_to(root).as_posix()) for p in root.rglob("*") if p.is_file()]
+def relative_files(root: Path) -> list[PurePosixPath]:
+    """Every entry `walk_files` finds below `root`, as POSIX paths relative to it."""
+    return [PurePosixPath(path.relative_to(root).as_posix()) for path in walk_files(root)]
 
 
 def index_folder(folder: Path, dest: Path) -> None:
     """Record the images of a local folder in place: `dest/files.csv` lists them, nothing is copied."""
     if not folder.is_dir():
         raise GandctError(f"data.folder: {folder} is not a folder (expected real/ and fake/ inside it)")
-    rows = index_files(folder, walk_files(folder), origin=f"folder:{folder}")
+    rows = index_files(folder, relative_files(folder), origin=f"folder:{folder}")
     if not any(row["label"] for row in rows):
         raise GandctError(f"data.folder: no file of {folder} is under a real/ or fake/ folder")
     with atomic_dir(dest) as staging:
@@ -216,7 +216,7 @@ def download_kaggle(dataset: str, dest: Path) -> None:
             raise GandctError(f"Kaggle download of {dataset} produced no single zip archive")
         with atomic_dir(dest) as staging:
             extract_archive(archives[0], staging)
-            rows = index_files(staging, walk_files(staging), origin=f"kaggle:{dataset}")
+            rows = index_files(staging, relative_files(staging), origin=f"kaggle:{dataset}")
             if not any(row["label"] for row in rows):
                 raise GandctError(f"Kaggle data set {dataset}: no file is under a real/ or fake/ folder")
             write_csv(staging / paths.RAW_FILES_NAME, FILES_COLUMNS, rows)

@@ -15,15 +15,20 @@ its rows are then z-scored in place. The folder appears only complete, renamed i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import cv2
@@ -155,11 +160,18 @@ def read_rows(path: Path, offset: int, start: int, count: int, row_shape: tuple[
 
 
 def fit_item(item: Item, preprocessing: Preprocessing) -> np.ndarray:
-    """Decode and fit one listed image; an unusable one is a GandctError naming it and what to rerun."""
+    """Decode and fit one listed image; an unusable one is a GandctError naming it and what to change."""
     try:
-        return fit_image(load_rgb(item.path), preprocessing)
+        rgb = load_rgb(item.path)
     except ImageError as err:
         raise GandctError(f"cannot use {item.path} (listed in {item.listing}): {err}; {REMEDY[item.listing]}") from None
+    try:
+        return fit_image(rgb, preprocessing)
+    except ImageError as err:  # too small for features.image_size: a choice of params, not a changed file
+        hint = ""
+        if item.listing == str(paths.MANIFEST):
+            hint = f", or set prepare.min_size: {preprocessing.image_size} to leave such images out"
+        raise GandctError(f"cannot use {item.path} (listed in {item.listing}): {err}{hint}") from None
 
 
 @dataclass(frozen=True)
@@ -216,13 +228,26 @@ def run_job(job: Job) -> Moments | None:
     return job.run()
 
 
-def _one_thread_per_worker() -> None:
+def _exit_with_parent(parent_alive: Connection) -> None:
+    """Exit the worker as soon as the stage's process is gone, however it died (even by SIGKILL)."""
+    with contextlib.suppress(EOFError, OSError):
+        parent_alive.recv_bytes()  # nothing is ever sent: this returns (EOF) only when the parent's end closes
+    os._exit(1)
+
+
+def _start_worker(parent_alive: Connection) -> None:
     cv2.setNumThreads(0)  # the processes are the parallelism; OpenCV's own threads would only compete
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the pool
+    threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
 
 
 @contextmanager
 def worker_pool(workers: int) -> Iterator[Callable[[Callable, list], Iterable]]:
-    """Yield an ordered `map(function, jobs)` over `workers` processes (in this process when 1)."""
+    """Yield an ordered `map(function, jobs)` over `workers` processes (in this process when 1).
+
+    The workers hold the reading end of a pipe only this process writes to: when it dies, they see the
+    end of the pipe and exit, and with them go the fork server and the resource tracker.
+    """
     if workers == 1:
         yield map
         return
@@ -230,13 +255,38 @@ def worker_pool(workers: int) -> Iterator[Callable[[Callable, list], Iterable]]:
     # OpenCV's) can copy a held lock into the child and hang it forever.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_per_worker)
+    parent_alive, keep_alive = context.Pipe(duplex=False)
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(parent_alive,))
     try:
         yield executor.map
+    except BrokenProcessPool:
+        raise GandctError("a worker process died (killed, or out of memory?); nothing was written") from None
     finally:
         # On an error, drop the queued jobs instead of finishing them (multiprocessing.Pool's terminate()
         # could hang here when a worker had raised).
         executor.shutdown(wait=True, cancel_futures=True)
+        keep_alive.close()
+        parent_alive.close()
+
+
+@contextmanager
+def stop_cleanly_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (what `timeout` and CI send) and SIGINT into an orderly exit with status 128 + signal.
+
+    The default SIGTERM action ends the process on the spot, skipping the clean-up that stops the workers
+    and removes the staging folder.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        log.error("stopped by %s; the previous output is left as it was", signal.Signals(signum).name)
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[Job]) -> list[Moments | None]:
@@ -327,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     items = split_items(manifest, generated)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1
-    with atomic_dir(paths.PROCESSED) as staging:
+    with stop_cleanly_on_signals(), atomic_dir(paths.PROCESSED) as staging:
         build_features(items, preprocessing, staging, workers, settings.chunk_size)
     for split, listed in items.items():
         counts = Counter(item.generator or ("real" if item.label == LABELS["real"] else "fake") for item in listed)

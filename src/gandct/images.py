@@ -2,26 +2,72 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Largest image decoded (about 400 MB as 8-bit RGB). Checked from the file's header before decoding, so a
+# small file that declares a huge image (a decompression bomb) is refused without allocating its pixels.
+MAX_PIXELS = 1 << 27
+# The header check below is the project's own, with its own limit; PIL's would refuse to even read the
+# size of larger images (and warn below it), leaving nothing to name in the message.
+Image.MAX_IMAGE_PIXELS = None
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation (2..8) -> the transform that shows the stored pixels upright, as viewers display them.
+UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, -1)[::-1],
+    8: lambda a: np.rot90(a, 1),
+}
 
 
 class ImageError(ValueError):
     """A file that cannot be used as an image; the message is the reason recorded in rejected.csv."""
 
 
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Decode encoded image bytes to an 8-bit RGB array of shape (H, W, 3).
+def read_header(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation) from the file's header, without decoding its pixels.
 
-    Gray images are replicated to three channels, the alpha channel of RGBA images is dropped,
-    palette images are expanded by the decoder and 16-bit images are scaled to 8 bits, so every
-    source reaches the transform in the same form.
+    None for a format PIL cannot read (OpenCV may still decode it). Orientation is 1 when absent or broken.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            # PIL decodes a whole PNG to look for an eXIf chunk after the pixels: read only one before them.
+            orientation = 1
+            if image.format != "PNG" or "exif" in image.info:
+                with contextlib.suppress(Exception):  # a broken EXIF block: the pixels as stored
+                    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None
+    return width, height, orientation if orientation in UPRIGHT else 1
+
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """Decode encoded image bytes to an 8-bit RGB array of shape (H, W, 3), upright.
+
+    The size is checked from the header first (at most MAX_PIXELS). Gray images are replicated to three
+    channels, the alpha channel of RGBA images is dropped, palette images are expanded by the decoder,
+    16-bit images are scaled to 8 bits and the EXIF orientation is applied, so every source reaches the
+    transform in the same form.
     """
     if not data:
         raise ImageError("empty file")
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    header = read_header(data)
+    if header is not None and header[0] * header[1] > MAX_PIXELS:
+        raise ImageError(f"image too large: {header[0]}x{header[1]} (more than {MAX_PIXELS} pixels)")
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:  # e.g. a format PIL cannot read whose size exceeds OpenCV's own limit
+        raise ImageError(f"not a decodable image ({err.err or 'OpenCV error'})") from None
     if pixels is None:
         raise ImageError("not a decodable image")
     if pixels.dtype == np.uint16:
@@ -32,21 +78,38 @@ def decode_rgb(data: bytes) -> np.ndarray:
         pixels = pixels[:, :, None]
     channels = pixels.shape[2]
     if channels == 1:
-        return np.ascontiguousarray(np.repeat(pixels, 3, axis=2))
-    if channels == 3:
-        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
-    if channels == 4:
-        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
-    raise ImageError(f"unsupported channel count {channels}")
+        rgb = np.repeat(pixels, 3, axis=2)
+    elif channels == 3:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    elif channels == 4:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    else:
+        raise ImageError(f"unsupported channel count {channels}")
+    orientation = header[2] if header is not None else 1
+    if orientation in UPRIGHT:
+        rgb = UPRIGHT[orientation](rgb)
+    return np.ascontiguousarray(rgb)
+
+
+def read_file(path: Path | str) -> bytes:
+    """The bytes of one listed file; raise ImageError saying why it cannot be read."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        reason = err.strerror or str(err)
+    if path.is_symlink() and path.is_dir():  # only a loop is listed, see gandct.fileio.walk_files
+        raise ImageError("symbolic link to a folder it is inside (a loop): not followed")
+    if path.is_dir():
+        raise ImageError(f"folder that cannot be listed: {reason}")
+    if path.is_symlink():
+        raise ImageError(f"broken symbolic link: {reason}")
+    raise ImageError(f"unreadable: {reason}")
 
 
 def load_rgb(path: Path | str) -> np.ndarray:
     """Read and decode one image file to 8-bit RGB; raise ImageError with the reason if unusable."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise ImageError(f"unreadable: {err.strerror or err}") from None
-    return decode_rgb(data)
+    return decode_rgb(read_file(path))
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

@@ -6,6 +6,7 @@ key, a missing key or a value of the wrong type stops the stage with one message
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -203,17 +204,32 @@ class Params(Section):
 
 
 def _format_error(err: ValidationError, path: Path) -> str:
-    first = err.errors()[0]
+    # A misspelt key is both an unknown key and a missing one: name the unknown one, with its closest valid name.
+    errors = sorted(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
+    first = errors[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    explained = 1
     if first["type"] == "extra_forbidden":
-        detail = "unknown key (check the spelling against the README's params table)"
+        section: type[BaseModel] | None = Params
+        for part in first["loc"][:-1]:
+            field = section.model_fields.get(str(part)) if section else None
+            annotation = field.annotation if field else None
+            section = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        valid = list(section.model_fields) if section else []
+        close = difflib.get_close_matches(str(first["loc"][-1]), valid, n=1)
+        if close:
+            closest = (*first["loc"][:-1], close[0])
+            detail = f"unknown key; did you mean {'.'.join(map(str, closest))}?"
+            explained += any(error["type"] == "missing" and error["loc"] == closest for error in errors)
+        else:
+            detail = "unknown key (check the spelling against the README's params table)"
     elif first["type"] == "missing":
         detail = "missing key"
     elif isinstance(first.get("input"), dict):  # a whole section failed a cross-key check: the message says which
         detail = first["msg"].removeprefix("Value error, ")
     else:
         detail = f"{first['msg']}, got {first.get('input')!r}"
-    more = len(err.errors()) - 1
+    more = len(errors) - explained
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{path}: {key}: {detail}{suffix}"
 

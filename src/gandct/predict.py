@@ -22,7 +22,7 @@ from tqdm import tqdm
 from gandct.cli import run_command
 from gandct.dct import DctStats, dct_features, fit_image, scale_pixels
 from gandct.errors import GandctError
-from gandct.fileio import atomic_path
+from gandct.fileio import atomic_path, expand_paths, output_problem
 from gandct.images import ImageError, load_rgb
 from gandct.logs import setup_logging
 from gandct.models import MODELS
@@ -31,19 +31,6 @@ from gandct.paths import model_stats
 log = logging.getLogger(__name__)
 
 COLUMNS = ["path", "p_fake", "label", "error"]
-
-
-def expand(targets: list[str]) -> list[Path]:
-    """Files as given, folders walked recursively (every regular file, sorted); a missing path is an error."""
-    found = []
-    for target in map(Path, targets):
-        if target.is_dir():
-            found += sorted(path for path in target.rglob("*") if path.is_file())
-        elif target.is_file():
-            found.append(target)
-        else:
-            raise GandctError(f"{target}: no such file or folder")
-    return found
 
 
 def load_detector(model_path: Path) -> tuple[keras.Model, DctStats, str]:
@@ -106,15 +93,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     parser.add_argument("--batch-size", type=int, default=256, help="images scored at a time")
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        raise GandctError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.out is not None and (problem := output_problem(args.out, folder=False)):
+        raise GandctError(f"--out: {problem}")
     setup_logging()
     model, stats, features = load_detector(args.model)
-    files = expand(args.paths)
+    files = expand_paths(args.paths)
+    if not files:
+        log.warning("no files found in %s: nothing to score", ", ".join(args.paths))
     rows = score(files, model, stats, features, args.batch_size)
     if args.out is None:
         failed = write_rows(rows, sys.stdout, len(files))
     else:
-        with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
-            failed = write_rows(rows, handle, len(files))
+        try:
+            with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
+                failed = write_rows(rows, handle, len(files))
+        except OSError as err:
+            raise GandctError(f"--out: cannot write {args.out}: {err.strerror or err}") from None
     if failed:
         log.warning("%d of %d file(s) could not be scored; see the error column", failed, len(files))
 

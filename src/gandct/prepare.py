@@ -23,7 +23,7 @@ from gandct import paths
 from gandct.cli import run_command
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_csv
-from gandct.images import ImageError, decode_rgb
+from gandct.images import ImageError, decode_rgb, read_file
 from gandct.logs import setup_logging
 from gandct.params import Params, SplitFractions, load_params
 
@@ -49,9 +49,9 @@ def check_file(path: str, row: dict[str, str], min_size: int) -> CheckedFile:
     """Decode one file with the project's decoder and say whether it is usable."""
     base = CheckedFile(path, row["label"], row["group"], row["generator"])
     try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        return CheckedFile(**{**base.__dict__, "reason": f"unreadable: {err.strerror or err}"})
+        data = read_file(path)
+    except ImageError as err:
+        return CheckedFile(**{**base.__dict__, "reason": str(err)})
     digest = hashlib.sha256(data).hexdigest()
     try:
         rgb = decode_rgb(data)
