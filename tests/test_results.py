@@ -126,7 +126,7 @@ def test_evaluate_scores_the_cache_without_retracing(inside, caplog):
         evaluate.main([])
     assert "retracing" not in caplog.text
     assert (inside / "reports/metrics.json").read_bytes() == before  # the same scores again
-    # Scores do not depend on how the images are batched (the last batch is padded).
+    # Scores do not depend on how the images are batched.
     detector = Detector.load(paths.detector_model("paper"))
     fitted = np.load(paths.features_file("test", "pixels.npy"))
     np.testing.assert_allclose(detector.predict_fitted(fitted, 5), detector.predict_fitted(fitted, 64), atol=1e-6)

@@ -7,12 +7,14 @@ statistics saved beside the model (`paths.model_stats`) are the only ones it is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from gandct.dct import DctStats, cached_inputs, fit_image, log_spectra
 from gandct.detector_names import DCT, INPUT_KIND
@@ -31,6 +33,16 @@ class Detector:
     model: keras.Model
     stats: DctStats
     kind: str
+    _forward: Callable[[np.ndarray], tf.Tensor] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One graph per detector, for any batch size (the signature leaves it open), so nothing retraces.
+        # TensorFlow counts traces per Python function: every Keras predict function shares one code object,
+        # so five detectors, traced once each, would already be reported as retracing; a partial of this
+        # model counts on its own.
+        signature = [tf.TensorSpec((None, *self.stats.preprocessing.shape), tf.float32)]
+        forward = tf.function(functools.partial(self.model, training=False), input_signature=signature)
+        object.__setattr__(self, "_forward", forward)
 
     @classmethod
     def load(cls, model_path: Path | str) -> Detector:
@@ -74,17 +86,12 @@ class Detector:
         return fitted
 
     def predict_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """p_fake (float64, N) of fitted uint8 images (N, H, W, C), which may be memory-mapped.
-
-        Every call of the model gets a full batch of `batch_size` (the last one padded), so the compiled
-        predict function is traced once, whatever the number of images.
-        """
+        """p_fake (float64, N) of fitted uint8 images (N, H, W, C), which may be memory-mapped, scored
+        `batch_size` images at a time."""
         p_fake = np.empty(len(fitted), np.float64)
-        batch = np.zeros((batch_size, *self.stats.preprocessing.shape), np.float32)
         for start in range(0, len(fitted), batch_size):
             rows = np.asarray(fitted[start : start + batch_size])
-            batch[: len(rows)] = self.inputs(rows)
-            p_fake[start : start + len(rows)] = self.model.predict_on_batch(batch)[: len(rows), 0]
+            p_fake[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()[:, 0]
         return p_fake
 
     def predict(self, images: Sequence[Path | str | np.ndarray], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
