@@ -225,13 +225,17 @@ def test_loading_a_missing_or_foreign_stats_file_is_a_clear_error(tmp_path):
 
 
 def test_model_inputs_are_fit_then_features_then_pixels():
+    """The cache holds fitted images and their log spectra; a model reads them z-scored or scaled."""
     rng = np.random.default_rng(9)
     rgbs = [photo_like(rng, 80), photo_like(rng, 64)]
     stats = small_stats(GRAY64)
-    features, pixels = dct.model_inputs(rgbs, stats)
-    fitted = np.stack([dct.fit_image(rgb, GRAY64) for rgb in rgbs])
-    np.testing.assert_array_equal(features, stats.normalize(dct.log_spectra(fitted, 1e-3)))
-    np.testing.assert_array_equal(pixels, dct.scale_pixels(fitted))
+    fitted = dct.fit_images(rgbs, GRAY64)
+    np.testing.assert_array_equal(fitted, np.stack([dct.fit_image(rgb, GRAY64) for rgb in rgbs]))
+    spectra = dct.log_spectra(fitted, 1e-3)
+    features = dct.cached_inputs(spectra, "dct", stats)
+    np.testing.assert_array_equal(features, dct.dct_features(fitted, stats))
+    np.testing.assert_array_equal(features, (spectra - stats.mean) / stats.std)
+    np.testing.assert_array_equal(dct.cached_inputs(fitted, "pixels", stats), dct.scale_pixels(fitted))
 
 
 # --- the public heat map ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The features stage on a small real project: smooth photo-like reals and fakes with a periodic
-up-sampling pattern, listed in a manifest and a generated.csv as prepare and augment write them."""
+up-sampling pattern, listed in a manifest and in each generator's listing as prepare and augment write them."""
 
 from __future__ import annotations
 
@@ -18,15 +18,17 @@ import pytest
 import yaml
 from conftest import REPO, gan_like, photo_like, pipeline_env
 
-from gandct import features
-from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra, model_inputs
+from gandct import features, paths
+from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra
 from gandct.errors import GandctError
 from gandct.images import load_rgb, save_png
+from gandct.params import load_params
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, per split
 SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
 UNSEEN_FAKES = 4
+PROGAN_LISTING, DCGAN_LISTING = "data/interim/generated/progan.csv", "data/interim/generated/dcgan.csv"
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -50,7 +52,7 @@ def set_features(root: Path, **values: object) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder (the working directory) with params, images, manifest.csv and generated.csv."""
+    """A project folder (the working directory) with params, images, manifest.csv and the GAN listings."""
     rng = np.random.default_rng(0)
     (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
     set_features(tmp_path, workers=2, chunk_size=5)
@@ -76,19 +78,30 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         save_png(tmp_path / fake, gan_like(rng, 64))
         generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
     write_listing(tmp_path / "data/interim/manifest.csv", [{**row, "sha256": ""} for row in manifest])
-    write_listing(tmp_path / "data/interim/generated.csv", [{**row, "sha256": ""} for row in generated])
+    for listing, generator in ((PROGAN_LISTING, "progan"), (DCGAN_LISTING, "dcgan")):
+        rows = [{**row, "sha256": ""} for row in generated if row["generator"] == generator]
+        write_listing(tmp_path / listing, rows)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def processed(name: str) -> Path:
-    return Path("data/processed") / name
+def processed(split: str, name: str) -> Path:
+    return Path("data/processed") / split / name
+
+
+def run_all_splits() -> None:
+    for split in paths.FEATURE_SPLITS:
+        features.main([split])
+
+
+def all_generated(root: Path) -> list[dict[str, str]]:
+    return read_rows(root / PROGAN_LISTING) + read_rows(root / DCGAN_LISTING)
 
 
 def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
-    features.main([])
+    run_all_splits()
     manifest = read_rows(project / "data/interim/manifest.csv")
-    generated = read_rows(project / "data/interim/generated.csv")
+    generated = all_generated(project)
     expected = {
         split: [row for row in manifest if row["split"] == split] + [row for row in generated if row["split"] == split]
         for split in ("train", "val", "test")
@@ -97,24 +110,27 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         row for row in generated if row["split"] == "test_unseen"
     ]
     for split, rows in expected.items():
-        dct = np.load(processed(f"{split}_dct.npy"), mmap_mode="r")
-        pixels = np.load(processed(f"{split}_pixels.npy"), mmap_mode="r")
-        labels = np.load(processed(f"{split}_y.npy"), mmap_mode="r")
-        ids = read_rows(processed(f"{split}_ids.csv"))
+        dct = np.load(processed(split, "dct.npy"), mmap_mode="r")
+        pixels = np.load(processed(split, "pixels.npy"), mmap_mode="r")
+        labels = np.load(processed(split, "y.npy"), mmap_mode="r")
+        ids = read_rows(processed(split, "ids.csv"))
         assert dct.shape == pixels.shape == (len(rows), 64, 64, 1)
-        assert dct.dtype == pixels.dtype == labels.dtype == np.float32
+        assert dct.dtype == labels.dtype == np.float32
+        assert pixels.dtype == np.uint8  # the fitted images, scaled to [-1, 1] only when a model reads them
         assert [row["path"] for row in ids] == [row["path"] for row in rows]
         assert [row["generator"] for row in ids] == [row["generator"] for row in rows]
         assert labels.tolist() == [1.0 if row["label"] == "fake" else 0.0 for row in rows]
         assert [int(row["label"]) for row in ids] == labels.astype(int).tolist()
-        assert pixels.min() >= -1.0 and pixels.max() <= 1.0
         assert np.isfinite(dct).all()
-    assert {row["generator"] for row in read_rows(processed("test_ids.csv"))} == {"", "progan", "stylegan"}
-    assert {row["generator"] for row in read_rows(processed("test_unseen_ids.csv"))} == {"", "dcgan"}
-    train = np.load(processed("train_dct.npy"))
+    assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "progan", "stylegan"}
+    assert {row["generator"] for row in read_rows(processed("test_unseen", "ids.csv"))} == {"", "dcgan"}
+    assert sorted(p.name for p in Path("data/processed").rglob("dct_stats.npz")) == ["dct_stats.npz"]
+    # The cache holds log spectra; z-scored with the train statistics the train rows have mean 0 and std 1.
+    train = DctStats.load(paths.DCT_STATS).normalize(np.load(processed("train", "dct.npy")))
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(train.std(axis=0), 1, atol=1e-3)
-    assert [p.name for p in (project / "data").iterdir() if p.name.startswith(".")] == []  # no staging left
+    for folder in (project / "data", project / "data/processed"):  # no staging left
+        assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize(
@@ -124,21 +140,21 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
 )
 def test_stage_arrays_are_exactly_what_the_preprocessing_module_computes(project, settings):
     set_features(project, **settings)
-    features.main([])
-    stats = DctStats.load(processed("dct_stats.npz"))
+    preprocessing = Preprocessing.from_params(load_params().features)
     for split in ("train", "test_unseen"):
-        rgbs = [load_rgb(row["path"]) for row in read_rows(processed(f"{split}_ids.csv"))]
-        expected_dct, expected_pixels = model_inputs(rgbs, stats)
-        np.testing.assert_array_equal(np.load(processed(f"{split}_dct.npy")), expected_dct)
-        np.testing.assert_array_equal(np.load(processed(f"{split}_pixels.npy")), expected_pixels)
+        features.main([split])
+        rgbs = [load_rgb(row["path"]) for row in read_rows(processed(split, "ids.csv"))]
+        fitted = fit_images(rgbs, preprocessing)
+        np.testing.assert_array_equal(np.load(processed(split, "pixels.npy")), fitted)
+        np.testing.assert_array_equal(np.load(processed(split, "dct.npy")), log_spectra(fitted, preprocessing.eps))
 
 
 def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
-    features.main([])
-    stats = DctStats.load(processed("dct_stats.npz"))
+    features.main(["train"])
+    stats = DctStats.load(paths.DCT_STATS)
     preprocessing = Preprocessing(64, "center", "gray", None, 0.001)
     assert stats.preprocessing == preprocessing
-    rgbs = [load_rgb(row["path"]) for row in read_rows(processed("train_ids.csv"))]
+    rgbs = [load_rgb(row["path"]) for row in read_rows(processed("train", "ids.csv"))]
     spectra = log_spectra(fit_images(rgbs, preprocessing), preprocessing.eps).astype(np.float64)
     assert stats.count == len(rgbs) == 2 * SPLIT_COUNTS["train"] + SOURCE_FAKES
     np.testing.assert_allclose(stats.mean, spectra.mean(axis=0), rtol=1e-6)
@@ -146,67 +162,67 @@ def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
 
 
 def test_train_statistics_never_see_val_or_test_images(project):
-    features.main([])
-    stats_bytes = processed("dct_stats.npz").read_bytes()
-    test_dct = np.load(processed("test_dct.npy"))
+    run_all_splits()
+    stats_bytes = paths.DCT_STATS.read_bytes()
+    test_dct = np.load(processed("test", "dct.npy"))
     rng = np.random.default_rng(99)
     for row in read_rows(project / "data/interim/manifest.csv"):
         if row["split"] in ("val", "test"):
             save_png(Path(row["path"]), gan_like(rng, 64))
-    for row in read_rows(project / "data/interim/generated.csv"):
+    for row in all_generated(project):
         if row["split"] != "train":
             save_png(Path(row["path"]), photo_like(rng, 64))
-    features.main([])
-    assert processed("dct_stats.npz").read_bytes() == stats_bytes
-    assert not np.array_equal(np.load(processed("test_dct.npy")), test_dct)
+    run_all_splits()
+    assert paths.DCT_STATS.read_bytes() == stats_bytes
+    assert not np.array_equal(np.load(processed("test", "dct.npy")), test_dct)
     # The control: one changed train image does change them.
     train_image = next(r for r in read_rows(project / "data/interim/manifest.csv") if r["split"] == "train")
     save_png(Path(train_image["path"]), gan_like(rng, 64))
-    features.main([])
-    assert processed("dct_stats.npz").read_bytes() != stats_bytes
+    run_all_splits()
+    assert paths.DCT_STATS.read_bytes() != stats_bytes
 
 
 def test_same_arrays_with_one_worker_or_several_and_any_chunk_size(project):
     set_features(project, workers=1, chunk_size=1000)
-    features.main([])
-    names = ("train_dct.npy", "val_dct.npy", "val_pixels.npy", "test_unseen_dct.npy")
-    single = {name: np.load(processed(name)) for name in names}
-    single_stats = DctStats.load(processed("dct_stats.npz"))
+    run_all_splits()
+    files = [processed(split, name) for split in paths.FEATURE_SPLITS for name in paths.FEATURE_FILES]
+    single = {file: file.read_bytes() for file in files}
+    single_stats = DctStats.load(paths.DCT_STATS)
     set_features(project, workers=2, chunk_size=3)
-    features.main([])
-    np.testing.assert_array_equal(np.load(processed("val_pixels.npy")), single["val_pixels.npy"])
-    for name in ("train_dct.npy", "val_dct.npy", "test_unseen_dct.npy"):  # merging by chunk may move the last bit
-        np.testing.assert_allclose(np.load(processed(name)), single[name], rtol=0, atol=1e-5)
-    stats = DctStats.load(processed("dct_stats.npz"))
+    run_all_splits()
+    # Every cached array is computed image by image: the same bytes whatever the workers and chunks.
+    assert {file: file.read_bytes() for file in files} == single
+    stats = DctStats.load(paths.DCT_STATS)  # merging moments by chunk may move the last bit
     np.testing.assert_allclose(stats.mean, single_stats.mean, rtol=1e-6)
     np.testing.assert_allclose(stats.std, single_stats.std, rtol=1e-6)
-    first = {name: processed(name).read_bytes() for name in (*names, "dct_stats.npz")}
-    features.main([])  # the same settings give the same bytes
-    assert {name: processed(name).read_bytes() for name in first} == first
+    first = {file: file.read_bytes() for file in (*files, paths.DCT_STATS)}
+    run_all_splits()  # the same settings give the same bytes
+    assert {file: file.read_bytes() for file in first} == first
 
 
 def test_an_undecodable_image_names_the_file_and_keeps_the_previous_output(project):
-    features.main([])
-    before = processed("val_dct.npy").read_bytes()
+    features.main(["val"])
+    before = processed("val", "dct.npy").read_bytes()
     broken = next(r for r in read_rows(project / "data/interim/manifest.csv") if r["split"] == "val")["path"]
     Path(broken).write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     message = rf"cannot use {re.escape(broken)} \(listed in data/interim/manifest\.csv\).*prepare"
     with pytest.raises(GandctError, match=message):
-        features.main([])
-    assert processed("val_dct.npy").read_bytes() == before
-    assert [p.name for p in (project / "data").iterdir() if p.name.startswith(".")] == []
+        features.main(["val"])
+    assert processed("val", "dct.npy").read_bytes() == before
+    assert [p.name for p in (project / "data/processed").iterdir() if p.name.startswith(".")] == []
 
 
 def test_missing_generated_images_or_listing_are_clear_errors(project):
-    gone = read_rows(project / "data/interim/generated.csv")[-1]["path"]
+    gone = read_rows(project / DCGAN_LISTING)[-1]["path"]
     Path(gone).unlink()
-    message = rf"1 image\(s\) listed in data/interim/generated\.csv are missing \({re.escape(gone)}\)"
+    message = rf"1 image\(s\) listed in data/interim/generated/dcgan\.csv are missing \({re.escape(gone)}\)"
     with pytest.raises(GandctError, match=message):
-        features.main([])
-    assert not processed("").exists()
-    Path("data/interim/generated.csv").unlink()
-    with pytest.raises(GandctError, match=r"generated\.csv not found; run the augment stage first"):
-        features.main([])
+        features.main(["test_unseen"])
+    assert not Path("data/processed").exists()
+    features.main(["test"])  # the other generator's splits do not need its fakes
+    Path(PROGAN_LISTING).unlink()
+    with pytest.raises(GandctError, match=r"progan\.csv not found; run the augment stage first"):
+        features.main(["train"])
 
 
 def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(project):
@@ -217,36 +233,36 @@ def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(p
     write_listing(project / "data/interim/manifest.csv", rows)
     message = rf"cannot use {re.escape(small)}.*40x40 is smaller than features\.image_size=64"
     with pytest.raises(GandctError, match=message):
-        features.main([])
+        features.main(["train"])
     set_features(project, crop="resize")
-    features.main([])
-    assert read_rows(processed("train_ids.csv"))[SPLIT_COUNTS["train"] + SOURCE_FAKES]["path"] == small
+    features.main(["train"])
+    assert read_rows(processed("train", "ids.csv"))[SPLIT_COUNTS["train"] + SOURCE_FAKES]["path"] == small
 
 
 def test_a_train_split_without_fakes_is_an_error(project):
-    rows = read_rows(project / "data/interim/generated.csv")
-    write_listing(project / "data/interim/generated.csv", [row for row in rows if row["split"] != "train"])
+    rows = read_rows(project / PROGAN_LISTING)
+    write_listing(project / PROGAN_LISTING, [row for row in rows if row["split"] != "train"])
     manifest = read_rows(project / "data/interim/manifest.csv")
     no_fakes = [row for row in manifest if not (row["split"] == "train" and row["label"] == "fake")]
     write_listing(project / "data/interim/manifest.csv", no_fakes)
     with pytest.raises(GandctError, match="the train split has only real images"):
-        features.main([])
+        features.main(["train"])
 
 
 def test_a_label_or_split_the_pipeline_does_not_know_is_an_error(project):
-    rows = read_rows(project / "data/interim/generated.csv")
-    write_listing(project / "data/interim/generated.csv", [{**rows[0], "split": "holdout"}, *rows[1:]])
-    with pytest.raises(GandctError, match="has split 'holdout'"):
-        features.main([])
-    write_listing(project / "data/interim/generated.csv", [{**rows[0], "label": "maybe"}, *rows[1:]])
+    rows = read_rows(project / PROGAN_LISTING)
+    write_listing(project / PROGAN_LISTING, [{**rows[0], "split": "holdout"}, *rows[1:]])
+    with pytest.raises(GandctError, match=r"progan\.csv: .* has split 'holdout'"):
+        features.main(["val"])
+    write_listing(project / PROGAN_LISTING, [*rows[:-1], {**rows[-1], "label": "maybe"}])
     with pytest.raises(GandctError, match="has label 'maybe', expected real or fake"):
-        features.main([])
+        features.main([rows[-1]["split"]])
 
 
 PROBE = """
 import resource, sys
 from gandct.features import main
-main([])
+main(["train"])
 # Workers are children of the fork server: reap it (a private hook, the public API has none) so that
 # RUSAGE_CHILDREN counts the server and the workers it reaped.
 import multiprocessing.forkserver
@@ -267,16 +283,16 @@ def test_peak_memory_does_not_grow_with_the_number_of_images_and_no_tensorflow(p
     """About 500 and 2000 rows of 64x64 RGB: the larger run would hold 140 MiB more if rows were kept."""
     set_features(project, color="rgb", workers=2, chunk_size=16)
     manifest = read_rows(project / "data/interim/manifest.csv")
-    generated = read_rows(project / "data/interim/generated.csv")
+    generated = read_rows(project / PROGAN_LISTING)
     peaks = []
     for repeat in (6, 24):
         write_listing(project / "data/interim/manifest.csv", manifest * repeat)
-        write_listing(project / "data/interim/generated.csv", generated * repeat)
+        write_listing(project / PROGAN_LISTING, generated * repeat)
         main_kib, workers_kib, heavy = run_probe(project)
         assert heavy == "[]"  # the stage never imports TensorFlow or Keras
         peaks.append((main_kib, workers_kib))
-    rows = len(np.load(processed("train_y.npy"))) + len(np.load(processed("val_y.npy")))
-    assert rows == 24 * (2 * (SPLIT_COUNTS["train"] + SPLIT_COUNTS["val"]) + 2 * SOURCE_FAKES)
+    rows = len(np.load(processed("train", "y.npy")))
+    assert rows == 24 * (2 * SPLIT_COUNTS["train"] + SOURCE_FAKES)
     (small_main, small_workers), (large_main, large_workers) = peaks
     assert small_workers > 20 * 1024  # the workers were measured (each holds NumPy and OpenCV)
     assert large_main - small_main < 10 * 1024
@@ -297,19 +313,20 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     rng = np.random.default_rng(0)
     rows = []
     for index, split in enumerate(["train"] * 6 + ["val", "val", "test", "test", "test_unseen", "test_unseen"]):
-        path = f"data/interim/generated/{split}_{index:02d}.png"
+        generator = paths.SPLIT_GENERATOR[split]
+        path = f"data/interim/generated/{generator}/{split}/{index:02d}.png"
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / path, gan_like(rng, 32))
-        generator = "dcgan" if split == "test_unseen" else "progan"
         rows.append({"path": path, "label": "fake", "split": split, "group": "", "generator": generator, "sha256": ""})
-    write_listing(root / "data/interim/generated.csv", rows)
+    for generator in ("progan", "dcgan"):
+        write_listing(root / paths.generated_listing(generator), [row for row in rows if row["generator"] == generator])
 
     # --single-item: the generated fakes above stand in for the augment stage, which must not run here.
     project_copy.run("dvc", "repro", "--single-item", "features")
     manifest = read_rows(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6
-    assert np.load(root / "data/processed/train_dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 1)
-    assert DctStats.load(root / "data/processed/dct_stats.npz").count == train_rows
+    assert np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 1)
+    assert DctStats.load(root / paths.DCT_STATS).count == train_rows
     again = project_copy.run("dvc", "repro", "--single-item", "features")
     assert "Running stage" not in again.stdout
 
@@ -341,14 +358,13 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
 def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(project, sig):
     """Stop the stage while its workers transform images: within a few seconds no process of the run is
     left (fork server, workers, resource tracker), and the staging folder is gone now or at the next run."""
-    features.main([])
-    before = processed("train_dct.npy").read_bytes()
+    features.main(["train"])
+    before = processed("train", "dct.npy").read_bytes()
     set_features(project, workers=2, chunk_size=1)  # many small jobs: the run lasts long enough to be stopped
-    for name in ("manifest.csv", "generated.csv"):
-        rows = read_rows(project / "data/interim" / name)
-        write_listing(project / "data/interim" / name, rows * 40)
+    for listing in (project / "data/interim/manifest.csv", project / PROGAN_LISTING):
+        write_listing(listing, read_rows(listing) * 40)
     stage = subprocess.Popen(
-        [sys.executable, "-m", "gandct.features"],
+        [sys.executable, "-m", "gandct.features", "train"],
         cwd=project,
         env=pipeline_env(),
         stdout=subprocess.DEVNULL,
@@ -356,9 +372,9 @@ def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(proje
         start_new_session=True,  # its own session: every process it starts can be found by the session id
     )
     try:
-        staging = Path("data")
+        staging = Path("data/processed")
         # 2 workers, the fork server, the resource tracker and the stage itself, and a staging folder
-        started = wait_for(lambda: len(session_processes(stage.pid)) >= 5 and any(staging.glob(".processed.*")), 60)
+        started = wait_for(lambda: len(session_processes(stage.pid)) >= 5 and any(staging.glob(".train.*")), 60)
         assert started and stage.poll() is None, session_processes(stage.pid)
         stage.send_signal(sig)
         _, stderr = stage.communicate(timeout=30)
@@ -366,14 +382,14 @@ def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(proje
         assert wait_for(lambda: not session_processes(stage.pid), 5), session_processes(stage.pid)
         if sig == signal.SIGTERM:
             assert "Traceback" not in stderr.decode() and "stopped by SIGTERM" in stderr.decode()
-            assert not any(staging.glob(".processed.*"))
+            assert not any(staging.glob(".train.*"))
         else:
-            assert any(staging.glob(".processed.*"))  # nothing could remove it...
+            assert any(staging.glob(".train.*"))  # nothing could remove it...
             set_features(project, workers=2, chunk_size=5)
-            features.main([])  # ...until the next run
-            assert not any(staging.glob(".processed.*"))
+            features.main(["train"])  # ...until the next run
+            assert not any(staging.glob(".train.*"))
         if sig == signal.SIGTERM:
-            assert processed("train_dct.npy").read_bytes() == before  # the previous output is untouched
+            assert processed("train", "dct.npy").read_bytes() == before  # the previous output is untouched
     finally:
         for process in session_processes(stage.pid):
             os.kill(int(process.split()[0]), signal.SIGKILL)

@@ -112,3 +112,55 @@ def test_cli_prints_one_line_naming_the_key(tmp_path, raw_params, monkeypatch, c
     assert err.count("\n") == 1
     expected = "gandct download: error: params.yaml: data.patches_per_photo: Input should be a valid integer"
     assert err.startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"train": {"models": ["paper", "linear"]}},
+            r"params\.yaml: report\.saliency_models: custom not in train\.models \['paper', 'linear'\]",
+        ),
+        (
+            {"report": {"saliency_models": ["paper", "paper_pixel"]}},
+            r"params\.yaml: report\.saliency_models: paper_pixel reads pixels.*in train\.models: paper, custom, linear",
+        ),
+        (
+            {"features": {"image_size": 128}},
+            r"params\.yaml: features\.image_size=128 is larger than augment\.resolution=64 with features\.crop: center",
+        ),
+    ],
+    ids=["saliency-model-not-trained", "saliency-model-on-pixels", "image-size-above-gan-resolution"],
+)
+def test_sections_that_disagree_are_one_message_naming_the_keys(raw_params, overrides, expected):
+    for section, values in overrides.items():
+        raw_params[section].update(values)
+    with pytest.raises(ParamsError, match=expected) as err:
+        parse_params(raw_params)
+    assert "\n" not in str(err.value)
+
+
+def test_a_larger_image_size_is_fine_when_images_are_resized(raw_params):
+    raw_params["features"].update(image_size=128, crop="resize")
+    assert parse_params(raw_params).features.image_size == 128
+
+
+def test_a_stage_stops_at_the_params_before_any_work(tmp_path, raw_params, monkeypatch, capsys):
+    from gandct.cli import main
+
+    raw_params["train"]["models"] = ["paper", "linear"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["download"])  # the first stage, long before the report would need the missing model
+    assert "report.saliency_models: custom not in train.models" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tmp_path / "params.yaml"]
+
+
+def test_detector_names_are_the_models_keras_builds():
+    from gandct.detector_names import INPUT_KIND
+    from gandct.models import MODELS
+    from gandct.params import TrainParams
+
+    assert {name: spec.features for name, spec in MODELS.items()} == INPUT_KIND
+    assert set(INPUT_KIND) <= set(TrainParams.model_fields)  # every detector has its train section

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from conftest import REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update
 
+from gandct import paths
 from gandct.fileio import read_csv
 from gandct.params import parse_params
 
@@ -43,14 +44,14 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
 def test_every_declared_output_exists(pipeline):
     lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
     stages = set(lock["stages"])
-    assert stages == {"download", "prepare", "augment", "features", "evaluate", "report"} | {
-        f"train@{name}" for name in MODELS
+    assert stages == {"download", "prepare", "augment", "evaluate", "report"} | {f"train@{name}" for name in MODELS} | {
+        f"features@{split}" for split in paths.FEATURE_SPLITS
     }
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):
             assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
     for name in MODELS:
-        assert (pipeline.root / f"models/{name}.keras").is_file()
+        assert (pipeline.root / paths.detector_model(name)).is_file()
         assert (pipeline.root / f"reports/metrics/{name}_train.json").is_file()
     report = (pipeline.root / "reports/report.md").read_text()
     assert "| custom |" in report and "## Reading" in report
@@ -62,7 +63,7 @@ def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
     metrics = shown[""]["data"]["reports/metrics.json"]["data"]
     assert set(metrics) == set(MODELS)
     assert set(metrics["custom"]) == {"test", "test_unseen", "jpeg_75", "noise_5"}
-    assert metrics["paper"]["test"]["images"] == len(read_csv(pipeline.root / "data/processed/test_ids.csv"))
+    assert metrics["paper"]["test"]["images"] == len(read_csv(pipeline.root / paths.features_file("test", "ids.csv")))
     again = pipeline.run("dvc", "repro")
     assert "Data and pipelines are up to date." in again.stdout
     assert "Running stage" not in again.stdout
@@ -76,16 +77,30 @@ def test_models_shared_through_a_dvc_remote_predict_the_same_in_a_second_clone(p
     pipeline.commit("results and the shared remote")
     subprocess.run(["git", "clone", "-q", str(pipeline.root), str(clone_root)], check=True)
     clone = ProjectCopy(clone_root)
-    assert not (clone_root / "models/custom.keras").exists()
+    model = str(paths.detector_model("custom"))
+    assert not (clone_root / model).exists()
     clone.run("dvc", "pull", "train@custom")
-    assert (clone_root / "models/custom.dct_stats.npz").is_file()
+    assert (clone_root / paths.model_stats(paths.detector_model("custom"))).is_file()
 
     images = pipeline.root / "data/interim/generated/dcgan/test_unseen"
-    first = pipeline.run("gandct", "predict", str(images), "--model", "models/custom.keras").stdout
-    second = clone.run("gandct", "predict", str(images), "--model", "models/custom.keras").stdout
+    first = pipeline.run("gandct", "predict", str(images), "--model", model).stdout
+    second = clone.run("gandct", "predict", str(images), "--model", model).stdout
     assert first == second
     assert len(first.splitlines()) == 1 + len(list(images.iterdir()))
 
 
 def test_tiny_params_are_valid_params():
     parse_params(deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), TINY))
+
+
+@pytest.mark.slow
+def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
+    """Runs last: it changes the pipeline's params and outputs."""
+    for overrides in ({"features": {"workers": 1, "chunk_size": 7}}, {"evaluate": {"batch_size": 17}}):
+        pipeline.set_params(overrides)
+        assert "Data and pipelines are up to date" in pipeline.run("dvc", "status").stdout, overrides
+    # The DCGAN only feeds test_unseen: its features, evaluate and report re-run; no detector retrains.
+    pipeline.set_params({"augment": {"dcgan": {"learning_rate": 0.0003}}})
+    ran = pipeline.run("dvc", "repro").stdout
+    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
+    assert stages == {"augment", "features@test_unseen", "evaluate", "report"}, ran

@@ -14,9 +14,11 @@ import pytest
 import yaml
 from conftest import REPO, gan_like, photo_like
 
-from gandct import evaluate, features, predict, report, train
+import gandct
+from gandct import evaluate, features, paths, predict, report, train
+from gandct.detector import Detector
 from gandct.errors import GandctError
-from gandct.images import save_png
+from gandct.images import ImageError, load_rgb, save_png
 from gandct.params import load_params
 from gandct.saliency import high_frequency_share, quadrant_shares
 
@@ -66,12 +68,14 @@ def project(tmp_path_factory: pytest.TempPathFactory):
         save_png(root / fake, gan_like(rng, 32))
         generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
     write_listing(root / "data/interim/manifest.csv", manifest)
-    write_listing(root / "data/interim/generated.csv", generated)
+    for generator in ("progan", "dcgan"):
+        write_listing(root / paths.generated_listing(generator), [r for r in generated if r["generator"] == generator])
 
     previous = Path.cwd()
     os.chdir(root)
     try:
-        features.main([])
+        for split in paths.FEATURE_SPLITS:
+            features.main([split])
         loaded = load_params()
         for name in MODELS:
             model, history = train.fit(name, loaded)
@@ -108,15 +112,24 @@ def test_metrics_cover_every_model_and_test_set(inside):
 
 def test_perturbations_are_seeded_and_change_the_inputs(inside):
     params = load_params()
-    detectors = {"paper": keras.saving.load_model("models/paper.keras", safe_mode=True)}
-    from gandct.dct import DctStats
-
-    stats = DctStats.load("data/processed/dct_stats.npz")
-    first = evaluate.score_perturbed(detectors, stats, params)
-    second = evaluate.score_perturbed(detectors, stats, params)
+    detectors = {"paper": Detector.load(paths.detector_model("paper"))}
+    first = evaluate.score_perturbed(detectors, params)
+    second = evaluate.score_perturbed(detectors, params)
     np.testing.assert_array_equal(first["noise_5"]["paper"], second["noise_5"]["paper"])
-    clean = evaluate.predict(detectors["paper"], np.load("data/processed/test_dct.npy"), 8)
+    clean = detectors["paper"].predict_fitted(np.load(paths.features_file("test", "pixels.npy")), 8)
     assert not np.allclose(first["jpeg_50"]["paper"], clean)
+
+
+def test_evaluate_scores_the_cache_without_retracing(inside, caplog):
+    before = (inside / "reports/metrics.json").read_bytes()
+    with caplog.at_level("WARNING"):
+        evaluate.main([])
+    assert "retracing" not in caplog.text
+    assert (inside / "reports/metrics.json").read_bytes() == before  # the same scores again
+    # Scores do not depend on how the images are batched.
+    detector = Detector.load(paths.detector_model("paper"))
+    fitted = np.load(paths.features_file("test", "pixels.npy"))
+    np.testing.assert_allclose(detector.predict_fitted(fitted, 5), detector.predict_fitted(fitted, 64), atol=1e-6)
 
 
 def test_detection_metrics_on_a_known_case():
@@ -152,8 +165,9 @@ def test_linear_saliency_is_its_weight_map(inside):
     """For a logistic regression the gradient of the logit is its weight vector, whatever the input."""
     from gandct.saliency import saliency_maps
 
-    model = keras.saving.load_model("models/linear.keras", safe_mode=True)
-    maps = saliency_maps(model, np.load("data/processed/test_dct.npy")[:3])
+    detector = Detector.load(paths.detector_model("linear"))
+    model = detector.model
+    maps = saliency_maps(model, detector.inputs(np.load(paths.features_file("test", "pixels.npy"))[:3]))
     weights = np.abs(model.get_layer("p_fake").get_weights()[0].reshape(32, 32))
     for saliency in maps:
         np.testing.assert_allclose(saliency, weights, rtol=1e-5)
@@ -162,8 +176,9 @@ def test_linear_saliency_is_its_weight_map(inside):
 def test_smoothgrad_noise_comes_from_the_seed(inside):
     from gandct.saliency import saliency_maps
 
-    model = keras.saving.load_model("models/paper.keras", safe_mode=True)
-    x = np.load("data/processed/test_dct.npy")[:2]
+    detector = Detector.load(paths.detector_model("paper"))
+    model = detector.model
+    x = detector.inputs(np.load(paths.features_file("test", "pixels.npy"))[:2])
     first, again, other = (saliency_maps(model, x, smooth_samples=3, seed=seed) for seed in (5, 5, 6))
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)  # the noise is really there, and really seeded
@@ -183,25 +198,33 @@ def test_high_frequency_share_of_constructed_maps():
 
 
 def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, capsys):
-    test_rows = read_rows(inside / "data/processed/test_ids.csv")
+    test_rows = read_rows(inside / paths.features_file("test", "ids.csv"))
     folder = tmp_path / "incoming"
     (folder / "nested").mkdir(parents=True)
     for index, row in enumerate(test_rows[:3]):
         (folder / "nested" / f"{index}.png").write_bytes((inside / row["path"]).read_bytes())
     (folder / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "predictions.csv"
-    predict.main([str(folder), "--model", "models/paper.keras", "--out", str(out)])
+    predict.main([str(folder), "--model", str(paths.detector_model("paper")), "--out", str(out)])
     rows = read_rows(out)
     assert [Path(row["path"]).name for row in rows] == ["broken.png", "0.png", "1.png", "2.png"]
     assert rows[0]["error"] == "not a decodable image" and rows[0]["p_fake"] == ""
-    model = keras.saving.load_model("models/paper.keras", safe_mode=True)
-    expected = model.predict(np.load("data/processed/test_dct.npy")[:3], verbose=0)[:, 0]
+    model = keras.saving.load_model(paths.detector_model("paper"), safe_mode=True)
+    stats = Detector.load(paths.detector_model("paper")).stats
+    expected = model.predict(stats.normalize(np.load(paths.features_file("test", "dct.npy"))[:3]), verbose=0)[:, 0]
     np.testing.assert_allclose([float(row["p_fake"]) for row in rows[1:]], expected, atol=2e-6)
     assert [row["label"] for row in rows[1:]] == ["fake" if p >= 0.5 else "real" for p in expected]
+    # The Python API gives the same probabilities, from the files or from decoded images.
+    files = [folder / "nested" / f"{index}.png" for index in range(3)]
+    detector = gandct.load_detector(paths.detector_model("paper"))
+    np.testing.assert_allclose(detector.predict(files), expected, atol=2e-6)
+    np.testing.assert_allclose(detector.predict([load_rgb(file) for file in files]), expected, atol=2e-6)
+    with pytest.raises(ImageError, match=r"broken\.png: not a decodable image"):
+        detector.predict([folder / "broken.png"])
 
 
 def test_predict_refuses_unsafe_unknown_or_mismatched_models(inside, tmp_path):
-    image = str(inside / read_rows(inside / "data/processed/test_ids.csv")[0]["path"])
+    image = str(inside / read_rows(inside / paths.features_file("test", "ids.csv"))[0]["path"])
     junk = tmp_path / "junk.keras"
     junk.write_text("not a model")
     with pytest.raises(GandctError, match="not a gandct model that loads safely"):
@@ -221,7 +244,8 @@ def test_predict_refuses_unsafe_unknown_or_mismatched_models(inside, tmp_path):
     small_inputs = keras.Input((16, 16, 1))
     mismatched = keras.Model(small_inputs, keras.layers.Dense(1)(keras.layers.Flatten()(small_inputs)), name="paper")
     mismatched.save(tmp_path / "paper.keras")
-    (tmp_path / "paper.dct_stats.npz").write_bytes((inside / "models/paper.dct_stats.npz").read_bytes())
+    stats = paths.model_stats(paths.detector_model("paper"))
+    (tmp_path / "paper.dct_stats.npz").write_bytes((inside / stats).read_bytes())
     with pytest.raises(GandctError, match=r"takes inputs of shape \(16, 16, 1\) but its statistics describe"):
         predict.main([image, "--model", str(tmp_path / "paper.keras")])
 

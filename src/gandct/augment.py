@@ -150,6 +150,9 @@ def write_fakes(generators: dict[str, keras.Model], counts: dict[str, int], seed
                         "sha256": hashlib.sha256(data).hexdigest(),
                     }
                 )
+        for name in generators:  # each generator's own listing, which the features of its splits read
+            listed = [row for row in rows if row["generator"] == name]
+            write_csv(staging / paths.generated_listing(name).relative_to(paths.GENERATED_DIR), COLUMNS, listed)
     return rows
 
 

@@ -1,27 +1,40 @@
-"""The cached feature arrays as memory-mapped numpy arrays and as `tf.data` pipelines."""
+"""The cached feature arrays as memory-mapped numpy arrays and as `tf.data` pipelines of model inputs."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from gandct import paths
+from gandct.detector_names import DCT
 from gandct.errors import GandctError
 
 
-def load_split(split: str, features: str, root: Path = paths.PROCESSED) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, labels) of one split, memory-mapped: `features` is "dct" or "pixels"."""
-    x_path, y_path = root / f"{split}_{features}.npy", root / f"{split}_y.npy"
+def load_split(split: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(cached rows, labels) of one split, memory-mapped: for `kind` "dct" the log spectra (float32), for
+    "pixels" the fitted images (uint8); `dct.cached_inputs` turns rows into a model's inputs."""
+    x_path, y_path = (
+        paths.features_file(split, "dct.npy" if kind == DCT else "pixels.npy"),
+        paths.features_file(split, "y.npy"),
+    )
     for path in (x_path, y_path):
         if not path.is_file():
-            raise GandctError(f"{path} not found; run the features stage first (make features)")
+            raise GandctError(f"{path} not found; run the features stage first (dvc repro features@{split})")
     return np.load(x_path, mmap_mode="r"), np.load(y_path, mmap_mode="r")
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
-    """Batches of (inputs, labels) read from (memory-mapped) arrays a batch at a time.
+def batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    inputs: Callable[[np.ndarray], np.ndarray],
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Batches of (model inputs, labels) read from (memory-mapped) cached rows a batch at a time; `inputs`
+    maps a batch of rows to float32 model inputs of the same shape (e.g. the z-score).
 
     Only the indices are shuffled, with `seed`, in a new order each epoch; the arrays never have to fit
     in memory.
@@ -33,12 +46,12 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False
 
     def take(batch_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.sort(batch_indices)  # sorted reads are sequential on the memory map
-        return np.asarray(x[rows], np.float32), np.asarray(y[rows], np.float32)
+        return np.asarray(inputs(x[rows]), np.float32), np.asarray(y[rows], np.float32)
 
     def load(batch_indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        inputs, labels = tf.numpy_function(take, [batch_indices], (tf.float32, tf.float32))
-        inputs.set_shape((None, *x.shape[1:]))
+        model_inputs, labels = tf.numpy_function(take, [batch_indices], (tf.float32, tf.float32))
+        model_inputs.set_shape((None, *x.shape[1:]))
         labels.set_shape((None,))
-        return inputs, labels
+        return model_inputs, labels
 
     return indices.batch(batch_size).map(load).prefetch(tf.data.AUTOTUNE)

@@ -6,9 +6,10 @@
     z-score: per coefficient, with mean and std of the train split (DctStats)    -> float32
     pixels: the fitted image scaled to [-1, 1]                                   -> float32
 
-The features stage, training, evaluate, predict and the report all call these functions, so a new image
-becomes exactly the arrays the models were trained on. Batch functions take (N, H, W, C) arrays; a fitted
-image can be perturbed (see `gandct.perturbations`) before `dct_features` and `scale_pixels`.
+The features stage caches the fitted uint8 images and their log spectra; the z-score and the pixel scaling
+are applied when a model reads them (`cached_inputs`, with the statistics saved beside the model), so a new
+image becomes exactly the arrays the models were trained on. Batch functions take (N, H, W, C) arrays; a
+fitted image can be perturbed (see `gandct.perturbations`) before `dct_features` and `scale_pixels`.
 In the DCT map, coefficient [0, 0] (top-left) is the image mean and [H-1, W-1] (bottom-right) the highest
 frequency in both directions, where the up-sampling traces of GAN generators show.
 """
@@ -24,6 +25,7 @@ import cv2
 import numpy as np
 import scipy.fft
 
+from gandct.detector_names import DCT
 from gandct.errors import GandctError
 from gandct.fileio import write_npz
 from gandct.images import ImageError, load_rgb
@@ -239,7 +241,7 @@ class DctStats:
         if differences:
             raise GandctError(
                 f"the DCT statistics were computed with {', '.join(differences)}; "
-                "run the features stage again (dvc repro features)"
+                "run the features stages again (dvc repro features)"
             )
 
     def save(self, path: Path) -> None:
@@ -262,7 +264,7 @@ class DctStats:
         """Read statistics written by `save`; a missing or foreign file is a GandctError."""
         path = Path(path)
         if not path.is_file():
-            raise GandctError(f"{path} not found; run the features stage first (dvc repro features)")
+            raise GandctError(f"{path} not found; run the features stage first (dvc repro features@train)")
         try:
             with np.load(path, allow_pickle=False) as archive:
                 fields = {key: archive[key] for key in archive.files}
@@ -290,16 +292,16 @@ def dct_features(images: np.ndarray, stats: DctStats) -> np.ndarray:
     return stats.normalize(log_spectra(images, stats.preprocessing.eps))
 
 
-def model_inputs(rgbs: Sequence[np.ndarray], stats: DctStats) -> tuple[np.ndarray, np.ndarray]:
-    """(DCT features, pixels) of decoded RGB images, exactly as the features stage writes them."""
-    fitted = fit_images(rgbs, stats.preprocessing)
-    return dct_features(fitted, stats), scale_pixels(fitted)
+def cached_inputs(rows: np.ndarray, kind: str, stats: DctStats) -> np.ndarray:
+    """A detector's float32 input from rows of the feature cache: log spectra are z-scored with `stats`,
+    uint8 images are scaled to [-1, 1]; `kind` is the input the detector reads (detector_names)."""
+    return stats.normalize(rows) if kind == DCT else scale_pixels(rows)
 
 
 def dct_heatmap(image_path: Path | str, preprocessing: Preprocessing | None = None) -> np.ndarray:
     """The log-magnitude DCT map of one image file: float32 (H, W), lowest frequency top-left.
 
-    With `preprocessing` (e.g. `DctStats.load("data/processed/dct_stats.npz").preprocessing`) the image is
+    With `preprocessing` (e.g. `gandct.load_detector("models/detectors/custom.keras").stats.preprocessing`) the image is
     fitted as the detectors see it and the map is averaged over its channels; without, the whole image is
     transformed in gray at its own size with eps = 1e-3. Raises ImageError naming the file if it is unusable.
     """

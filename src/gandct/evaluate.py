@@ -2,8 +2,8 @@
 
 Writes `reports/metrics.json` ({model: {test set: metrics}}), and for `dvc plots` the ROC and
 precision-recall curves and the per-image predictions of each model on the clean test split under
-`reports/evaluate/`. Perturbed test sets re-run the features' preprocessing on the test images after
-a seeded perturbation (both classes alike), with the train statistics of the features stage.
+`reports/evaluate/`. Every score starts from the fitted uint8 images of the feature cache; the perturbed
+test sets apply a seeded perturbation to them (both classes alike) before each detector's own transform.
 """
 
 from __future__ import annotations
@@ -13,26 +13,25 @@ import json
 import logging
 import zlib
 
-import keras
 import numpy as np
 from sklearn import metrics
 from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
-from gandct.datasets import batches, load_split
-from gandct.dct import DctStats, Preprocessing, dct_features, fit_images, scale_pixels
-from gandct.fileio import read_csv, write_csv, write_text
-from gandct.images import load_rgb
+from gandct.datasets import load_split
+from gandct.dct import Preprocessing
+from gandct.detector import Detector
+from gandct.detector_names import PIXELS
+from gandct.fileio import write_csv, write_text
 from gandct.logs import setup_logging
-from gandct.models import MODELS
 from gandct.params import Params, load_params
 from gandct.perturbations import perturb_batch
 
 log = logging.getLogger(__name__)
 
 EVALUATION = paths.REPORTS / "evaluate"
-CHUNK = 512  # test images decoded and perturbed at a time
+CHUNK = 512  # test images perturbed at a time
 
 
 def detection_metrics(labels: np.ndarray, p_fake: np.ndarray) -> dict[str, float | int]:
@@ -59,29 +58,18 @@ def perturbed_sets(params: Params) -> list[tuple[str, str, float]]:
     ]
 
 
-def predict(model: keras.Model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
-    """p_fake of each input row, streamed in batches (the inputs may be memory-mapped)."""
-    no_labels = np.zeros(len(inputs), np.float32)
-    return model.predict(batches(inputs, no_labels, batch_size), verbose=0)[:, 0].astype(np.float64)
-
-
-def score_perturbed(
-    detectors: dict[str, keras.Model], stats: DctStats, params: Params
-) -> dict[str, dict[str, np.ndarray]]:
+def score_perturbed(detectors: dict[str, Detector], params: Params) -> dict[str, dict[str, np.ndarray]]:
     """p_fake of every model on every perturbed copy of the test split: {set name: {model: p_fake}}."""
-    rows = read_csv(paths.features_file("test", "ids.csv"))
+    fitted_test, _ = load_split("test", PIXELS)
     sets = perturbed_sets(params)
     scores: dict[str, dict[str, list[np.ndarray]]] = {name: {model: [] for model in detectors} for name, _, _ in sets}
-    for start in tqdm(range(0, len(rows), CHUNK), desc="evaluate perturbed", unit="chunk"):
-        chunk = rows[start : start + CHUNK]
-        fitted = fit_images([load_rgb(row["path"]) for row in chunk], stats.preprocessing)
+    for start in tqdm(range(0, len(fitted_test), CHUNK), desc="evaluate perturbed", unit="chunk"):
+        fitted = np.asarray(fitted_test[start : start + CHUNK])
         for name, kind, level in sets:
             seed = zlib.crc32(f"{params.seed}:{name}:{start}".encode())  # a different noise draw per chunk
             perturbed = perturb_batch(fitted, kind, level, seed)
-            inputs = {"dct": dct_features(perturbed, stats), "pixels": scale_pixels(perturbed)}
-            for model_name, model in detectors.items():
-                features = inputs[MODELS[model_name].features]
-                scores[name][model_name].append(predict(model, features, params.evaluate.batch_size))
+            for model_name, detector in detectors.items():
+                scores[name][model_name].append(detector.predict_fitted(perturbed, params.evaluate.batch_size))
     return {
         name: {model: np.concatenate(parts) for model, parts in by_model.items()} for name, by_model in scores.items()
     }
@@ -107,22 +95,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     setup_logging()
     params = load_params()
-    stats = DctStats.load(paths.DCT_STATS)
-    stats.check_matches(Preprocessing.from_params(params.features))
-    detectors = {
-        name: keras.saving.load_model(paths.MODELS / f"{name}.keras", safe_mode=True) for name in params.train.models
-    }
+    preprocessing = Preprocessing.from_params(params.features)
+    detectors = {name: Detector.load(paths.detector_model(name)) for name in params.train.models}
+    for detector in detectors.values():
+        detector.stats.check_matches(preprocessing)  # the cache was made with params.features
 
     results: dict[str, dict[str, dict]] = {name: {} for name in detectors}
     for split in ("test", "test_unseen"):
-        for name, model in detectors.items():
-            inputs, labels = load_split(split, MODELS[name].features)
-            p_fake = predict(model, inputs, params.evaluate.batch_size)
-            results[name][split] = detection_metrics(np.asarray(labels), p_fake)
+        fitted, labels = load_split(split, PIXELS)
+        labels = np.asarray(labels)
+        for name, detector in detectors.items():
+            p_fake = detector.predict_fitted(fitted, params.evaluate.batch_size)
+            results[name][split] = detection_metrics(labels, p_fake)
             if split == "test":
-                write_curves(name, np.asarray(labels), p_fake)
-    labels = np.asarray(load_split("test", "dct")[1])
-    for set_name, by_model in score_perturbed(detectors, stats, params).items():
+                write_curves(name, labels, p_fake)
+    labels = np.asarray(load_split("test", PIXELS)[1])
+    for set_name, by_model in score_perturbed(detectors, params).items():
         for name, p_fake in by_model.items():
             results[name][set_name] = detection_metrics(labels, p_fake)
 

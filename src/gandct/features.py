@@ -1,15 +1,17 @@
-"""features stage: cache the DCT maps and pixels of every manifest and generated image as .npy arrays.
+"""features stage: cache the fitted images and DCT maps of one split, `gandct features <split>`.
 
-Reads `data/interim/manifest.csv` (prepare) and `data/interim/generated.csv` (augment). Writes, for each
-split (train, val, test, and test_unseen: the test reals with the fakes of a GAN no detector trains on):
-`data/processed/{split}_dct.npy` and `{split}_pixels.npy` (N, H, W, C), `{split}_y.npy` (N,) (0 real,
-1 fake), all float32, and `{split}_ids.csv` (path, generator, label of each row), plus
-`data/processed/dct_stats.npz`, the train split's per-coefficient statistics that z-score every split.
+Reads `data/interim/manifest.csv` (prepare) and the listing of the generator whose fakes the split holds
+(`paths.SPLIT_GENERATOR`: the ProGAN's for train, val and test; for test_unseen, the test reals with the
+fakes of the DCGAN, a generator no detector trains on). Writes `data/processed/<split>/`: `dct.npy`, the
+log spectra log(|DCT| + eps) as float32 (N, H, W, C), not z-scored; `pixels.npy`, the fitted images as
+uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake); `ids.csv` (path, generator, label of each row).
+The train split also gets `dct_stats.npz`, its per-coefficient statistics: a model reads its inputs
+z-scored with the copy saved beside it, so no other split depends on the train images.
 
 Worker processes decode and transform the images chunk by chunk (with `gandct.dct`, the one preprocessing
 path) and write each chunk straight into its rows of the output arrays, so memory stays flat whatever the
-number of images. The train split is written first as raw log spectra while their moments are merged;
-its rows are then z-scored in place. The folder appears only complete, renamed into place at the end.
+number of images; the train chunks also return their moments, merged into the statistics. The folder
+appears only complete, renamed into place at the end.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
-from gandct.dct import DctStats, Moments, Preprocessing, fit_image, log_spectra, scale_pixels
+from gandct.dct import DctStats, Moments, Preprocessing, fit_image, log_spectra
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, read_csv, write_csv
 from gandct.images import ImageError, load_rgb
@@ -52,7 +54,10 @@ ID_COLUMNS = ["path", "generator", "label"]
 # What to run again when a listed image cannot be used, by the listing that named it.
 REMEDY = {
     str(paths.MANIFEST): "it changed after prepare checked it; run prepare again (dvc repro prepare)",
-    str(paths.GENERATED): "run the augment stage again (dvc repro augment)",
+    **{
+        str(paths.generated_listing(generator)): "run the augment stage again (dvc repro augment)"
+        for generator in set(paths.SPLIT_GENERATOR.values())
+    },
 }
 
 
@@ -68,7 +73,8 @@ class Item:
 
 @dataclass(frozen=True)
 class SplitArrays:
-    """The two float32 (N, H, W, C) output arrays of a split and where their rows start in the files."""
+    """The split's (N, H, W, C) output arrays, log spectra (float32) and images (uint8), and where their
+    rows start in the files."""
 
     dct: Path
     pixels: Path
@@ -97,39 +103,38 @@ def to_item(row: dict[str, str], listing: Path) -> Item:
     return Item(row["path"], LABELS[row["label"]], row["generator"], str(listing))
 
 
-def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str, str]]) -> dict[str, list[Item]]:
-    """The images of each split, in listing order.
-
-    train, val and test: the manifest's rows of that split, then generated.csv's. test_unseen: the
-    manifest's test reals, then generated.csv's test_unseen fakes (a generator no detector trains on).
-    """
-    items: dict[str, list[Item]] = {split: [] for split in paths.FEATURE_SPLITS}
+def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str, str]], split: str) -> list[Item]:
+    """The images of one split, in listing order: the manifest's rows of that split (for test_unseen, its
+    test reals), then the rows of that split in `generated`, the listing of the split's generator."""
+    listing = paths.generated_listing(paths.SPLIT_GENERATOR[split])
+    items = []
     for row in manifest:
         if row["split"] not in ("train", "val", "test"):
             raise GandctError(f"{paths.MANIFEST}: {row['path']} has split {row['split']!r}")
         item = to_item(row, paths.MANIFEST)
-        items[row["split"]].append(item)
-        if row["split"] == "test" and item.label == LABELS["real"]:
-            items["test_unseen"].append(item)
+        if row["split"] == split or (
+            split == "test_unseen" and row["split"] == "test" and item.label == LABELS["real"]
+        ):
+            items.append(item)
     for row in generated:
         if row["split"] not in paths.FEATURE_SPLITS:
-            raise GandctError(f"{paths.GENERATED}: {row['path']} has split {row['split']!r}")
-        items[row["split"]].append(to_item(row, paths.GENERATED))
-    for split, listed in items.items():
-        if not listed:
-            raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {paths.GENERATED}")
-    if {item.label for item in items["train"]} != set(LABELS.values()):
-        have = "real" if items["train"][0].label == LABELS["real"] else "fake"
+            raise GandctError(f"{listing}: {row['path']} has split {row['split']!r}")
+        if row["split"] == split:
+            items.append(to_item(row, listing))
+    if not items:
+        raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {listing}")
+    if split == "train" and {item.label for item in items} != set(LABELS.values()):
+        have = "real" if items[0].label == LABELS["real"] else "fake"
         raise GandctError(
             f"the train split has only {have} images: a detector needs both classes "
-            f"(fakes come from {paths.GENERATED} or from the source data set's fake/ folders)"
+            f"(fakes come from {listing} or from the source data set's fake/ folders)"
         )
     return items
 
 
-def check_files_exist(items: dict[str, list[Item]]) -> None:
+def check_files_exist(items: list[Item]) -> None:
     """One clear error, before any work, if listed images are missing."""
-    unique = {item.path: item for listed in items.values() for item in listed}
+    unique = {item.path: item for item in items}
     for listing, remedy in REMEDY.items():
         missing = sorted(path for path, item in unique.items() if item.listing == listing and not Path(path).is_file())
         if missing:
@@ -141,22 +146,15 @@ def check_files_exist(items: dict[str, list[Item]]) -> None:
 
 
 def write_rows(path: Path, offset: int, start: int, rows: np.ndarray) -> None:
-    """Write float32 rows into an .npy array file from row `start` on.
+    """Write rows into an .npy array file of their dtype from row `start` on.
 
     Plain positioned writes rather than a mapping: no page of the file stays mapped into the worker, and
     writing is several times cheaper than faulting in freshly mapped pages.
     """
-    rows = np.ascontiguousarray(rows, dtype=np.float32)
+    rows = np.ascontiguousarray(rows)
     with Path(path).open("r+b") as handle:
         handle.seek(offset + start * rows[0].nbytes)
         handle.write(rows.data)
-
-
-def read_rows(path: Path, offset: int, start: int, count: int, row_shape: tuple[int, ...]) -> np.ndarray:
-    """Read `count` float32 rows of an .npy array file from row `start` on."""
-    values = count * int(np.prod(row_shape))
-    first = offset + start * int(np.prod(row_shape)) * 4
-    return np.fromfile(path, dtype=np.float32, count=values, offset=first).reshape(count, *row_shape)
 
 
 def fit_item(item: Item, preprocessing: Preprocessing) -> np.ndarray:
@@ -183,7 +181,7 @@ class TransformJob:
     start: int  # row of the first item
     arrays: SplitArrays
     preprocessing: Preprocessing
-    stats: DctStats | None  # None on the train pass: write raw log spectra and return their moments
+    moments: bool  # the train split: also return the moments of the log spectra, for the statistics
 
     @property
     def count(self) -> int:
@@ -191,39 +189,16 @@ class TransformJob:
         return len(self.items)
 
     def run(self) -> Moments | None:
-        """Write the job's rows (pixels, and z-scored or raw log spectra); raw ones also give their moments."""
+        """Write the job's rows (fitted images and log spectra); on the train split return their moments."""
         fitted = np.stack([fit_item(item, self.preprocessing) for item in self.items])
         spectra = log_spectra(fitted, self.preprocessing.eps)
         arrays = self.arrays
-        write_rows(arrays.pixels, arrays.pixels_offset, self.start, scale_pixels(fitted))
-        if self.stats is None:
-            write_rows(arrays.dct, arrays.dct_offset, self.start, spectra)
-            return Moments.of(spectra)
-        write_rows(arrays.dct, arrays.dct_offset, self.start, self.stats.normalize(spectra))
-        return None
+        write_rows(arrays.pixels, arrays.pixels_offset, self.start, fitted)
+        write_rows(arrays.dct, arrays.dct_offset, self.start, spectra)
+        return Moments.of(spectra) if self.moments else None
 
 
-@dataclass(frozen=True)
-class NormalizeJob:
-    """Z-score rows of raw log spectra in place."""
-
-    split: str
-    start: int
-    count: int
-    arrays: SplitArrays
-    stats: DctStats
-
-    def run(self) -> None:
-        """Read the rows, z-score them, write them back."""
-        arrays = self.arrays
-        spectra = read_rows(arrays.dct, arrays.dct_offset, self.start, self.count, self.stats.preprocessing.shape)
-        write_rows(arrays.dct, arrays.dct_offset, self.start, self.stats.normalize(spectra))
-
-
-Job = TransformJob | NormalizeJob
-
-
-def run_job(job: Job) -> Moments | None:
+def run_job(job: TransformJob) -> Moments | None:
     """Run one job (a module-level function, so that worker processes can receive it)."""
     return job.run()
 
@@ -289,100 +264,83 @@ def stop_cleanly_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[Job]) -> list[Moments | None]:
-    """Run jobs in order with one progress bar per split (and pass); return their results in order."""
-    labels = [f"features {job.split}" + (" z-score" if isinstance(job, NormalizeJob) else "") for job in jobs]
-    totals = Counter()
-    for label, job in zip(labels, jobs, strict=True):
-        totals[label] += job.count
-    results, bar, current = [], None, None
-    for label, job, result in zip(labels, jobs, run(run_job, jobs), strict=True):
-        if label != current:
-            if bar is not None:
-                bar.close()
-            bar, current = tqdm(total=totals[label], desc=label, unit="img", mininterval=1), label
-        bar.update(job.count)
-        results.append(result)
-    if bar is not None:
-        bar.close()
+def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[TransformJob]) -> list[Moments | None]:
+    """Run one split's jobs in order with a progress bar; return their results in order."""
+    results = []
+    with tqdm(total=sum(job.count for job in jobs), desc=f"features {jobs[0].split}", unit="img", mininterval=1) as bar:
+        for job, result in zip(jobs, run(run_job, jobs), strict=True):
+            bar.update(job.count)
+            results.append(result)
     return results
 
 
 # --- the stage --------------------------------------------------------------------------------------------
 
 
-def create_arrays(folder: Path, split: str, count: int, shape: tuple[int, int, int]) -> SplitArrays:
-    """Create the split's (count, H, W, C) float32 .npy files and note where their data start."""
-    files = [paths.features_file(split, kind, folder) for kind in ("dct.npy", "pixels.npy")]
+def create_arrays(folder: Path, count: int, shape: tuple[int, int, int]) -> SplitArrays:
+    """Create the split's (count, H, W, C) .npy files, log spectra and images, and note where their data start."""
     offsets = []
-    for file in files:
-        array = np.lib.format.open_memmap(file, mode="w+", dtype=np.float32, shape=(count, *shape))
+    for name, dtype in (("dct.npy", np.float32), ("pixels.npy", np.uint8)):
+        array = np.lib.format.open_memmap(folder / name, mode="w+", dtype=dtype, shape=(count, *shape))
         offsets.append(array.offset)
         del array
-    return SplitArrays(files[0], files[1], offsets[0], offsets[1])
+    return SplitArrays(folder / "dct.npy", folder / "pixels.npy", offsets[0], offsets[1])
 
 
-def write_labels(folder: Path, split: str, items: list[Item]) -> None:
-    """{split}_y.npy (0 real, 1 fake) and {split}_ids.csv, row for row with the arrays."""
-    np.save(paths.features_file(split, "y.npy", folder), np.array([item.label for item in items], dtype=np.float32))
+def write_labels(folder: Path, items: list[Item]) -> None:
+    """y.npy (0 real, 1 fake) and ids.csv, row for row with the arrays."""
+    np.save(folder / "y.npy", np.array([item.label for item in items], dtype=np.float32))
     ids = [{"path": item.path, "generator": item.generator, "label": item.label} for item in items]
-    write_csv(paths.features_file(split, "ids.csv", folder), ID_COLUMNS, ids)
+    write_csv(folder / "ids.csv", ID_COLUMNS, ids)
 
 
-def build_features(
-    items: dict[str, list[Item]], preprocessing: Preprocessing, folder: Path, workers: int, chunk_size: int
-) -> DctStats:
-    """Write every split into `folder`; the statistics come from the train split alone.
-
-    Two passes: the train images (raw log spectra, and their moments); then, with the statistics, the
-    in-place z-score of the train rows and the other splits, in one stream of jobs so no worker waits
-    for a split to finish.
-    """
-    arrays = {}
-    for split in paths.FEATURE_SPLITS:
-        arrays[split] = create_arrays(folder, split, len(items[split]), preprocessing.shape)
-        write_labels(folder, split, items[split])
-
-    def transform_jobs(split: str, stats: DctStats | None) -> list[TransformJob]:
-        listed = items[split]
-        return [
-            TransformJob(split, tuple(listed[start : start + chunk_size]), start, arrays[split], preprocessing, stats)
-            for start in range(0, len(listed), chunk_size)
-        ]
-
-    with worker_pool(workers) as run:
-        moments = functools.reduce(Moments.merge, run_with_progress(run, transform_jobs("train", None)))
-        stats = DctStats.from_moments(moments, preprocessing)
-        stats.save(folder / paths.DCT_STATS.name)
-        train = len(items["train"])
-        jobs: list[Job] = [
-            NormalizeJob("train", start, min(chunk_size, train - start), arrays["train"], stats)
-            for start in range(0, train, chunk_size)
-        ]
-        for split in paths.FEATURE_SPLITS[1:]:
-            jobs += transform_jobs(split, stats)
-        run_with_progress(run, jobs)
+def build_split(
+    split: str,
+    items: list[Item],
+    preprocessing: Preprocessing,
+    folder: Path,
+    run: Callable[[Callable, list], Iterable],
+    chunk_size: int,
+) -> DctStats | None:
+    """Write one split's files into `folder` with the worker pool `run`; the train split also gets its
+    statistics (`dct_stats.npz`), which are returned."""
+    arrays = create_arrays(folder, len(items), preprocessing.shape)
+    write_labels(folder, items)
+    is_train = split == "train"
+    jobs = [
+        TransformJob(split, tuple(items[start : start + chunk_size]), start, arrays, preprocessing, is_train)
+        for start in range(0, len(items), chunk_size)
+    ]
+    results = run_with_progress(run, jobs)
+    if not is_train:
+        return None
+    stats = DctStats.from_moments(functools.reduce(Moments.merge, results), preprocessing)
+    stats.save(folder / paths.DCT_STATS.name)
     return stats
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct features", description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument("split", choices=paths.FEATURE_SPLITS, help="which split to cache")
+    args = parser.parse_args(argv)
     setup_logging()
     params = load_params()
     settings = params.features
     preprocessing = Preprocessing.from_params(settings)
     manifest = read_listing(paths.MANIFEST, "prepare")
-    generated = read_listing(paths.GENERATED, "augment")
-    items = split_items(manifest, generated)
+    generated = read_listing(paths.generated_listing(paths.SPLIT_GENERATOR[args.split]), "augment")
+    items = split_items(manifest, generated, args.split)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1
-    with stop_cleanly_on_signals(), atomic_dir(paths.PROCESSED) as staging:
-        build_features(items, preprocessing, staging, workers, settings.chunk_size)
-    for split, listed in items.items():
-        counts = Counter(item.generator or ("real" if item.label == LABELS["real"] else "fake") for item in listed)
-        log.info("%s: %d images (%s)", split, len(listed), ", ".join(f"{g}={n}" for g, n in sorted(counts.items())))
-    log.info("wrote %s: DCT maps and pixels of shape %s", paths.PROCESSED, preprocessing.shape)
+    with (
+        stop_cleanly_on_signals(),
+        worker_pool(workers) as run,
+        atomic_dir(paths.processed_split(args.split)) as staging,
+    ):
+        build_split(args.split, items, preprocessing, staging, run, settings.chunk_size)
+    counts = Counter(item.generator or ("real" if item.label == LABELS["real"] else "fake") for item in items)
+    log.info("%s: %d images (%s)", args.split, len(items), ", ".join(f"{g}={n}" for g, n in sorted(counts.items())))
+    log.info("wrote %s: DCT maps and images of shape %s", paths.processed_split(args.split), preprocessing.shape)
 
 
 if __name__ == "__main__":

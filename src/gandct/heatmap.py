@@ -4,7 +4,7 @@ Each image becomes `<out>/<relative path>_dct.png`: its path relative to the fol
 extension dropped (kept as `_<ext>` where two images differ only by it), so no two images share an
 output. The figure shows the image and its log-magnitude DCT map (lowest frequency top-left, the
 high-frequency quadrant outlined), computed by `gandct.dct_heatmap`, the features stage's own transform.
-With `--stats` (e.g. models/custom.dct_stats.npz) the image is first fitted exactly as the detectors see
+With `--stats` (e.g. models/detectors/custom.dct_stats.npz) the image is first fitted exactly as the detectors see
 it; without, the whole image is transformed in gray at its own size.
 """
 

@@ -16,24 +16,26 @@ import keras
 import numpy as np
 from keras import layers
 
+from gandct.detector_names import IMAGENET_NAMES, INPUT_KIND
 from gandct.errors import GandctError
 
 
-@keras.saving.register_keras_serializable(package="gandct")
-class FrequencyCoordinates(layers.Layer):
+def frequency_coordinates(inputs: keras.KerasTensor) -> keras.KerasTensor:
     """Append the normalised vertical and horizontal frequency index of each DCT coefficient as two
-    channels (0 at the DC term, 1 at the highest frequency), so convolutions can tell where they are."""
+    channels (0 at the DC term, 1 at the highest frequency), so convolutions can tell where they are.
 
-    def call(self, inputs: keras.KerasTensor) -> keras.KerasTensor:
-        batch, height, width = keras.ops.shape(inputs)[0], inputs.shape[1], inputs.shape[2]
-        rows = keras.ops.linspace(0.0, 1.0, height, dtype=inputs.dtype)[None, :, None, None]
-        cols = keras.ops.linspace(0.0, 1.0, width, dtype=inputs.dtype)[None, None, :, None]
-        rows = keras.ops.broadcast_to(rows, (batch, height, width, 1))
-        cols = keras.ops.broadcast_to(cols, (batch, height, width, 1))
-        return keras.ops.concatenate([inputs, rows, cols], axis=-1)
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (*input_shape[:-1], input_shape[-1] + 2)
+    Built from stock layers only, so the saved model loads in plain Keras with no gandct import: a
+    frozen zero-kernel Dense turns the input into two zero channels, and a Normalization over every
+    position whose fixed mean is minus the coordinate grid adds that grid to them ((0 - -grid) / 1).
+    """
+    height, width = inputs.shape[1], inputs.shape[2]
+    rows, cols = np.meshgrid(np.linspace(0.0, 1.0, height), np.linspace(0.0, 1.0, width), indexing="ij")
+    grid = np.stack([rows, cols], axis=-1).astype(np.float32)
+    zeros = layers.Dense(2, use_bias=False, kernel_initializer="zeros", trainable=False, name="coordinate_base")(inputs)
+    coordinates = layers.Normalization(
+        axis=(1, 2, 3), mean=-grid, variance=np.ones_like(grid), name="frequency_coordinates"
+    )(zeros)
+    return layers.Concatenate(name="with_coordinates")([inputs, coordinates])
 
 
 def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper") -> keras.Model:
@@ -58,7 +60,7 @@ def spectral_net(
 ) -> keras.Model:
     """This project's detector for DCT maps: a position-aware CNN plus a linear path over every coefficient.
 
-    - FrequencyCoordinates: GAN up-sampling traces sit at fixed frequencies, so translation invariance
+    - frequency coordinates: GAN up-sampling traces sit at fixed frequencies, so translation invariance
       is the wrong prior; the coordinate channels let each filter respond differently per frequency.
     - Three conv blocks with batch normalisation, doubling the width and halving the map each time:
       local spectral patterns (peaks and their neighbours) summarised per frequency band.
@@ -70,7 +72,7 @@ def spectral_net(
     """
     regulariser = keras.regularizers.l2(l2)
     inputs = keras.Input(shape=input_shape, name="spectrum")
-    x = FrequencyCoordinates()(inputs)
+    x = frequency_coordinates(inputs)
     for filters in (width, 2 * width, 4 * width):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
@@ -108,8 +110,8 @@ class ImagenetArchitecture:
     weights_file: str  # without the classification top, as keras.applications caches it under ~/.keras/models/
 
 
-# The five ImageNet classifiers Frank et al. 2020 compare against (Sec. 4), as opt-in pixel baselines.
-IMAGENET = {
+# keras.applications details of the ImageNet pixel baselines (detector_names.IMAGENET_NAMES).
+IMAGENET: dict[str, ImagenetArchitecture] = {
     "resnet152": ImagenetArchitecture(
         "ResNet152", 32, "caffe", "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5"
     ),
@@ -184,13 +186,14 @@ class ModelSpec:
     """How to build a detector and which cached feature array it reads."""
 
     builder: Callable[..., keras.Model] | None  # None: fitted outside Keras (the linear baseline)
-    features: str  # "dct" or "pixels"
+    features: str  # detector_names.DCT or PIXELS
 
 
-MODELS: dict[str, ModelSpec] = {
-    "paper": ModelSpec(paper_cnn, "dct"),
-    "custom": ModelSpec(spectral_net, "dct"),
-    "paper_pixel": ModelSpec(paper_cnn, "pixels"),
-    "linear": ModelSpec(None, "dct"),
-    **{name: ModelSpec(imagenet_net, "pixels") for name in IMAGENET},
+BUILDERS: dict[str, Callable[..., keras.Model] | None] = {
+    "paper": paper_cnn,
+    "custom": spectral_net,
+    "paper_pixel": paper_cnn,
+    "linear": None,
+    **dict.fromkeys(IMAGENET_NAMES, imagenet_net),
 }
+MODELS: dict[str, ModelSpec] = {name: ModelSpec(BUILDERS[name], kind) for name, kind in INPUT_KIND.items()}

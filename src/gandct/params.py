@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import ParamsError
 
 PARAMS_FILE = Path("params.yaml")
@@ -150,17 +151,7 @@ class ImagenetTrainParams(KerasTrainParams):
     weights: Literal["none", "imagenet"]  # imagenet: only from the Keras cache, never downloaded
 
 
-ModelName = Literal[
-    "paper",
-    "custom",
-    "paper_pixel",
-    "linear",
-    "resnet152",
-    "densenet121",
-    "xception",
-    "nasnetmobile",
-    "inceptionresnetv2",
-]
+ModelName = Literal[tuple(INPUT_KIND)]
 
 
 class TrainParams(Section):
@@ -202,11 +193,38 @@ class Params(Section):
     evaluate: EvaluateParams
     report: ReportParams
 
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Params:
+        # Checked when params load, so a run stops at its first stage instead of failing at the last one.
+        untrained = [name for name in self.report.saliency_models if name not in self.train.models]
+        if untrained:
+            raise ValueError(
+                f"report.saliency_models: {', '.join(untrained)} not in train.models {self.train.models}; "
+                "train it too or drop it from report.saliency_models"
+            )
+        pixel = [name for name in self.report.saliency_models if INPUT_KIND[name] != DCT]
+        if pixel:
+            dct_models = ", ".join(name for name in self.train.models if INPUT_KIND[name] == DCT) or "none"
+            raise ValueError(
+                f"report.saliency_models: {', '.join(pixel)} reads pixels, but saliency is drawn on the DCT map; "
+                f"name DCT detectors (in train.models: {dct_models})"
+            )
+        features = self.features
+        if features.crop == "center" and features.image_size > self.augment.resolution:
+            raise ValueError(
+                f"features.image_size={features.image_size} is larger than augment.resolution="
+                f"{self.augment.resolution} with features.crop: center, so no generated fake can be cropped; "
+                "lower features.image_size, raise augment.resolution or set features.crop: resize"
+            )
+        return self
+
 
 def _format_error(err: ValidationError, path: Path) -> str:
     # A misspelt key is both an unknown key and a missing one: name the unknown one, with its closest valid name.
     errors = sorted(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
     first = errors[0]
+    if not first["loc"] and first["type"] == "value_error":  # a check across sections: its message names the keys
+        return f"{path}: {first['msg'].removeprefix('Value error, ')}"
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     explained = 1
     if first["type"] == "extra_forbidden":

@@ -15,9 +15,9 @@ MANIFEST = INTERIM / "manifest.csv"
 REJECTED = INTERIM / "rejected.csv"
 GENERATED_DIR = INTERIM / "generated"  # generated fakes: generated/<generator>/<split>/*.png
 GENERATED = INTERIM / "generated.csv"  # the augment stage's fakes, same columns as the manifest
-DCT_STATS = PROCESSED / "dct_stats.npz"  # train-split statistics of the log DCT spectra
 
 MODELS = Path("models")
+DETECTORS = MODELS / "detectors"  # the trained detectors and their statistics, and nothing else
 PROGAN_GENERATOR = MODELS / "progan" / "generator.keras"
 DCGAN_GENERATOR = MODELS / "dcgan" / "generator.keras"
 GAN_CHECKPOINTS = MODELS / "checkpoints"  # resumable GAN training states, kept across `dvc repro` (persist)
@@ -26,8 +26,14 @@ FIGURES = REPORTS / "figures"
 AUGMENT_REPORTS = REPORTS / "augment"  # GAN loss tables for `dvc plots` and the stage's phase timings
 
 
+def detector_model(name: str) -> Path:
+    """The trained detector `name`: models/detectors/<name>.keras."""
+    return DETECTORS / f"{name}.keras"
+
+
 def model_stats(model_path: Path) -> Path:
-    """The DCT statistics saved beside a trained model: models/custom.keras -> models/custom.dct_stats.npz."""
+    """The DCT statistics saved beside a trained model: custom.keras -> custom.dct_stats.npz, same folder."""
+    model_path = Path(model_path)
     return model_path.with_name(model_path.name.removesuffix(".keras") + ".dct_stats.npz")
 
 
@@ -47,8 +53,21 @@ def raw_source_dir(source: str) -> Path:
 
 
 FEATURE_SPLITS = ("train", "val", "test", "test_unseen")  # test_unseen: test reals + fakes of an unseen GAN
+# The generator whose fakes each split of the features reads (besides the manifest's images); dvc.yaml's
+# features stages declare the same pairs.
+SPLIT_GENERATOR = {"train": "progan", "val": "progan", "test": "progan", "test_unseen": "dcgan"}
+FEATURE_FILES = ("dct.npy", "pixels.npy", "y.npy", "ids.csv")  # what data/processed/<split>/ holds
 
 
-def features_file(split: str, kind: str, folder: Path = PROCESSED) -> Path:
-    """A file of the features stage: kind is "dct.npy", "pixels.npy", "y.npy" or "ids.csv"."""
-    return folder / f"{split}_{kind}"
+def processed_split(split: str) -> Path:
+    """The features of one split: data/processed/<split>/, written by the features stage of that split."""
+    return PROCESSED / split
+
+
+def features_file(split: str, kind: str) -> Path:
+    """A file of the features of `split`: kind is one of FEATURE_FILES."""
+    return processed_split(split) / kind
+
+
+# Train-split statistics of the log DCT spectra, written with the train features (only they feed them).
+DCT_STATS = processed_split("train") / "dct_stats.npz"

@@ -1,7 +1,7 @@
-"""predict: score new images with a trained detector, `gandct predict PATH... --model models/custom.keras`.
+"""predict: score new images with a trained detector, `gandct predict PATH... --model models/detectors/custom.keras`.
 
 Each image goes through exactly the features stage's preprocessing, with the train statistics saved
-beside the model (`models/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, label, error`; a file
+beside the model (`models/detectors/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, label, error`; a file
 that cannot be read gets a row with its error instead of stopping the run.
 """
 
@@ -15,57 +15,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-import keras
 import numpy as np
 from tqdm import tqdm
 
+from gandct import paths
 from gandct.cli import run_command
-from gandct.dct import DctStats, dct_features, fit_image, scale_pixels
+from gandct.dct import fit_image
+from gandct.detector import Detector
 from gandct.errors import GandctError
 from gandct.fileio import atomic_path, expand_paths, output_problem
 from gandct.images import ImageError, load_rgb
 from gandct.logs import setup_logging
-from gandct.models import MODELS
-from gandct.paths import model_stats
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["path", "p_fake", "label", "error"]
 
 
-def load_detector(model_path: Path) -> tuple[keras.Model, DctStats, str]:
-    """The model, the statistics saved beside it, and which input it reads ("dct" or "pixels")."""
-    if not model_path.is_file():
-        raise GandctError(f"{model_path}: no such model file")
-    try:
-        model = keras.saving.load_model(model_path, safe_mode=True)
-    except Exception as err:
-        raise GandctError(f"{model_path}: not a gandct model that loads safely ({type(err).__name__}: {err})") from None
-    if model.name not in MODELS:
-        raise GandctError(f"{model_path}: unknown detector {model.name!r}; expected one of {', '.join(MODELS)}")
-    stats = DctStats.load(model_stats(model_path))
-    if tuple(model.input_shape[1:]) != stats.preprocessing.shape:
-        raise GandctError(
-            f"{model_path} takes inputs of shape {tuple(model.input_shape[1:])} but its statistics describe "
-            f"{stats.preprocessing.shape} images; the model and {model_stats(model_path)} do not belong together"
-        )
-    return model, stats, MODELS[model.name].features
-
-
-def score(files: list[Path], model: keras.Model, stats: DctStats, features: str, batch_size: int) -> Iterator[dict]:
+def score(files: list[Path], detector: Detector, batch_size: int) -> Iterator[dict]:
     """One CSV row per file, in order: p_fake and label, or the error that made the file unusable."""
     for start in range(0, len(files), batch_size):
         batch, errors, fitted = files[start : start + batch_size], {}, []
         for path in batch:
             try:
-                fitted.append(fit_image(load_rgb(path), stats.preprocessing))
+                fitted.append(fit_image(load_rgb(path), detector.stats.preprocessing))
             except ImageError as err:
                 errors[path] = str(err)
         p_fake = iter(())
         if fitted:
-            images = np.stack(fitted)
-            inputs = dct_features(images, stats) if features == "dct" else scale_pixels(images)
-            p_fake = iter(model.predict_on_batch(inputs)[:, 0])
+            p_fake = iter(detector.predict_fitted(np.stack(fitted), batch_size))
         for path in batch:
             if path in errors:
                 yield {"path": str(path), "p_fake": "", "label": "", "error": errors[path]}
@@ -89,7 +67,7 @@ def write_rows(rows: Iterator[dict], handle: TextIO, total: int) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="image files and folders (walked recursively)")
-    parser.add_argument("--model", type=Path, default=Path("models/custom.keras"), help="a trained .keras detector")
+    parser.add_argument("--model", type=Path, default=paths.detector_model("custom"), help="a trained .keras detector")
     parser.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     parser.add_argument("--batch-size", type=int, default=256, help="images scored at a time")
     args = parser.parse_args(argv)
@@ -98,11 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None and (problem := output_problem(args.out, folder=False)):
         raise GandctError(f"--out: {problem}")
     setup_logging()
-    model, stats, features = load_detector(args.model)
+    detector = Detector.load(args.model)
     files = expand_paths(args.paths)
     if not files:
         log.warning("no files found in %s: nothing to score", ", ".join(args.paths))
-    rows = score(files, model, stats, features, args.batch_size)
+    rows = score(files, detector, args.batch_size)
     if args.out is None:
         failed = write_rows(rows, sys.stdout, len(files))
     else:

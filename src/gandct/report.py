@@ -12,18 +12,17 @@ import json
 import logging
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from gandct import figures, paths
 from gandct.cli import run_command
 from gandct.datasets import load_split
-from gandct.dct import DctStats
+from gandct.detector import Detector
+from gandct.detector_names import DCT, PIXELS
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_text
 from gandct.images import load_rgb
 from gandct.logs import setup_logging
-from gandct.models import MODELS
 from gandct.params import Params, load_params
 from gandct.saliency import high_frequency_share, quadrant_shares, saliency_maps
 
@@ -40,11 +39,10 @@ QUADRANT_NAMES = {
 SHARE_COLUMNS = ("vanilla", "vanilla_real", "vanilla_fake", "smoothgrad")
 
 
-def log_spectra(split: str, stats: DctStats) -> tuple[np.ndarray, list[dict[str, str]]]:
-    """The split's log-DCT maps (z-score undone, channels averaged) and its ids rows."""
-    spectra, _ = load_split(split, "dct")
-    maps = (np.asarray(spectra) * stats.std + stats.mean).mean(axis=-1)
-    return maps, read_csv(paths.features_file(split, "ids.csv"))
+def channel_mean_spectra(split: str) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """The split's cached log-DCT maps with their channels averaged (N, H, W), and its ids rows."""
+    spectra, _ = load_split(split, DCT)
+    return np.asarray(spectra).mean(axis=-1), read_csv(paths.features_file(split, "ids.csv"))
 
 
 def kind_of(row: dict[str, str]) -> str:
@@ -78,10 +76,10 @@ def by_kind(maps: np.ndarray, rows: list[dict[str, str]]) -> dict[str, np.ndarra
     return {kind: maps[[i for i, k in enumerate(kinds) if k == kind]] for kind in sorted(set(kinds))}
 
 
-def spectra_figures(stats: DctStats) -> dict[str, int]:
+def spectra_figures() -> dict[str, int]:
     """Mean spectra, their difference and the diagonal profiles; return image counts per kind."""
-    test, test_rows = log_spectra("test", stats)
-    unseen, unseen_rows = log_spectra("test_unseen", stats)
+    test, test_rows = channel_mean_spectra("test")
+    unseen, unseen_rows = channel_mean_spectra("test_unseen")
     groups = by_kind(test, test_rows)  # test_unseen's reals are the test reals: take only its fakes
     groups |= {kind: maps for kind, maps in by_kind(unseen, unseen_rows).items() if kind != "real"}
     real = groups["real"].mean(axis=0)
@@ -114,23 +112,22 @@ def saliency_report(params: Params) -> dict[str, dict[str, float]]:
     Vanilla gradients cover the whole test split; SmoothGrad, 20-odd times dearer, covers a seeded
     sample of `report.smoothgrad_images` test images, enough to check that it agrees.
     """
-    x_test, y_test = load_split("test", "dct")
-    x_test, y_test = np.asarray(x_test), np.asarray(y_test)
+    fitted, y_test = load_split("test", PIXELS)
+    fitted, y_test = np.asarray(fitted), np.asarray(y_test)
     rows = read_csv(paths.features_file("test", "ids.csv"))
     rng = np.random.default_rng(params.seed)
     kinds = sorted({kind_of(row) for row in rows}, key=lambda kind: (kind != "real", kind))
     examples = [i for kind in kinds for i in pick(rows, kind, params.report.examples_per_class, rng)]
-    sample = np.sort(rng.choice(len(x_test), size=min(params.report.smoothgrad_images, len(x_test)), replace=False))
+    sample = np.sort(rng.choice(len(fitted), size=min(params.report.smoothgrad_images, len(fitted)), replace=False))
     smooth = {
         "smooth_samples": params.report.smooth_samples,
         "smooth_noise": params.report.smooth_noise,
         "seed": params.seed,
     }
     shares, means = {}, {}
-    for name in params.report.saliency_models:
-        if MODELS[name].features != "dct":
-            raise GandctError(f"report.saliency_models: {name} reads pixels, not the DCT map")
-        model = keras.saving.load_model(paths.MODELS / f"{name}.keras", safe_mode=True)
+    for name in params.report.saliency_models:  # DCT detectors that were trained: params.py checks both
+        detector = Detector.load(paths.detector_model(name))
+        model, x_test = detector.model, detector.inputs(fitted)
         vanilla = saliency_maps(model, x_test)
         smoothed = saliency_maps(model, x_test[sample], **smooth)
         captions = [kind_of(rows[i]) for i in examples]
@@ -263,14 +260,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     setup_logging()
     params = load_params()
-    stats = DctStats.load(paths.DCT_STATS)
     metrics_file = paths.REPORTS / "metrics.json"
     if not metrics_file.is_file():
         raise GandctError(f"{metrics_file} not found; run the evaluate stage first (dvc repro evaluate)")
     results = json.loads(metrics_file.read_text())
 
     sample_grid(params)
-    counts = spectra_figures(stats)
+    counts = spectra_figures()
     histories = {name: training_history(name) for name in params.train.models}
     figures.plot_training_curves(histories, FIGURES / "training_curves.png")
     roc = {}

@@ -1,6 +1,7 @@
 """train stage: fit one detector, `gandct train <model>`, on the cached features.
 
-Writes `models/<model>.keras`, the training curves (dvclive) under `reports/train/<model>/`, a PNG of
+Writes `models/detectors/<model>.keras` and beside it the train statistics it reads its inputs with
+(`<model>.dct_stats.npz`), the training curves (dvclive) under `reports/train/<model>/`, a PNG of
 them in `reports/figures/train_<model>.png`, and `reports/metrics/<model>_train.json`.
 """
 
@@ -11,6 +12,7 @@ import json
 import logging
 import shutil
 import time
+from functools import partial
 
 import keras
 import numpy as np
@@ -22,9 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from gandct import paths
 from gandct.cli import run_command
 from gandct.datasets import batches, load_split
-from gandct.dct import DctStats, Preprocessing
+from gandct.dct import DctStats, Preprocessing, cached_inputs
+from gandct.detector_names import DCT
 from gandct.figures import plot_coefficient_weights, plot_training_curves
 from gandct.fileio import atomic_path, write_text
+from gandct.keras_io import save_model
 from gandct.logs import setup_logging
 from gandct.models import MODELS, logistic_regression
 from gandct.params import KerasTrainParams, LinearTrainParams, Params, load_params
@@ -32,11 +36,12 @@ from gandct.params import KerasTrainParams, LinearTrainParams, Params, load_para
 log = logging.getLogger(__name__)
 
 
-def train_keras(name: str, settings: KerasTrainParams, params: Params) -> tuple[keras.Model, dict]:
+def train_keras(name: str, settings: KerasTrainParams, params: Params, stats: DctStats) -> tuple[keras.Model, dict]:
     """Train a Keras detector with Adam and early stopping on val loss; return it and its history."""
     spec = MODELS[name]
     x_train, y_train = load_split("train", spec.features)
     x_val, y_val = load_split("val", spec.features)
+    inputs = partial(cached_inputs, kind=spec.features, stats=stats)
     strategy = tf.distribute.MirroredStrategy() if params.train.strategy == "mirrored" else tf.distribute.get_strategy()
     with strategy.scope():
         extra = settings.model_dump(exclude=set(KerasTrainParams.model_fields))
@@ -52,8 +57,8 @@ def train_keras(name: str, settings: KerasTrainParams, params: Params) -> tuple[
         DVCLiveCallback(live=live),
     ]
     history = model.fit(
-        batches(x_train, y_train, settings.batch_size, shuffle=True, seed=params.seed),
-        validation_data=batches(x_val, y_val, settings.batch_size),
+        batches(x_train, y_train, settings.batch_size, inputs, shuffle=True, seed=params.seed),
+        validation_data=batches(x_val, y_val, settings.batch_size, inputs),
         epochs=settings.epochs,
         shuffle=False,  # the dataset shuffles itself, with the seed
         callbacks=callbacks,
@@ -63,10 +68,10 @@ def train_keras(name: str, settings: KerasTrainParams, params: Params) -> tuple[
     return model, history.history
 
 
-def train_linear(settings: LinearTrainParams, params: Params) -> tuple[keras.Model, dict]:
-    """Fit the L2-regularised logistic regression on flattened DCT maps and wrap it as a Keras model."""
-    x_train, y_train = load_split("train", "dct")
-    x_val, y_val = load_split("val", "dct")
+def train_linear(settings: LinearTrainParams, params: Params, stats: DctStats) -> tuple[keras.Model, dict]:
+    """Fit the L2-regularised logistic regression on flattened z-scored DCT maps; wrap it as a Keras model."""
+    (train_rows, y_train), (val_rows, y_val) = load_split("train", DCT), load_split("val", DCT)
+    x_train, x_val = stats.normalize(np.asarray(train_rows)), stats.normalize(np.asarray(val_rows))
     classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter, random_state=params.seed)
     classifier.fit(np.asarray(x_train).reshape(len(x_train), -1), np.asarray(y_train))
     model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]))
@@ -97,22 +102,23 @@ def summary(name: str, history: dict) -> dict:
 
 
 def fit(name: str, params: Params) -> tuple[keras.Model, dict]:
-    """Train detector `name` from seeded state; the same params give the same weights."""
-    DctStats.load(paths.DCT_STATS).check_matches(Preprocessing.from_params(params.features))
+    """Train detector `name` from seeded state, on inputs z-scored with the train statistics; the same
+    params give the same weights."""
+    stats = DctStats.load(paths.DCT_STATS)
+    stats.check_matches(Preprocessing.from_params(params.features))
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     settings = getattr(params.train, name)
     if name == "linear":
-        return train_linear(settings, params)
-    return train_keras(name, settings, params)
+        return train_linear(settings, params, stats)
+    return train_keras(name, settings, params, stats)
 
 
 def save_outputs(name: str, model: keras.Model, history: dict, seconds: float) -> dict:
     """Write the model, the training summary, the timing and the curves PNG; return the summary."""
-    model_path = paths.MODELS / f"{name}.keras"
-    with atomic_path(model_path) as tmp:
-        model.save(tmp)
-    # The statistics travel with the model, so predict cannot pair it with another run's preprocessing.
+    model_path = paths.detector_model(name)
+    save_model(model, model_path)  # unchanged weights keep the old file, so evaluate and report need not re-run
+    # The statistics travel with the model, so no scorer can pair it with another run's preprocessing.
     with atomic_path(paths.model_stats(model_path)) as tmp:
         shutil.copyfile(paths.DCT_STATS, tmp)
     figures = summary(name, history)

@@ -1,0 +1,104 @@
+"""A trained detector with what it needs to score images: its model, its DCT statistics and its input.
+
+Every scorer (evaluate, report, predict, `gandct.load_detector`) goes through `Detector`, so an image
+becomes the same model input everywhere: fitted uint8 images -> `inputs` -> `predict_fitted`. The
+statistics saved beside the model (`paths.model_stats`) are the only ones it is ever paired with.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gandct.dct import DctStats, cached_inputs, fit_image, log_spectra
+from gandct.detector_names import DCT, INPUT_KIND
+from gandct.errors import GandctError
+from gandct.images import ImageError, load_rgb
+from gandct.paths import model_stats
+
+DEFAULT_BATCH = 256
+
+
+@dataclass(frozen=True, eq=False)
+class Detector:
+    """A loaded detector: `model` maps `inputs(fitted)` to p_fake; `kind` is the input it reads (dct, pixels)."""
+
+    name: str
+    model: keras.Model
+    stats: DctStats
+    kind: str
+    _forward: Callable[[np.ndarray], tf.Tensor] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One graph per detector, for any batch size (the signature leaves it open), so nothing retraces.
+        # TensorFlow counts traces per Python function: every Keras predict function shares one code object,
+        # so five detectors, traced once each, would already be reported as retracing; a partial of this
+        # model counts on its own.
+        signature = [tf.TensorSpec((None, *self.stats.preprocessing.shape), tf.float32)]
+        forward = tf.function(functools.partial(self.model, training=False), input_signature=signature)
+        object.__setattr__(self, "_forward", forward)
+
+    @classmethod
+    def load(cls, model_path: Path | str) -> Detector:
+        """The model at `model_path` (loaded with safe_mode) and the statistics saved beside it; a missing,
+        unsafe, unknown or mismatched model is a GandctError naming the file."""
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise GandctError(f"{model_path}: no such model file")
+        try:
+            model = keras.saving.load_model(model_path, safe_mode=True)
+        except Exception as err:
+            message = f"{model_path}: not a gandct model that loads safely ({type(err).__name__}: {err})"
+            raise GandctError(message) from None
+        if model.name not in INPUT_KIND:
+            raise GandctError(f"{model_path}: unknown detector {model.name!r}; expected one of {', '.join(INPUT_KIND)}")
+        stats = DctStats.load(model_stats(model_path))
+        if tuple(model.input_shape[1:]) != stats.preprocessing.shape:
+            raise GandctError(
+                f"{model_path} takes inputs of shape {tuple(model.input_shape[1:])} but its statistics describe "
+                f"{stats.preprocessing.shape} images; the model and {model_stats(model_path)} do not belong together"
+            )
+        return cls(model.name, model, stats, INPUT_KIND[model.name])
+
+    def inputs(self, fitted: np.ndarray) -> np.ndarray:
+        """The model's float32 input for a batch of fitted uint8 images (N, H, W, C)."""
+        rows = log_spectra(fitted, self.stats.preprocessing.eps) if self.kind == DCT else fitted
+        return cached_inputs(rows, self.kind, self.stats)
+
+    def fit(self, images: Sequence[Path | str | np.ndarray]) -> np.ndarray:
+        """Image files or decoded uint8 RGB images (H, W, 3), fitted as the features stage fits them: uint8
+        (N, H, W, C). An unusable file raises ImageError naming it."""
+        fitted = np.empty((len(images), *self.stats.preprocessing.shape), np.uint8)
+        for index, image in enumerate(images):
+            if isinstance(image, np.ndarray):
+                fitted[index] = fit_image(image, self.stats.preprocessing)
+                continue
+            try:
+                fitted[index] = fit_image(load_rgb(image), self.stats.preprocessing)
+            except ImageError as err:
+                raise ImageError(f"{image}: {err}") from None
+        return fitted
+
+    def predict_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """p_fake (float64, N) of fitted uint8 images (N, H, W, C), which may be memory-mapped, scored
+        `batch_size` images at a time."""
+        p_fake = np.empty(len(fitted), np.float64)
+        for start in range(0, len(fitted), batch_size):
+            rows = np.asarray(fitted[start : start + batch_size])
+            p_fake[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()[:, 0]
+        return p_fake
+
+    def predict(self, images: Sequence[Path | str | np.ndarray], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """p_fake (float64, N) of image files or decoded uint8 RGB images of any size."""
+        return self.predict_fitted(self.fit(images), batch_size)
+
+
+def load_detector(model_path: Path | str) -> Detector:
+    """The trained detector in `model_path` (e.g. models/detectors/custom.keras), with its statistics."""
+    return Detector.load(model_path)

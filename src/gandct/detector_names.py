@@ -1,0 +1,21 @@
+"""The detectors the pipeline can train and the input each one reads, without importing Keras.
+
+`params.py` validates `train.models` and `report.saliency_models` against these names at the first stage;
+`models.py` pairs each name with its builder.
+"""
+
+from __future__ import annotations
+
+DCT = "dct"  # the z-scored log-DCT map
+PIXELS = "pixels"  # the fitted image scaled to [-1, 1]
+
+# The five ImageNet classifiers Frank et al. 2020 compare against (Sec. 4), as opt-in pixel baselines.
+IMAGENET_NAMES = ("resnet152", "densenet121", "xception", "nasnetmobile", "inceptionresnetv2")
+
+INPUT_KIND: dict[str, str] = {
+    "paper": DCT,
+    "custom": DCT,
+    "paper_pixel": PIXELS,
+    "linear": DCT,
+    **dict.fromkeys(IMAGENET_NAMES, PIXELS),
+}
