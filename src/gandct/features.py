@@ -1,7 +1,8 @@
 """features stage: cache the DCT maps and pixels of every manifest and generated image as .npy arrays.
 
-Reads `data/interim/manifest.csv` (prepare) and `data/interim/generated.csv` (augment). Writes, for each
-split (train, val, test, and test_unseen: the test reals with the fakes of a GAN no detector trains on):
+Reads `data/interim/manifest.csv` (prepare) and `data/interim/generated/{progan,dcgan}.csv` (the GAN
+stages). Writes, for each split (train, val, test, and test_unseen: the test reals with the fakes of a GAN
+no detector trains on):
 `data/processed/{split}_dct.npy` and `{split}_pixels.npy` (N, H, W, C), `{split}_y.npy` (N,) (0 real,
 1 fake), all float32, and `{split}_ids.csv` (path, generator, label of each row), plus
 `data/processed/dct_stats.npz`, the train split's per-coefficient statistics that z-score every split.
@@ -47,7 +48,7 @@ ID_COLUMNS = ["path", "generator", "label"]
 # What to run again when a listed image cannot be used, by the listing that named it.
 REMEDY = {
     str(paths.MANIFEST): "it changed after prepare checked it; run prepare again (dvc repro prepare)",
-    str(paths.GENERATED): "run the augment stage again (dvc repro augment)",
+    **{str(paths.generated_listing(gan)): f"run the {gan} stage again (dvc repro {gan})" for gan in paths.GENERATORS},
 }
 
 
@@ -92,11 +93,13 @@ def to_item(row: dict[str, str], listing: Path) -> Item:
     return Item(row["path"], LABELS[row["label"]], row["generator"], str(listing))
 
 
-def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str, str]]) -> dict[str, list[Item]]:
+def split_items(
+    manifest: Iterable[dict[str, str]], generated: dict[Path, list[dict[str, str]]]
+) -> dict[str, list[Item]]:
     """The images of each split, in listing order.
 
-    train, val and test: the manifest's rows of that split, then generated.csv's. test_unseen: the
-    manifest's test reals, then generated.csv's test_unseen fakes (a generator no detector trains on).
+    train, val and test: the manifest's rows of that split, then each generator listing's. test_unseen: the
+    manifest's test reals, then the listings' test_unseen fakes (a generator no detector trains on).
     """
     items: dict[str, list[Item]] = {split: [] for split in paths.FEATURE_SPLITS}
     for row in manifest:
@@ -106,18 +109,20 @@ def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str
         items[row["split"]].append(item)
         if row["split"] == "test" and item.label == LABELS["real"]:
             items["test_unseen"].append(item)
-    for row in generated:
-        if row["split"] not in paths.FEATURE_SPLITS:
-            raise GandctError(f"{paths.GENERATED}: {row['path']} has split {row['split']!r}")
-        items[row["split"]].append(to_item(row, paths.GENERATED))
+    for listing, rows in generated.items():
+        for row in rows:
+            if row["split"] not in paths.FEATURE_SPLITS:
+                raise GandctError(f"{listing}: {row['path']} has split {row['split']!r}")
+            items[row["split"]].append(to_item(row, listing))
+    listings = ", ".join(map(str, [paths.MANIFEST, *generated]))
     for split, listed in items.items():
         if not listed:
-            raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {paths.GENERATED}")
+            raise GandctError(f"split {split} has no images; check {listings}")
     if {item.label for item in items["train"]} != set(LABELS.values()):
         have = "real" if items["train"][0].label == LABELS["real"] else "fake"
         raise GandctError(
             f"the train split has only {have} images: a detector needs both classes "
-            f"(fakes come from {paths.GENERATED} or from the source data set's fake/ folders)"
+            f"(fakes come from {', '.join(map(str, generated))} or from the source data set's fake/ folders)"
         )
     return items
 
@@ -323,7 +328,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = params.features
     preprocessing = Preprocessing.from_params(settings)
     manifest = read_listing(paths.MANIFEST, "prepare")
-    generated = read_listing(paths.GENERATED, "augment")
+    generated = {
+        paths.generated_listing(gan): read_listing(paths.generated_listing(gan), gan) for gan in paths.GENERATORS
+    }
     items = split_items(manifest, generated)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1
