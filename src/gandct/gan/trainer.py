@@ -214,6 +214,12 @@ class ResumableTrainer(ABC):
         if loaded is None:
             return False
         saved_state, arrays = loaded
+        missing = [item.name for item in fields(self.state_type) if item.name not in saved_state]
+        if missing:
+            log.info(
+                "checkpoint in %s does not fit this model (%s); starting fresh", self.checkpoint.folder, missing[0]
+            )
+            return False
         state = self.state_type(**{item.name: saved_state[item.name] for item in fields(self.state_type)})
         self.prepare_resume(state)
         expected = self.checkpoint_arrays()
