@@ -1,5 +1,5 @@
 """The features stage on a small real project: smooth photo-like reals and fakes with a periodic
-up-sampling pattern, listed in a manifest and a generated.csv as prepare and augment write them."""
+up-sampling pattern, listed in a manifest and the GAN stages' listings as prepare, progan and dcgan write them."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, per split
 SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
 UNSEEN_FAKES = 4
+GENERATORS = ("progan", "dcgan")
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -38,6 +39,18 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def write_generated(root: Path, rows: list[dict[str, str]]) -> None:
+    """The fakes' listings of the progan and dcgan stages, each row in its generator's listing."""
+    for generator in GENERATORS:
+        write_listing(
+            root / f"data/interim/generated/{generator}.csv", [r for r in rows if r["generator"] == generator]
+        )
+
+
+def read_generated(root: Path) -> list[dict[str, str]]:
+    return [row for generator in GENERATORS for row in read_rows(root / f"data/interim/generated/{generator}.csv")]
+
+
 def set_features(root: Path, **values: object) -> None:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["features"].update(values)
@@ -46,7 +59,7 @@ def set_features(root: Path, **values: object) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder (the working directory) with params, images, manifest.csv and generated.csv."""
+    """A project folder (the working directory) with params, images, manifest.csv and the fakes' listings."""
     rng = np.random.default_rng(0)
     (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
     set_features(tmp_path, workers=2, chunk_size=5)
@@ -72,7 +85,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         save_png(tmp_path / fake, gan_like(rng, 64))
         generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
     write_listing(tmp_path / "data/interim/manifest.csv", [{**row, "sha256": ""} for row in manifest])
-    write_listing(tmp_path / "data/interim/generated.csv", [{**row, "sha256": ""} for row in generated])
+    write_generated(tmp_path, [{**row, "sha256": ""} for row in generated])
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -84,7 +97,7 @@ def processed(name: str) -> Path:
 def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
     features.main([])
     manifest = read_rows(project / "data/interim/manifest.csv")
-    generated = read_rows(project / "data/interim/generated.csv")
+    generated = read_generated(project)
     expected = {
         split: [row for row in manifest if row["split"] == split] + [row for row in generated if row["split"] == split]
         for split in ("train", "val", "test")
@@ -149,7 +162,7 @@ def test_train_statistics_never_see_val_or_test_images(project):
     for row in read_rows(project / "data/interim/manifest.csv"):
         if row["split"] in ("val", "test"):
             save_png(Path(row["path"]), gan_like(rng, 64))
-    for row in read_rows(project / "data/interim/generated.csv"):
+    for row in read_generated(project):
         if row["split"] != "train":
             save_png(Path(row["path"]), photo_like(rng, 64))
     features.main([])
@@ -194,14 +207,14 @@ def test_an_undecodable_image_names_the_file_and_keeps_the_previous_output(proje
 
 
 def test_missing_generated_images_or_listing_are_clear_errors(project):
-    gone = read_rows(project / "data/interim/generated.csv")[-1]["path"]
+    gone = read_generated(project)[-1]["path"]
     Path(gone).unlink()
-    message = rf"1 image\(s\) listed in data/interim/generated\.csv are missing \({re.escape(gone)}\)"
+    message = rf"1 image\(s\) listed in data/interim/generated/dcgan\.csv are missing \({re.escape(gone)}\)"
     with pytest.raises(GandctError, match=message):
         features.main([])
     assert not processed("").exists()
-    Path("data/interim/generated.csv").unlink()
-    with pytest.raises(GandctError, match=r"generated\.csv not found; run the augment stage first"):
+    Path("data/interim/generated/dcgan.csv").unlink()
+    with pytest.raises(GandctError, match=r"dcgan\.csv not found; run the dcgan stage first"):
         features.main([])
 
 
@@ -220,8 +233,8 @@ def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(p
 
 
 def test_a_train_split_without_fakes_is_an_error(project):
-    rows = read_rows(project / "data/interim/generated.csv")
-    write_listing(project / "data/interim/generated.csv", [row for row in rows if row["split"] != "train"])
+    rows = read_generated(project)
+    write_generated(project, [row for row in rows if row["split"] != "train"])
     manifest = read_rows(project / "data/interim/manifest.csv")
     no_fakes = [row for row in manifest if not (row["split"] == "train" and row["label"] == "fake")]
     write_listing(project / "data/interim/manifest.csv", no_fakes)
@@ -230,11 +243,11 @@ def test_a_train_split_without_fakes_is_an_error(project):
 
 
 def test_a_label_or_split_the_pipeline_does_not_know_is_an_error(project):
-    rows = read_rows(project / "data/interim/generated.csv")
-    write_listing(project / "data/interim/generated.csv", [{**rows[0], "split": "holdout"}, *rows[1:]])
+    rows = read_generated(project)
+    write_generated(project, [{**rows[0], "split": "holdout"}, *rows[1:]])
     with pytest.raises(GandctError, match="has split 'holdout'"):
         features.main([])
-    write_listing(project / "data/interim/generated.csv", [{**rows[0], "label": "maybe"}, *rows[1:]])
+    write_generated(project, [{**rows[0], "label": "maybe"}, *rows[1:]])
     with pytest.raises(GandctError, match="has label 'maybe', expected real or fake"):
         features.main([])
 
@@ -263,11 +276,11 @@ def test_peak_memory_does_not_grow_with_the_number_of_images_and_no_tensorflow(p
     """About 500 and 2000 rows of 64x64 RGB: the larger run would hold 140 MiB more if rows were kept."""
     set_features(project, color="rgb", workers=2, chunk_size=16)
     manifest = read_rows(project / "data/interim/manifest.csv")
-    generated = read_rows(project / "data/interim/generated.csv")
+    generated = read_generated(project)
     peaks = []
     for repeat in (6, 24):
         write_listing(project / "data/interim/manifest.csv", manifest * repeat)
-        write_listing(project / "data/interim/generated.csv", generated * repeat)
+        write_generated(project, generated * repeat)
         main_kib, workers_kib, heavy = run_probe(project)
         assert heavy == "[]"  # the stage never imports TensorFlow or Keras
         peaks.append((main_kib, workers_kib))
@@ -293,14 +306,14 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     rng = np.random.default_rng(0)
     rows = []
     for index, split in enumerate(["train"] * 6 + ["val", "val", "test", "test", "test_unseen", "test_unseen"]):
-        path = f"data/interim/generated/{split}_{index:02d}.png"
+        generator = "dcgan" if split == "test_unseen" else "progan"
+        path = f"data/interim/generated/{generator}/{split}/{index:02d}.png"
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / path, gan_like(rng, 32))
-        generator = "dcgan" if split == "test_unseen" else "progan"
         rows.append({"path": path, "label": "fake", "split": split, "group": "", "generator": generator, "sha256": ""})
-    write_listing(root / "data/interim/generated.csv", rows)
+    write_generated(root, rows)
 
-    # --single-item: the generated fakes above stand in for the augment stage, which must not run here.
+    # --single-item: the generated fakes above stand in for the GAN stages, which must not run here.
     project_copy.run("dvc", "repro", "--single-item", "features")
     manifest = read_rows(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6

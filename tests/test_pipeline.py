@@ -43,7 +43,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
 def test_every_declared_output_exists(pipeline):
     lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
     stages = set(lock["stages"])
-    assert stages == {"download", "prepare", "augment", "features", "evaluate", "report"} | {
+    assert stages == {"download", "prepare", "progan", "dcgan", "features", "evaluate", "report"} | {
         f"train@{name}" for name in MODELS
     }
     for name, stage in lock["stages"].items():

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import photo_like, pipeline_env
+from conftest import images_in_plain_keras, photo_like
 
 from gandct.gan.layers import EqualizedConv2D, EqualizedDense, Fade, MinibatchStddev, PixelNorm
 from gandct.gan.losses import gradient_penalty
@@ -153,33 +151,6 @@ def test_schedule_grows_from_4x4_with_a_fade_in_before_each_stable_phase():
         ("16x16 fade-in", 6),
         ("16x16 stable", 3),
     ]
-
-
-# Loads a .keras file in a Python that imports nothing from gandct, and saves what it makes of the latents.
-PLAIN_KERAS_LOAD = """
-import sys
-import keras, numpy as np
-model = keras.saving.load_model(sys.argv[1], safe_mode=True, compile=False)
-assert not [name for name in sys.modules if name.startswith("gandct")]
-assert model.__class__.__name__ == "Functional"
-np.save(sys.argv[3], model(np.load(sys.argv[2])).numpy())
-"""
-
-
-def images_in_plain_keras(path, latents, tmp_path) -> np.ndarray:
-    """The images the saved generator at `path` makes, loaded in a fresh Python without gandct."""
-    np.save(tmp_path / "latents.npy", latents)
-    command = [
-        sys.executable,
-        "-c",
-        PLAIN_KERAS_LOAD,
-        str(path),
-        str(tmp_path / "latents.npy"),
-        str(tmp_path / "out.npy"),
-    ]
-    result = subprocess.run(command, env=pipeline_env(), capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return np.load(tmp_path / "out.npy")
 
 
 @pytest.mark.parametrize("padding", ["reflect", "zero"])

@@ -66,7 +66,9 @@ def project(tmp_path_factory: pytest.TempPathFactory):
         save_png(root / fake, gan_like(rng, 32))
         generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
     write_listing(root / "data/interim/manifest.csv", manifest)
-    write_listing(root / "data/interim/generated.csv", generated)
+    for generator in ("progan", "dcgan"):
+        listed = [row for row in generated if row["generator"] == generator]
+        write_listing(root / f"data/interim/generated/{generator}.csv", listed)
 
     previous = Path.cwd()
     os.chdir(root)
