@@ -154,7 +154,9 @@ def peak_rss(count: int, files: list[Path], workers: int, chunk_size: int, scrat
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     manifest, generated = listings([files[index % len(files)] for index in range(count)])
     write_csv(project / "data/interim/manifest.csv", COLUMNS, manifest)
-    write_csv(project / "data/interim/generated.csv", COLUMNS, generated)
+    for name in ("progan", "dcgan"):  # each GAN stage's listing
+        rows = [row for row in generated if row["generator"] == name]
+        write_csv(project / f"data/interim/generated/{name}.csv", COLUMNS, rows)
     probe = (
         "import resource\nfrom gandct.features import main\nmain([])\n"
         # Workers are children of the fork server: reap it (a private hook, the public API has none) so
