@@ -1,4 +1,4 @@
-"""Time the augment stage's phases with the default params on a small set of real patches.
+"""Time the progan and dcgan stages' phases with the default params on a small set of real patches.
 
 By default each ProGAN phase and the DCGAN run a few steps: the table shows the first step (tracing
 the graph) apart from the mean time of the following steps, and projects the whole phase at the
@@ -25,13 +25,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from gandct.dcgan import DCGANConfig, DCGANTrainer
-from gandct.gantrain import to_uint8, to_unit_range
+from gandct.gan.dcgan import DCGANConfig, DCGANTrainer
+from gandct.gan.fakes import configure_tensorflow
+from gandct.gan.pixels import to_uint8, to_unit_range
+from gandct.gan.progan import ProGAN, ProGANConfig, ProGANTrainer, export_generator
 from gandct.images import encode_png, load_rgb
 from gandct.params import Params, load_params
-from gandct.progan import ProGAN, ProGANConfig, ProGANTrainer, schedule
 from gandct.timing import reference_workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,20 +68,20 @@ def sampled_rows(params: Params, reals: np.ndarray, sample_steps: int) -> list[t
     """Rows (phase, steps, batch, first s, ms per step, projected s) from a few steps of each phase."""
     rows = []
     trainer = ProGANTrainer(ProGAN(ProGANConfig.from_params(params.augment, params.seed)), reals)
-    for phase in schedule(trainer.config):
-        steps = trainer.phase_steps(phase)
+    for phase in trainer.phases:
+        steps = phase.steps
         if steps == 0:
-            rows.append((f"progan {phase.name}", 0, trainer.batch_size(phase.res), 0.0, 0.0, 0.0))
+            rows.append((f"progan {phase.name}", 0, phase.batch_size, 0.0, 0.0, 0.0))
             continue
         trainer.state.phase_step = 0
         first, per_step = timed_steps(lambda phase=phase: trainer.run_step(phase), min(sample_steps, steps - 1))
         projected = first + per_step * (steps - 1) if steps else 0.0
-        rows.append((f"progan {phase.name}", steps, trainer.batch_size(phase.res), first, per_step * 1e3, projected))
+        rows.append((f"progan {phase.name}", steps, phase.batch_size, first, per_step * 1e3, projected))
     dcgan = DCGANTrainer(DCGANConfig.from_params(params.augment, params.seed), reals)
-    first, per_step = timed_steps(dcgan.run_step, min(sample_steps * 3, dcgan.steps - 1))
-    projected = first + per_step * (dcgan.steps - 1)
-    rows.append(("dcgan", dcgan.steps, dcgan.config.batch_size, first, per_step * 1e3, projected))
-    rows.append(generation_row(trainer.gan.sampler(average=True)))
+    first, per_step = timed_steps(lambda: dcgan.run_step(dcgan.phases[0]), min(sample_steps * 3, dcgan.total_steps - 1))
+    projected = first + per_step * (dcgan.total_steps - 1)
+    rows.append(("dcgan", dcgan.total_steps, dcgan.config.batch_size, first, per_step * 1e3, projected))
+    rows.append(generation_row(export_generator(trainer.gan)))
     return rows
 
 
@@ -90,14 +90,14 @@ def full_rows(params: Params, reals: np.ndarray) -> list[tuple]:
     trainer = ProGANTrainer(ProGAN(ProGANConfig.from_params(params.augment, params.seed)), reals)
     trainer.train(progress=False)
     rows = []
-    for phase in schedule(trainer.config):
+    for phase in trainer.phases:
         seconds = trainer.state.phase_seconds.get(phase.name, 0.0)
-        steps = trainer.phase_steps(phase)
-        rows.append((f"progan {phase.name}", steps, trainer.batch_size(phase.res), math.nan, math.nan, seconds))
+        rows.append((f"progan {phase.name}", phase.steps, phase.batch_size, math.nan, math.nan, seconds))
     dcgan = DCGANTrainer(DCGANConfig.from_params(params.augment, params.seed), reals)
     dcgan.train(progress=False)
-    rows.append(("dcgan", dcgan.steps, dcgan.config.batch_size, math.nan, math.nan, dcgan.state.seconds))
-    rows.append(generation_row(trainer.gan.sampler(average=True)))
+    seconds = sum(dcgan.state.phase_seconds.values())
+    rows.append(("dcgan", dcgan.total_steps, dcgan.config.batch_size, math.nan, math.nan, seconds))
+    rows.append(generation_row(export_generator(trainer.gan)))
     return rows
 
 
@@ -131,8 +131,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="params file (default: the repo's)")
     parser.add_argument("--patches", type=int, default=64, help="real patches per bundled photo (default 64)")
     args = parser.parse_args()
-    # Same setting as the stage (see gandct.augment.main).
-    tf.config.optimizer.set_experimental_options({"remapping": False})
+    configure_tensorflow()  # as the stages do
 
     params = load_params(args.params)
     reals = real_patches(params.augment.resolution, args.patches, params.seed)
@@ -144,7 +143,7 @@ def main() -> None:
 
     mode = "measured in full" if args.full else f"first step + {args.steps} timed steps per phase, projected"
     out = sys.stdout
-    out.write(f"augment benchmark: default params of {args.params}, {len(reals)} real patches ({mode})\n\n")
+    out.write(f"GAN stages benchmark: default params of {args.params}, {len(reals)} real patches ({mode})\n\n")
     out.write(table(rows) + "\n\n")
     out.write(
         f"reference workload (3.0 GMAC of 3x3 convolutions): before {before['seconds']:.3f} s "

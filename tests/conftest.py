@@ -16,8 +16,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-# GANs of a few steps at 16x16: enough to run every code path of the augment stage in seconds.
+# GANs of a few steps at 16x16: enough to run every code path of the GAN stages in seconds. The features
+# must fit in their fakes (features.image_size <= augment.resolution with crop: center).
 TINY_AUGMENT = {
+    "features": {"image_size": 16},
     "augment": {
         "resolution": 16,
         "checkpoint_seconds": 30.0,
@@ -29,7 +31,7 @@ TINY_AUGMENT = {
             "fade_images": [8, 8],
         },
         "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
-    }
+    },
 }
 
 
@@ -67,6 +69,33 @@ def pipeline_env() -> dict[str, str]:
     # Make the package under test importable in subprocesses even from a git worktree checkout.
     env["PYTHONPATH"] = f"{REPO / 'src'}{os.pathsep}{env.get('PYTHONPATH', '')}"
     return env
+
+
+# Loads a .keras file in a Python that imports nothing from gandct, and saves what it makes of the latents.
+PLAIN_KERAS_LOAD = """
+import sys
+import keras, numpy as np
+model = keras.saving.load_model(sys.argv[1], safe_mode=True, compile=False)
+assert not [name for name in sys.modules if name.startswith("gandct")]
+assert model.__class__.__name__ == "Functional"
+np.save(sys.argv[3], model(np.load(sys.argv[2])).numpy())
+"""
+
+
+def images_in_plain_keras(path: Path, latents: np.ndarray, tmp_path: Path) -> np.ndarray:
+    """The images the saved generator at `path` makes, loaded in a fresh Python without gandct."""
+    np.save(tmp_path / "latents.npy", latents)
+    command = [
+        sys.executable,
+        "-c",
+        PLAIN_KERAS_LOAD,
+        str(path),
+        str(tmp_path / "latents.npy"),
+        str(tmp_path / "out.npy"),
+    ]
+    result = subprocess.run(command, env=pipeline_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return np.load(tmp_path / "out.npy")
 
 
 GIT_IDENTITY = ["-c", "user.name=gandct tests", "-c", "user.email=tests@gandct.invalid"]

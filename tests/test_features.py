@@ -1,5 +1,5 @@
 """The features stage on a small real project: smooth photo-like reals and fakes with a periodic
-up-sampling pattern, listed in a manifest and in each generator's listing as prepare and augment write them."""
+up-sampling pattern, listed in a manifest and the GAN stages' listings as prepare, progan and dcgan write them."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ def test_missing_generated_images_or_listing_are_clear_errors(project):
     assert not Path("data/processed").exists()
     features.main(["test"])  # the other generator's splits do not need its fakes
     Path(PROGAN_LISTING).unlink()
-    with pytest.raises(GandctError, match=r"progan\.csv not found; run the augment stage first"):
+    with pytest.raises(GandctError, match=r"progan\.csv not found; run the progan stage first"):
         features.main(["train"])
 
 
@@ -321,7 +321,7 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     for generator in ("progan", "dcgan"):
         write_listing(root / paths.generated_listing(generator), [row for row in rows if row["generator"] == generator])
 
-    # --single-item: the generated fakes above stand in for the augment stage, which must not run here.
+    # --single-item: the generated fakes above stand in for the GAN stages, which must not run here.
     project_copy.run("dvc", "repro", "--single-item", "features")
     manifest = read_rows(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6

@@ -44,9 +44,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
 def test_every_declared_output_exists(pipeline):
     lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
     stages = set(lock["stages"])
-    assert stages == {"download", "prepare", "augment", "evaluate", "report"} | {f"train@{name}" for name in MODELS} | {
-        f"features@{split}" for split in paths.FEATURE_SPLITS
-    }
+    assert stages == {"download", "prepare", "progan", "dcgan", "quality", "evaluate", "report"} | {
+        f"train@{name}" for name in MODELS
+    } | {f"features@{split}" for split in paths.FEATURE_SPLITS}
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):
             assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
@@ -96,11 +96,15 @@ def test_tiny_params_are_valid_params():
 @pytest.mark.slow
 def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
     """Runs last: it changes the pipeline's params and outputs."""
-    for overrides in ({"features": {"workers": 1, "chunk_size": 7}}, {"evaluate": {"batch_size": 17}}):
+    for overrides in (
+        {"features": {"workers": 1, "chunk_size": 7}},
+        {"evaluate": {"batch_size": 17}},
+        {"augment": {"checkpoint_seconds": 5.0}},
+    ):
         pipeline.set_params(overrides)
         assert "Data and pipelines are up to date" in pipeline.run("dvc", "status").stdout, overrides
     # The DCGAN only feeds test_unseen: its features, evaluate and report re-run; no detector retrains.
     pipeline.set_params({"augment": {"dcgan": {"learning_rate": 0.0003}}})
     ran = pipeline.run("dvc", "repro").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
-    assert stages == {"augment", "features@test_unseen", "evaluate", "report"}, ran
+    assert stages == {"dcgan", "quality", "features@test_unseen", "evaluate", "report"}, ran

@@ -14,6 +14,7 @@ import pytest
 from gandct.errors import GandctError
 from gandct.figures import plot_band_profiles, plot_difference_peaks
 from gandct.frequency_measures import (
+    band_centres,
     band_profile,
     diagonal_bands,
     diagonal_frequency,
@@ -139,6 +140,7 @@ def test_bad_input_gives_one_clear_error(call, message):
 def test_figures_are_written(tmp_path, band_five_saliency):
     difference = planted_difference(peaks=True)
     plot_band_profiles(
+        band_centres(BANDS),
         {"band five": band_profile(band_five_saliency, BANDS)},
         band_profile(np.abs(difference), BANDS),
         band_profile(uniform_map((SIZE, SIZE)), BANDS),

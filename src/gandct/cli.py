@@ -14,7 +14,8 @@ from gandct.errors import GandctError
 COMMANDS = {
     "download": ("gandct.download", "fetch or build the raw images for data.source"),
     "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
-    "augment": ("gandct.augment", "train the ProGAN (and the unseen DCGAN) on the train reals and write their fakes"),
+    "progan": ("gandct.train_progan", "train the ProGAN on the train reals and write its train/val/test fakes"),
+    "dcgan": ("gandct.train_dcgan", "train the DCGAN on the train reals and write its test_unseen fakes"),
     "quality": ("gandct.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
     "features": ("gandct.features", "cache the DCT maps and pixels of every image as .npy arrays"),
     "train": ("gandct.train", "train one detector on the cached features: gandct train <model>"),

@@ -54,10 +54,7 @@ ID_COLUMNS = ["path", "generator", "label"]
 # What to run again when a listed image cannot be used, by the listing that named it.
 REMEDY = {
     str(paths.MANIFEST): "it changed after prepare checked it; run prepare again (dvc repro prepare)",
-    **{
-        str(paths.generated_listing(generator)): "run the augment stage again (dvc repro augment)"
-        for generator in set(paths.SPLIT_GENERATOR.values())
-    },
+    **{str(paths.generated_listing(gan)): f"run the {gan} stage again (dvc repro {gan})" for gan in paths.GENERATORS},
 }
 
 
@@ -328,7 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = params.features
     preprocessing = Preprocessing.from_params(settings)
     manifest = read_listing(paths.MANIFEST, "prepare")
-    generated = read_listing(paths.generated_listing(paths.SPLIT_GENERATOR[args.split]), "augment")
+    generator = paths.SPLIT_GENERATOR[args.split]
+    generated = read_listing(paths.generated_listing(generator), generator)
     items = split_items(manifest, generated, args.split)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1

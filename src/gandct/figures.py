@@ -12,7 +12,6 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from gandct.fileio import atomic_path
-from gandct.frequency_measures import band_centres
 
 
 def save_figure(figure: plt.Figure, path: Path) -> None:
@@ -174,14 +173,19 @@ def plot_image_and_heatmap(image: np.ndarray, heatmap: np.ndarray, title: str, p
 
 
 def plot_band_profiles(
-    saliency: dict[str, np.ndarray], difference: np.ndarray, uniform: np.ndarray, path: Path, title: str
+    centres: np.ndarray,
+    saliency: dict[str, np.ndarray],
+    difference: np.ndarray,
+    uniform: np.ndarray,
+    path: Path,
+    title: str,
 ) -> None:
     """One panel per detector: its saliency share per diagonal band beside that of |fake - real|.
 
-    All three profiles are shares of a map's mass per band (`gandct.frequency_measures.band_profile`);
-    `uniform` is a flat map's profile, the chance level, since bands hold unequal numbers of coefficients.
+    All three profiles are shares of a map's mass per band (`gandct.frequency_measures.band_profile`), drawn
+    at the bands' centres (`band_centres`); `uniform` is a flat map's profile, the chance level, since bands
+    hold unequal numbers of coefficients.
     """
-    centres = band_centres(len(difference))
     figure, axes = plt.subplots(
         1, len(saliency), figsize=(4.6 * len(saliency), 3.8), squeeze=False, sharey=True, layout="constrained"
     )

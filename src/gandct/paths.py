@@ -14,16 +14,14 @@ RAW_FILES_NAME = "files.csv"  # the list of fetched files each raw source folder
 MANIFEST = INTERIM / "manifest.csv"
 REJECTED = INTERIM / "rejected.csv"
 GENERATED_DIR = INTERIM / "generated"  # generated fakes: generated/<generator>/<split>/*.png
-GENERATED = INTERIM / "generated.csv"  # the augment stage's fakes, same columns as the manifest
 
 MODELS = Path("models")
 DETECTORS = MODELS / "detectors"  # the trained detectors and their statistics, and nothing else
-PROGAN_GENERATOR = MODELS / "progan" / "generator.keras"
-DCGAN_GENERATOR = MODELS / "dcgan" / "generator.keras"
 GAN_CHECKPOINTS = MODELS / "checkpoints"  # resumable GAN training states, kept across `dvc repro` (persist)
 REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
-AUGMENT_REPORTS = REPORTS / "augment"  # GAN loss tables for `dvc plots` and the stage's phase timings
+AUGMENT_REPORTS = REPORTS / "augment"  # the GAN stages' loss tables for `dvc plots` and their phase timings
+GENERATORS = ("progan", "dcgan")  # one stage each; their fakes are what the features stage adds to the manifest's
 
 
 def detector_model(name: str) -> Path:
@@ -35,6 +33,31 @@ def model_stats(model_path: Path) -> Path:
     """The DCT statistics saved beside a trained model: custom.keras -> custom.dct_stats.npz, same folder."""
     model_path = Path(model_path)
     return model_path.with_name(model_path.name.removesuffix(".keras") + ".dct_stats.npz")
+
+
+def generator_model(generator: str) -> Path:
+    """The generator a GAN stage saves (latent vector in, RGB in [-1, 1] out): models/<generator>/generator.keras."""
+    return MODELS / generator / "generator.keras"
+
+
+def gan_checkpoint(generator: str) -> Path:
+    """The resumable training state of one GAN stage."""
+    return GAN_CHECKPOINTS / generator
+
+
+def gan_figure(generator: str, kind: str) -> Path:
+    """A figure of one GAN stage: kind is "samples", "losses" or (ProGAN) "growth"."""
+    return FIGURES / f"{generator}_{kind}.png"
+
+
+def gan_losses(generator: str) -> Path:
+    """The per-step loss table of one GAN stage, for `dvc plots`."""
+    return AUGMENT_REPORTS / f"{generator}_losses.tsv"
+
+
+def gan_timings(generator: str) -> Path:
+    """The measured phase times of one GAN stage and the reference workload beside them."""
+    return AUGMENT_REPORTS / f"{generator}_timings.json"
 
 
 def generated_dir(generator: str) -> Path:

@@ -1,35 +1,34 @@
-"""DCGAN (Radford et al. 2016): the second, different generator for the unseen-generator test.
+"""DCGAN (Radford et al. 2016, "Unsupervised Representation Learning with DCGANs", section 3): the
+second, different generator for the unseen-generator test.
 
 It up-samples with stride-2 transposed convolutions (4x4 kernels), which leave a different periodic
 trace from the ProGAN's nearest-neighbour up-sampling followed by 3x3 convolutions. Batch norm and ReLU
 in the generator, strided convolutions, batch norm and leaky ReLU in the discriminator, the
-non-saturating logistic loss and Adam with beta1 = 0.5, as in the paper.
+non-saturating logistic loss and Adam with beta1 = 0.5, as in the paper. Built-in Keras layers only, so
+the saved generator loads in plain Keras.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
-from gandct.gantrain import (
+from gandct.gan.losses import logistic_discriminator_loss, non_saturating_generator_loss
+from gandct.gan.trainer import (
     Checkpoint,
-    LossHistory,
+    Phase,
+    ResumableTrainer,
     layer_arrays,
     optimizer_arrays,
     restore_layers,
     restore_optimizer,
 )
 from gandct.params import AugmentParams
-
-log = logging.getLogger(__name__)
 
 LOSS_COLUMNS = ("step", "images", "d_loss", "g_loss")
 
@@ -104,14 +103,10 @@ def build_discriminator(config: DCGANConfig) -> keras.Model:
     return keras.Model(images, keras.layers.Dense(1, kernel_initializer=init(), name="logit")(x), name="dcgan_critic")
 
 
-@dataclass
-class DCGANState:
-    step: int = 0
-    seconds: float = 0.0
+class DCGANTrainer(ResumableTrainer):
+    """Train a DCGAN in one phase; random draws are keyed by the seed and the step number."""
 
-
-class DCGANTrainer:
-    """Train a DCGAN with resumable checkpoints; random draws are keyed by the seed and the step number."""
+    loss_columns = LOSS_COLUMNS
 
     def __init__(
         self,
@@ -121,6 +116,8 @@ class DCGANTrainer:
         checkpoint_seconds: float = 60.0,
     ) -> None:
         """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
+        phase = Phase(f"{config.resolution}x{config.resolution}", config.images, config.batch_size)
+        super().__init__("dcgan", [phase], checkpoint, checkpoint_seconds)
         self.config = config
         self.reals = tf.constant(reals)
         self.generator = build_generator(config)
@@ -128,17 +125,9 @@ class DCGANTrainer:
         self.optimizers = tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
         self.optimizers[0].build(self.generator.trainable_variables)
         self.optimizers[1].build(self.discriminator.trainable_variables)
-        self.checkpoint = checkpoint
-        self.checkpoint_seconds = checkpoint_seconds
-        self.state = DCGANState()
-        self.history = LossHistory(LOSS_COLUMNS)
         self._train_step = self._build_step()
 
-    @property
-    def steps(self) -> int:
-        return math.ceil(self.config.images / self.config.batch_size)
-
-    def _weight_arrays(self) -> dict[str, np.ndarray]:
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
         return {
             **layer_arrays("g", self.generator.layers),
             **layer_arrays("d", self.discriminator.layers),
@@ -146,28 +135,11 @@ class DCGANTrainer:
             **optimizer_arrays("d_opt", self.optimizers[1]),
         }
 
-    def save(self) -> None:
-        """Write the training state to the checkpoint (if there is one)."""
-        if self.checkpoint is not None:
-            self.checkpoint.save(self.state.__dict__, {**self._weight_arrays(), "history": self.history.as_array()})
-
-    def resume(self) -> bool:
-        """Load the checkpoint if it matches this run; True if training continues from it."""
-        loaded = self.checkpoint.load() if self.checkpoint is not None else None
-        if loaded is None:
-            return False
-        saved_state, arrays = loaded
-        expected = self._weight_arrays()
-        if any(getattr(arrays.get(name), "shape", None) != value.shape for name, value in expected.items()):
-            log.info("checkpoint in %s does not fit this model; starting fresh", self.checkpoint.folder)
-            return False
+    def restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         restore_layers("g", self.generator.layers, arrays)
         restore_layers("d", self.discriminator.layers, arrays)
         restore_optimizer("g_opt", self.optimizers[0], arrays)
         restore_optimizer("d_opt", self.optimizers[1], arrays)
-        self.history.restore(arrays["history"])
-        self.state = DCGANState(**{key: saved_state[key] for key in DCGANState.__dataclass_fields__})
-        return True
 
     def _build_step(self) -> Callable:
         config = self.config
@@ -187,51 +159,19 @@ class DCGANTrainer:
                 fake = generator(latents, training=True)
                 real_logits = discriminator(real, training=True)
                 fake_logits = discriminator(fake, training=True)
-                d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+                d_loss = logistic_discriminator_loss(real_logits, fake_logits)
             d_vars = discriminator.trainable_variables
             d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars, strict=True))
 
             latents = tf.random.stateless_normal((batch, config.latent_size), seed(2))
             with tf.GradientTape() as tape:
-                # Non-saturating loss: maximise log D(G(z)) instead of minimising log(1 - D(G(z))).
-                g_loss = tf.reduce_mean(
-                    tf.nn.softplus(-discriminator(generator(latents, training=True), training=True))
-                )
+                g_loss = non_saturating_generator_loss(discriminator(generator(latents, training=True), training=True))
             g_vars = generator.trainable_variables
             g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars, strict=True))
             return d_loss, g_loss
 
         return train_step
 
-    def run_step(self) -> tuple[float, float]:
-        """One training step: advance the step counter, record and return (discriminator, generator) loss."""
+    def train_step(self, phase: Phase) -> dict[str, float]:
         d_loss, g_loss = (float(value) for value in self._train_step(tf.constant(self.state.step, tf.int64)))
-        self.state.step += 1
-        self.history.append(self.state.step, self.state.step * self.config.batch_size, d_loss, g_loss)
-        return d_loss, g_loss
-
-    def train(self, progress: bool = True) -> None:
-        """Run (or finish) training, checkpointing every few seconds and at the end."""
-        if self.resume():
-            if self.state.step < self.steps:
-                log.info("resuming from checkpoint: step %d of %d", self.state.step, self.steps)
-            else:
-                log.info("checkpoint holds the finished training (%d steps): nothing left to train", self.state.step)
-        if self.state.step >= self.steps:
-            return
-        last_save = started = time.perf_counter()
-        with tqdm(total=self.steps, initial=self.state.step, desc="dcgan", unit="step", disable=not progress) as bar:
-            while self.state.step < self.steps:
-                d_loss, g_loss = self.run_step()
-                bar.update()
-                if self.state.step % 10 == 0:
-                    bar.set_postfix_str(
-                        f"{self.config.resolution}x{self.config.resolution} d={d_loss:.3f} g={g_loss:.3f}"
-                    )
-                if time.perf_counter() - last_save > self.checkpoint_seconds and self.state.step < self.steps:
-                    self.state.seconds += time.perf_counter() - started
-                    started = time.perf_counter()
-                    self.save()
-                    last_save = time.perf_counter()
-        self.state.seconds += time.perf_counter() - started
-        self.save()
+        return {"d_loss": d_loss, "g_loss": g_loss}

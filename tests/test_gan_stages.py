@@ -1,4 +1,4 @@
-"""The augment stage on a small real project in tmp_path: inputs, counts, outputs and a user's generator."""
+"""The progan and dcgan stages on a small real project in tmp_path: inputs, counts, outputs, a user's generator."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TINY_AUGMENT, deep_update, photo_like
+from conftest import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
 
-from gandct import augment, paths
-from gandct.dcgan import DCGANConfig, DCGANTrainer, build_generator
+from gandct import paths, train_dcgan, train_progan
 from gandct.errors import GandctError, ParamsError
 from gandct.fileio import read_csv, write_csv
-from gandct.gantrain import Checkpoint, fingerprint, to_unit_range
+from gandct.gan import fakes
+from gandct.gan.dcgan import DCGANConfig, build_generator
+from gandct.gan.progan import ProGAN, ProGANConfig, export_generator
 from gandct.images import load_rgb, save_png
 from gandct.params import parse_params
-from gandct.progan import ProGAN, ProGANConfig
 
 REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
 
@@ -39,7 +39,7 @@ def write_reals(root: Path, size: int = 16, counts: dict[str, int] = REAL_COUNTS
             rows.append(
                 {"path": relative, "label": "real", "split": split, "group": split, "generator": "", "sha256": digest}
             )
-    write_csv(root / paths.MANIFEST, augment.COLUMNS, rows)
+    write_csv(root / paths.MANIFEST, fakes.COLUMNS, rows)
     return rows
 
 
@@ -65,7 +65,7 @@ def test_load_train_reals_reads_only_the_train_split(project):
     for row in manifest:
         if row["split"] != "train":
             os.remove(row["path"])  # reading any of these would fail
-    reals, hashes = augment.load_train_reals(manifest, 16)
+    reals, hashes = fakes.load_train_reals(manifest, 16)
     assert reals.shape == (12, 16, 16, 3) and reals.dtype == np.float32
     assert reals.min() >= -1.0 and reals.max() <= 1.0
     assert hashes == [row["sha256"] for row in manifest if row["split"] == "train"]
@@ -77,7 +77,7 @@ def test_load_train_reals_crops_and_resizes_to_the_resolution(tmp_path, monkeypa
     image[:, 4:24] = 200  # the centre square is uniformly bright, the side strips dark
     save_png(_mkparent(tmp_path / "a.png"), image)
     rows = [{"path": "a.png", "label": "real", "split": "train", "group": "a", "generator": "", "sha256": "x"}]
-    reals, _ = augment.load_train_reals(rows, 8)
+    reals, _ = fakes.load_train_reals(rows, 8)
     assert reals.shape == (1, 8, 8, 3)
     np.testing.assert_allclose(reals, 200 / 127.5 - 1, atol=1e-6)
 
@@ -85,18 +85,20 @@ def test_load_train_reals_crops_and_resizes_to_the_resolution(tmp_path, monkeypa
 def test_no_train_reals_is_one_clear_error():
     rows = [{"path": "a.png", "label": "real", "split": "val", "group": "a", "generator": "", "sha256": "x"}]
     with pytest.raises(GandctError, match="no train-split real images"):
-        augment.load_train_reals(rows, 8)
+        fakes.load_train_reals(rows, 8)
 
 
 def test_fake_counts_match_the_real_counts_unless_overridden(project):
     manifest = read_csv(paths.MANIFEST)
-    assert augment.fake_counts(manifest, {}) == {"train": 12, "val": 4, "test": 4, "test_unseen": 4}
-    assert augment.fake_counts(manifest, {"train": 3, "test_unseen": 0}) == {
+    splits = ("train", "val", "test", "test_unseen")
+    assert fakes.fake_counts(manifest, {}, splits) == {"train": 12, "val": 4, "test": 4, "test_unseen": 4}
+    assert fakes.fake_counts(manifest, {"train": 3, "test_unseen": 0}, splits) == {
         "train": 3,
         "val": 4,
         "test": 4,
         "test_unseen": 0,
     }
+    assert fakes.fake_counts(manifest, {"train": 3}, ("test_unseen",)) == {"test_unseen": 4}
 
 
 def test_params_reject_lists_that_do_not_fit_the_resolution():
@@ -110,27 +112,14 @@ def test_params_reject_lists_that_do_not_fit_the_resolution():
         parse_params(bad)
 
 
-def test_dcgan_upsamples_with_transposed_convolutions_and_resumes(tmp_path):
+def test_dcgan_upsamples_with_transposed_convolutions():
     config = DCGANConfig(resolution=16, latent_size=8, channels=(8, 4), images=24, batch_size=4, learning_rate=0.0002)
     generator = build_generator(config)
     transposed = [layer for layer in generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
     assert len(transposed) == 2 and all(layer.strides == (2, 2) for layer in transposed)
     assert not any(isinstance(layer, keras.layers.UpSampling2D) for layer in generator.layers)
-
-    rng = np.random.default_rng(1)
-    reals = to_unit_range(np.stack([photo_like(rng, 16) for _ in range(10)]))
-    key = fingerprint({"dcgan": 1}, ["a"])
-    trainer = DCGANTrainer(config, reals, Checkpoint(tmp_path / "ckpt", key))
-    trainer.train(progress=False)
-    assert trainer.state.step == 6 and len(trainer.history.rows) == 6
-    images = trainer.generator(np.zeros((2, 8), np.float32), training=False).numpy()
+    images = generator(np.zeros((2, 8), np.float32), training=False).numpy()
     assert images.shape == (2, 16, 16, 3) and np.abs(images).max() <= 1.0
-
-    again = DCGANTrainer(config, reals, Checkpoint(tmp_path / "ckpt", key))
-    assert again.resume() and again.state.step == 6
-    for got, want in zip(again.generator.get_weights(), trainer.generator.get_weights(), strict=True):
-        np.testing.assert_array_equal(got, want)
-    assert int(again.optimizers[1].iterations.numpy()) == 6
 
 
 def users_generator(path: Path, channels: int = 3) -> Path:
@@ -144,7 +133,7 @@ def users_generator(path: Path, channels: int = 3) -> Path:
         batch_sizes=(4, 4, 4),
         learning_rate=0.001,
     )
-    model = ProGAN(config).sampler()
+    model = export_generator(ProGAN(config))
     if channels != 3:
         latent = keras.Input((8,))
         model = keras.Model(latent, keras.layers.Conv2D(channels, 1)(model(latent)))
@@ -152,51 +141,67 @@ def users_generator(path: Path, channels: int = 3) -> Path:
     return path
 
 
-def test_stage_with_a_users_generator_writes_fakes_manifest_and_figures(project):
+def test_progan_stage_with_a_users_generator_writes_fakes_listing_and_figures(project):
     source = users_generator(project / "my_generator.keras")
     write_params(project, deep_update(copy.deepcopy(TINY_AUGMENT), {"augment": {"generator_path": str(source)}}))
-    augment.main([])
-
-    rows = read_csv(paths.GENERATED)
-    assert list(rows[0]) == augment.COLUMNS
-    assert Counter(row["split"] for row in rows) == {"train": 12, "val": 4, "test": 4, "test_unseen": 4}
-    assert {row["label"] for row in rows} == {"fake"}
+    train_progan.main([])
+    rows = read_csv(paths.generated_listing("progan"))
+    assert list(rows[0]) == fakes.COLUMNS
+    assert Counter(row["split"] for row in rows) == {"train": 12, "val": 4, "test": 4}
+    assert {row["label"] for row in rows} == {"fake"} and {row["generator"] for row in rows} == {"progan"}
     for row in rows:
-        assert row["generator"] == ("dcgan" if row["split"] == "test_unseen" else "progan")
-        assert row["group"] == f"{row['generator']}-{row['split']}"
-        assert row["path"].startswith(f"data/interim/generated/{row['generator']}/{row['split']}/")
+        assert row["group"] == f"progan-{row['split']}"
+        assert row["path"].startswith(f"data/interim/generated/progan/{row['split']}/")
         assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
     assert load_rgb(rows[0]["path"]).shape == (16, 16, 3)
     assert len({row["sha256"] for row in rows}) == len(rows)  # every fake is a new image
-
-    assert paths.PROGAN_GENERATOR.read_bytes() == source.read_bytes()
-    dcgan = keras.saving.load_model(paths.DCGAN_GENERATOR, safe_mode=True, compile=False)
-    assert dcgan.outputs[0].shape[1:] == (16, 16, 3)
-    for name in ("progan_samples", "progan_growth", "progan_losses", "dcgan_samples", "dcgan_losses"):
-        assert (paths.FIGURES / f"{name}.png").stat().st_size > 1000
-    assert (paths.AUGMENT_REPORTS / "progan_losses.tsv").read_text().splitlines() == [
+    assert paths.generator_model("progan").read_bytes() == source.read_bytes()
+    for kind in ("samples", "growth", "losses"):
+        assert paths.gan_figure("progan", kind).stat().st_size > 1000
+    assert paths.gan_losses("progan").read_text().splitlines() == [
         "step\timages\tresolution\talpha\td_loss\tg_loss\tgradient_penalty\twasserstein"
     ]
-    dcgan_losses = (paths.AUGMENT_REPORTS / "dcgan_losses.tsv").read_text().splitlines()
-    assert dcgan_losses[0] == "step\timages\td_loss\tg_loss" and len(dcgan_losses) == 3
-    timings = json.loads((paths.AUGMENT_REPORTS / "timings.json").read_text())
-    assert {"load train reals", "dcgan training", "write fakes", "figures", "total"} <= set(timings["seconds"])
-    assert timings["progan_phases"] == {} and timings["reference_workload"]["seconds"] > 0
+    timings = json.loads(paths.gan_timings("progan").read_text())
+    assert {"load train reals", "write fakes", "figures", "total", "reference workload"} <= set(timings["seconds"])
+    assert timings["training_phases"] == {} and timings["reference_workload"]["seconds"] > 0
+    assert not paths.generated_dir("dcgan").exists()  # the other generator's stage is not run
+
+
+def test_dcgan_stage_writes_test_unseen_fakes_and_a_generator_plain_keras_loads(project, tmp_path_factory):
+    write_params(project, TINY_AUGMENT)
+    train_dcgan.main([])
+    rows = read_csv(paths.generated_listing("dcgan"))
+    assert Counter((row["split"], row["generator"]) for row in rows) == {("test_unseen", "dcgan"): 4}
+    for row in rows:
+        assert row["path"].startswith("data/interim/generated/dcgan/test_unseen/")
+        assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
+    for kind in ("samples", "losses"):
+        assert paths.gan_figure("dcgan", kind).stat().st_size > 1000
+    losses = paths.gan_losses("dcgan").read_text().splitlines()
+    assert losses[0] == "step\timages\td_loss\tg_loss" and len(losses) == 3
+    timings = json.loads(paths.gan_timings("dcgan").read_text())
+    assert set(timings["training_phases"]) == {"16x16"} and "dcgan training" in timings["seconds"]
+    generator = keras.saving.load_model(paths.generator_model("dcgan"), safe_mode=True, compile=False)
+    latents = np.random.default_rng(2).normal(size=(3, 8)).astype(np.float32)
+    plain = images_in_plain_keras(paths.generator_model("dcgan").resolve(), latents, tmp_path_factory.mktemp("load"))
+    np.testing.assert_allclose(plain, generator(latents).numpy(), rtol=1e-6, atol=1e-6)
+    assert not paths.generated_dir("progan").exists()
 
 
 def test_a_users_generator_that_cannot_serve_is_refused(project):
     with pytest.raises(GandctError, match="is not a file"):
-        augment.load_generator(project / "missing.keras")
+        fakes.load_generator(project / "missing.keras")
     (project / "broken.keras").write_bytes(b"not a zip archive")
     with pytest.raises(GandctError, match="cannot load"):
-        augment.load_generator(project / "broken.keras")
+        fakes.load_generator(project / "broken.keras")
     gray = users_generator(project / "gray.keras", channels=1)
     with pytest.raises(GandctError, match="1-channel images, not RGB"):
-        augment.load_generator(gray)
+        fakes.load_generator(gray)
 
 
-def test_stage_without_a_manifest_says_to_run_prepare(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage", [train_progan, train_dcgan])
+def test_stage_without_a_manifest_says_to_run_prepare(stage, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, TINY_AUGMENT)
     with pytest.raises(GandctError, match="run the prepare stage first"):
-        augment.main([])
+        stage.main([])

@@ -1,0 +1,155 @@
+"""What the GAN stages share: the train-split reals they learn from, and the fakes, listing, sample
+figure and timings each writes for its generator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gandct import paths
+from gandct.errors import GandctError
+from gandct.fileio import atomic_dir, read_csv, write_csv, write_text
+from gandct.gan.figures import save_samples_figure
+from gandct.gan.pixels import to_uint8, to_unit_range
+from gandct.gan.trainer import Checkpoint, fingerprint
+from gandct.images import ImageError, encode_png, load_rgb
+from gandct.params import Params
+from gandct.timing import PhaseTimer, reference_workload
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
+SAMPLES_SHOWN = 64
+
+
+def configure_tensorflow() -> None:
+    """Grappler's remapper cannot fuse a convolution whose output the double gradient of the WGAN-GP penalty
+    also needs; it gives up on that graph (harmlessly) with an error-level log line. Skip the attempt."""
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+
+
+def load_train_reals(manifest: list[dict[str, str]], resolution: int) -> tuple[np.ndarray, list[str]]:
+    """The train-split real images as float32 in [-1, 1] at `resolution` (centre square, area-resized),
+    and their sha256 values. Never reads a val or test image."""
+    rows = [row for row in manifest if row["split"] == "train" and row["label"] == "real"]
+    if not rows:
+        raise GandctError(f"{paths.MANIFEST} has no train-split real images to train the GANs on")
+    images = []
+    for row in rows:
+        try:
+            rgb = load_rgb(row["path"])
+        except ImageError as err:
+            raise GandctError(f"{row['path']}: {err}; run the prepare stage again (make data)") from None
+        height, width = rgb.shape[:2]
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        square = rgb[top : top + side, left : left + side]
+        if side != resolution:
+            square = cv2.resize(square, (resolution, resolution), interpolation=cv2.INTER_AREA)
+        images.append(square)
+    return to_unit_range(np.stack(images)), [row["sha256"] for row in rows]
+
+
+def read_train_reals(resolution: int, timer: PhaseTimer) -> tuple[list[dict[str, str]], np.ndarray, list[str]]:
+    """The manifest, its train reals at `resolution` and their hashes; a missing manifest is one clear error."""
+    if not paths.MANIFEST.is_file():
+        raise GandctError(f"{paths.MANIFEST} not found; run the prepare stage first (make data)")
+    manifest = read_csv(paths.MANIFEST)
+    with timer.phase("load train reals"):
+        reals, hashes = load_train_reals(manifest, resolution)
+    log.info("training on %d train-split reals at %dx%d", len(reals), resolution, resolution)
+    return manifest, reals, hashes
+
+
+def checkpoint(generator: str, section: Mapping, params: Params, hashes: Sequence[str]) -> Checkpoint:
+    """The checkpoint of one GAN, valid for its params section, the resolution, the seed and these images."""
+    settings = {"model": generator, "seed": params.seed, "resolution": params.augment.resolution, **section}
+    return Checkpoint(paths.gan_checkpoint(generator), fingerprint(settings, hashes))
+
+
+def fake_counts(manifest: list[dict[str, str]], per_split: dict[str, int], splits: Sequence[str]) -> dict[str, int]:
+    """Fakes per split: as many as the split has reals (test_unseen: as many as test), unless overridden."""
+    reals = Counter(row["split"] for row in manifest if row["label"] == "real")
+    default = {"train": reals["train"], "val": reals["val"], "test": reals["test"], "test_unseen": reals["test"]}
+    return {split: per_split.get(split, default[split]) for split in splits}
+
+
+def load_generator(path: Path) -> keras.Model:
+    """A user's generator: one latent-vector input, RGB images in [-1, 1] out; loaded with safe_mode."""
+    if not path.is_file():
+        raise GandctError(f"augment.generator_path: {path} is not a file")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, TypeError, OSError) as err:
+        raise GandctError(f"augment.generator_path: cannot load {path} as a Keras model: {err}") from None
+    inputs, outputs = model.inputs, model.outputs
+    if len(inputs) != 1 or len(inputs[0].shape) != 2 or len(outputs) != 1 or len(outputs[0].shape) != 4:
+        raise GandctError(f"augment.generator_path: {path} must map one latent vector to one image batch")
+    if outputs[0].shape[-1] != 3:
+        raise GandctError(f"augment.generator_path: {path} makes {outputs[0].shape[-1]}-channel images, not RGB")
+    return model
+
+
+def generate(model: keras.Model, count: int, seed: list[int]) -> np.ndarray:
+    """`count` uint8 images from latent vectors drawn with `seed`."""
+    latents = np.random.default_rng(seed).standard_normal((count, model.inputs[0].shape[-1]), dtype=np.float32)
+    if count == 0:
+        return np.zeros((0, *model.outputs[0].shape[1:]), np.uint8)
+    return to_uint8(model.predict(latents, batch_size=256, verbose=0))
+
+
+def write_fakes(generator: str, model: keras.Model, counts: dict[str, int], seed: int) -> None:
+    """Generate each split's fakes into generated/<generator>/<split>/ (atomically) and list them."""
+    rows = []
+    folder = paths.generated_dir(generator)
+    with atomic_dir(folder) as staging:
+        for split, count in counts.items():
+            (staging / split).mkdir(parents=True)
+            # Seeded by the split's place among all splits, so each split's latents do not depend on the others.
+            split_seed = [seed, 7, paths.FEATURE_SPLITS.index(split)]
+            for index, image in enumerate(generate(model, count, split_seed)):
+                data = encode_png(image)
+                file_name = f"{generator}_{split}_{index:05d}.png"
+                (staging / split / file_name).write_bytes(data)
+                rows.append(
+                    {
+                        "path": (folder / split / file_name).as_posix(),
+                        "label": "fake",
+                        "split": split,
+                        # One sampling run of one generator per split: the unit that never spans two splits.
+                        "group": f"{generator}-{split}",
+                        "generator": generator,
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    }
+                )
+    write_csv(paths.generated_listing(generator), COLUMNS, rows)
+    log.info("%s fakes: %s", generator, ", ".join(f"{split}={count}" for split, count in counts.items()))
+
+
+def save_samples(generator: str, title: str, model: keras.Model, reals: np.ndarray, seed: int) -> None:
+    """The samples figure: 64 train reals beside 64 fakes of `model`."""
+    shown = np.random.default_rng([seed, 8]).permutation(len(reals))[:SAMPLES_SHOWN]
+    fakes = generate(model, SAMPLES_SHOWN, [seed, 9])
+    save_samples_figure(paths.gan_figure(generator, "samples"), to_uint8(reals[shown]), fakes, title)
+
+
+def write_timings(generator: str, timer: PhaseTimer, training_phases: Mapping[str, float]) -> None:
+    """Log and write the stage's phase times, the training phases' times and the reference workload."""
+    with timer.phase("reference workload"):
+        reference = reference_workload()
+    for name, seconds in timer.seconds.items():
+        log.info("time: %-20s %7.1f s", name, seconds)
+    for name, seconds in training_phases.items():
+        log.info("time: %s %-14s %7.1f s", generator, name, seconds)
+    log.info("reference workload: %.3f s (%.1f GMAC/s)", reference["seconds"], reference["gmacs_per_second"])
+    timings = {"seconds": timer.seconds, "training_phases": dict(training_phases), "reference_workload": reference}
+    write_text(paths.gan_timings(generator), json.dumps(timings, indent=2) + "\n")
