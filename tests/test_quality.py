@@ -56,7 +56,7 @@ def test_stage_writes_the_distances_and_their_figure(project):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["quality"])
     assert exit_info.value.code == 0
-    results = json.loads((project / quality.QUALITY).read_text())
+    results = json.loads((project / paths.GAN_QUALITY).read_text())
     # the halves of the 12 train reals limit every set to 6 images
     assert results["images_per_set"] == 6
     keys = {"swd_64", "swd_32", "swd_16", "swd_avg"}
@@ -70,22 +70,22 @@ def test_stage_writes_the_distances_and_their_figure(project):
         assert entry["ratio_to_floor"] == pytest.approx(entry["swd_avg"] / floor, rel=1e-3)
     # fakes with an up-sampling checkerboard are further from the reals than other reals are
     assert results["progan"]["ratio_to_floor"] > results["test_reals"]["ratio_to_floor"]
-    figure = load_rgb(project / quality.FIGURE)
+    figure = load_rgb(project / paths.GAN_QUALITY_FIGURE)
     assert figure.shape[0] > 300 and figure.std() > 10
 
 
 def test_same_params_give_the_same_file(project):
     quality.main([])
-    first = (project / quality.QUALITY).read_bytes()
+    first = (project / paths.GAN_QUALITY).read_bytes()
     quality.main([])
-    assert (project / quality.QUALITY).read_bytes() == first
+    assert (project / paths.GAN_QUALITY).read_bytes() == first
 
 
 def test_a_missing_listing_is_one_clear_error(project):
     paths.generated_listing("dcgan").unlink()
     with pytest.raises(GandctError, match=r"generated/dcgan\.csv not found; run the dcgan stage"):
         quality.main([])
-    assert not (project / quality.QUALITY).exists()
+    assert not (project / paths.GAN_QUALITY).exists()
 
 
 def test_too_few_images_is_one_clear_error(project):

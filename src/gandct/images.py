@@ -124,3 +124,12 @@ def encode_png(rgb: np.ndarray) -> bytes:
 def save_png(path: Path, rgb: np.ndarray) -> None:
     """Write an 8-bit RGB or gray array as a lossless PNG."""
     Path(path).write_bytes(encode_png(rgb))
+
+
+def centre_square(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The central square of an image, area-resized to side x side: the reals as the GANs see them."""
+    height, width = rgb.shape[:2]
+    short = min(height, width)
+    top, left = (height - short) // 2, (width - short) // 2
+    square = rgb[top : top + short, left : left + short]
+    return square if short == side else cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)

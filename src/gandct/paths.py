@@ -21,6 +21,8 @@ GAN_CHECKPOINTS = MODELS / "checkpoints"  # resumable GAN training states, kept 
 REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
 AUGMENT_REPORTS = REPORTS / "augment"  # the GAN stages' loss tables for `dvc plots` and their phase timings
+GAN_QUALITY = AUGMENT_REPORTS / "quality.json"  # SWD of each generator's fakes, with the floor (quality stage)
+GAN_QUALITY_FIGURE = FIGURES / "gan_quality.png"
 GENERATORS = ("progan", "dcgan")  # one stage each; their fakes are what the features stage adds to the manifest's
 
 

@@ -17,7 +17,6 @@ import logging
 import time
 from pathlib import Path
 
-import cv2
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers
@@ -31,7 +30,7 @@ from gandct.cli import run_command
 from gandct.errors import GandctError
 from gandct.figures import save_figure
 from gandct.fileio import read_csv, write_text
-from gandct.images import ImageError, load_rgb
+from gandct.images import ImageError, centre_square, load_rgb
 from gandct.logs import setup_logging
 from gandct.params import Params, load_params
 from gandct.swd import multiscale_swd, pyramid_sides
@@ -39,19 +38,8 @@ from gandct.swd import multiscale_swd, pyramid_sides
 log = logging.getLogger(__name__)
 
 GENERATORS = ("progan", "dcgan")
-QUALITY = paths.AUGMENT_REPORTS / "quality.json"
-FIGURE = paths.FIGURES / "gan_quality.png"
 FLOOR = "floor"  # the other half of the train reals
 TEST_REALS = "test_reals"
-
-
-def fit_square(rgb: np.ndarray, side: int) -> np.ndarray:
-    """The central square of an image, area-resized to side x side."""
-    height, width = rgb.shape[:2]
-    short = min(height, width)
-    top, left = (height - short) // 2, (width - short) // 2
-    square = rgb[top : top + short, left : left + short]
-    return square if short == side else cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)
 
 
 def load_set(rows: list[dict[str, str]], side: int, name: str) -> np.ndarray:
@@ -59,7 +47,7 @@ def load_set(rows: list[dict[str, str]], side: int, name: str) -> np.ndarray:
     images = np.empty((len(rows), side, side, 3), dtype=np.uint8)
     for index, row in enumerate(tqdm(rows, desc=f"loading {name}", unit="image", leave=False)):
         try:
-            images[index] = fit_square(load_rgb(row["path"]), side)
+            images[index] = centre_square(load_rgb(row["path"]), side)
         except ImageError as err:
             raise GandctError(f"{row['path']}: {err}; run the stage that wrote it again") from None
     return images
@@ -173,8 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         entry = results[name]
         log.info("%-10s SWD avg %8.2f = %.2fx the floor", name, entry["swd_avg"], entry["ratio_to_floor"])
     log.info("%-10s SWD avg %8.2f", FLOOR, results[FLOOR]["swd_avg"])
-    write_text(QUALITY, json.dumps(results, indent=2) + "\n")
-    plot_quality(results, pyramid_sides(params.augment.resolution), FIGURE)
+    write_text(paths.GAN_QUALITY, json.dumps(results, indent=2) + "\n")
+    plot_quality(results, pyramid_sides(params.augment.resolution), paths.GAN_QUALITY_FIGURE)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
@@ -21,7 +20,7 @@ from gandct.fileio import atomic_dir, read_csv, write_csv, write_text
 from gandct.gan.figures import save_samples_figure
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.trainer import Checkpoint, fingerprint
-from gandct.images import ImageError, encode_png, load_rgb
+from gandct.images import ImageError, centre_square, encode_png, load_rgb
 from gandct.params import Params
 from gandct.timing import PhaseTimer, reference_workload
 
@@ -49,13 +48,7 @@ def load_train_reals(manifest: list[dict[str, str]], resolution: int) -> tuple[n
             rgb = load_rgb(row["path"])
         except ImageError as err:
             raise GandctError(f"{row['path']}: {err}; run the prepare stage again (make data)") from None
-        height, width = rgb.shape[:2]
-        side = min(height, width)
-        top, left = (height - side) // 2, (width - side) // 2
-        square = rgb[top : top + side, left : left + side]
-        if side != resolution:
-            square = cv2.resize(square, (resolution, resolution), interpolation=cv2.INTER_AREA)
-        images.append(square)
+        images.append(centre_square(rgb, resolution))
     return to_unit_range(np.stack(images)), [row["sha256"] for row in rows]
 
 
