@@ -4,11 +4,12 @@ then sharing the trained models through a DVC remote into a second clone."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update
+from conftest import GIT_IDENTITY, REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update, pipeline_env
 
 from gandct import paths
 from gandct.fileio import read_csv
@@ -91,6 +92,54 @@ def test_models_shared_through_a_dvc_remote_predict_the_same_in_a_second_clone(p
 
 def test_tiny_params_are_valid_params():
     parse_params(deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), TINY))
+
+
+def test_make_compare_knows_every_params_section():
+    """A params section missing from COMPARE_PARAMS would silently vanish from `make compare`."""
+    line = next(line for line in (REPO / "Makefile").read_text().splitlines() if line.startswith("COMPARE_PARAMS :="))
+    pattern = re.compile(line.split(":=", 1)[1].strip())
+    for section, value in yaml.safe_load((REPO / "params.yaml").read_text()).items():
+        column = f"{section}.{next(iter(value))}" if isinstance(value, dict) else section
+        assert pattern.fullmatch(column), f"{column} is not in the Makefile's COMPARE_PARAMS"
+
+
+def headline_values(row: dict) -> dict[str, float]:
+    """The headline metrics of one `dvc exp show --json` row that exist before and after reports/metrics.json
+    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen-generator and JPEG-75 ROC AUC."""
+    metrics = row["data"]["metrics"]["reports/metrics.json"]["data"]
+    values = {}
+    for model, sets in metrics.items():
+        values[f"{model}.test.accuracy"] = sets["test"]["accuracy"]
+        for name in ("test", "test_unseen", "jpeg_75"):
+            values[f"{model}.{name}.roc_auc"] = sets[name]["roc_auc"]
+    return values
+
+
+@pytest.mark.slow
+def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics_in_200_columns(pipeline):
+    """Runs second to last: it leaves the experiment (train.custom.width=16) in the workspace."""
+    pipeline.run("git", "add", "-A")  # the tiny run is the experiment's baseline
+    pipeline.run("git", *GIT_IDENTITY, "commit", "--allow-empty", "-qm", "the tiny run")
+    ran = pipeline.run("dvc", "exp", "run", "-S", "train.custom.width=16").stdout
+    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
+    assert stages == {"train@custom", "evaluate", "report"}, ran
+
+    shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
+    rows = [shown[0], shown[1], *(rev for exp in shown[1]["experiments"] for rev in exp["revs"])]
+    values = [headline_values(row) for row in rows]
+    changed = {name for name in values[0] if len({row[name] for row in values}) > 1}
+    assert changed and all(name.startswith("custom.") for name in changed), changed
+
+    make = ["make", "--silent", "compare", "INSTALLED="]  # INSTALLED=: the test's environment is installed
+    env = {**pipeline_env(), "COLUMNS": "200"}
+    table = subprocess.run(make, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 200 and "…" not in table, table
+    header = next(line for line in lines if "Experiment" in line)
+    # The changed param and every changed headline metric, in full; not the other metrics nor the hashes.
+    assert set(header.split()) == {"Experiment", "Created", "train.custom.width", *changed}, table
+    width_column = [line.split()[-1] for line in lines if " [" in line]  # the experiment's own row
+    assert width_column == ["16"], table
 
 
 @pytest.mark.slow

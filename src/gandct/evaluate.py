@@ -15,7 +15,6 @@ import zlib
 
 import numpy as np
 from sklearn import metrics
-from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
@@ -24,7 +23,7 @@ from gandct.dct import Preprocessing
 from gandct.detector import Detector
 from gandct.detector_names import PIXELS
 from gandct.fileio import write_csv, write_text
-from gandct.logs import setup_logging
+from gandct.logs import progress, setup_logging
 from gandct.params import Params, load_params
 from gandct.perturbations import perturb_batch
 
@@ -63,7 +62,7 @@ def score_perturbed(detectors: dict[str, Detector], params: Params) -> dict[str,
     fitted_test, _ = load_split("test", PIXELS)
     sets = perturbed_sets(params)
     scores: dict[str, dict[str, list[np.ndarray]]] = {name: {model: [] for model in detectors} for name, _, _ in sets}
-    for start in tqdm(range(0, len(fitted_test), CHUNK), desc="evaluate perturbed", unit="chunk"):
+    for start in progress(range(0, len(fitted_test), CHUNK), desc="evaluate perturbed", unit="chunk"):
         fitted = np.asarray(fitted_test[start : start + CHUNK])
         for name, kind, level in sets:
             seed = zlib.crc32(f"{params.seed}:{name}:{start}".encode())  # a different noise draw per chunk

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
@@ -43,7 +42,7 @@ from gandct.dct import DctStats, Moments, Preprocessing, fit_image, log_spectra
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, read_csv, write_csv
 from gandct.images import ImageError, load_rgb
-from gandct.logs import setup_logging
+from gandct.logs import progress, setup_logging
 from gandct.params import load_params
 
 log = logging.getLogger(__name__)
@@ -264,7 +263,9 @@ def stop_cleanly_on_signals() -> Iterator[None]:
 def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[TransformJob]) -> list[Moments | None]:
     """Run one split's jobs in order with a progress bar; return their results in order."""
     results = []
-    with tqdm(total=sum(job.count for job in jobs), desc=f"features {jobs[0].split}", unit="img", mininterval=1) as bar:
+    with progress(
+        total=sum(job.count for job in jobs), desc=f"features {jobs[0].split}", unit="img", mininterval=1
+    ) as bar:
         for job, result in zip(jobs, run(run_job, jobs), strict=True):
             bar.update(job.count)
             results.append(result)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
@@ -25,7 +24,7 @@ from gandct.detector import Detector
 from gandct.errors import GandctError
 from gandct.fileio import atomic_path, expand_paths, output_problem
 from gandct.images import ImageError, load_rgb
-from gandct.logs import setup_logging
+from gandct.logs import progress, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def write_rows(rows: Iterator[dict], handle: TextIO, total: int) -> int:
     writer = csv.DictWriter(handle, fieldnames=COLUMNS)
     writer.writeheader()
     failed = 0
-    for row in tqdm(rows, total=total, desc="predict", unit="img", disable=total < 100):
+    for row in progress(rows, total=total, desc="predict", unit="img", disable=total < 100):
         writer.writerow(row)
         failed += bool(row["error"])
     return failed

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_csv
 from gandct.images import ImageError, decode_rgb, read_file
-from gandct.logs import setup_logging
+from gandct.logs import progress, setup_logging
 from gandct.params import Params, SplitFractions, load_params
 
 log = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]
     listed = read_csv(files_csv)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # OpenCV decodes outside the GIL
         jobs = [pool.submit(check_file, str(root / row["path"]), row, params.prepare.min_size) for row in listed]
-        checked = [job.result() for job in tqdm(jobs, desc="prepare", unit="file", mininterval=1)]
+        checked = [job.result() for job in progress(jobs, desc="prepare", unit="file", mininterval=1)]
     kept, rejected = drop_unusable(checked)
 
     # A group's label is its most common one; the whole group goes to one split whatever its labels.

@@ -23,7 +23,6 @@ matplotlib.use("Agg")  # files only: no display on servers
 
 import matplotlib.pyplot as plt
 import numpy as np
-from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
@@ -31,7 +30,7 @@ from gandct.errors import GandctError
 from gandct.figures import save_figure
 from gandct.fileio import read_csv, write_text
 from gandct.images import ImageError, centre_square, load_rgb
-from gandct.logs import setup_logging
+from gandct.logs import progress, setup_logging
 from gandct.params import Params, load_params
 from gandct.swd import multiscale_swd, pyramid_sides
 
@@ -45,7 +44,7 @@ TEST_REALS = "test_reals"
 def load_set(rows: list[dict[str, str]], side: int, name: str) -> np.ndarray:
     """Decode and fit the images of `rows`: uint8 (N, side, side, 3)."""
     images = np.empty((len(rows), side, side, 3), dtype=np.uint8)
-    for index, row in enumerate(tqdm(rows, desc=f"loading {name}", unit="image", leave=False)):
+    for index, row in enumerate(progress(rows, desc=f"loading {name}", unit="image", leave=False)):
         try:
             images[index] = centre_square(load_rgb(row["path"]), side)
         except ImageError as err:

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 
 import cv2
 import numpy as np
-from tqdm import tqdm
+
+from gandct.logs import progress
 
 NEIGHBOURHOOD = 7  # side of the square neighbourhoods, in pixels
 SMALLEST_LEVEL = 16  # the pyramid stops at the last level at least this large
@@ -130,7 +131,7 @@ def multiscale_swd(
     fractions = [position_fractions(images, neighbourhoods, levels, seed) for images in sets]
     rng = np.random.default_rng([seed, 0])
     distances = np.empty((len(others), levels))
-    for level in tqdm(range(levels), desc="SWD levels", unit="level", leave=False):
+    for level in progress(range(levels), desc="SWD levels", unit="level", leave=False):
         # pop: each set's finest remaining level, freed once its descriptors are taken
         described = [
             descriptors(pyramid.pop(0), where[:, level]) for pyramid, where in zip(pyramids, fractions, strict=True)

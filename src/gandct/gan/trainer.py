@@ -22,8 +22,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from tqdm import tqdm
 
+from gandct import logs
 from gandct.fileio import atomic_dir, write_text
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,9 @@ class ResumableTrainer(ABC):
                     self.name,
                     self.state.step,
                 )
-        bar = tqdm(total=self.total_steps, initial=self.state.step, desc=self.name, unit="step", disable=not progress)
+        bar = logs.progress(
+            total=self.total_steps, initial=self.state.step, desc=self.name, unit="step", disable=not progress
+        )
         last_save = time.perf_counter()
         with bar:
             while self.state.phase_index < len(self.phases):
