@@ -171,6 +171,7 @@ def detector(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
     models = tmp_path_factory.mktemp("models")
     paper_cnn(preprocessing.shape).save(models / "paper.keras")
     stats.save(models / "paper.dct_stats.npz")
+    (models / "paper.threshold.json").write_text('{"threshold": 0.5}')  # as the train stage saves it
     return models / "paper.keras"
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from test_train import write_features, write_tiny_params
 
-from gandct import models, train
+from gandct import models, paths, train
+from gandct.detector import Detector
 from gandct.errors import GandctError
 from gandct.params import load_params
 
@@ -37,15 +38,16 @@ def test_caffe_scaling_turns_rgb_pixels_into_bgr_minus_the_mean():
 
 def test_an_imagenet_architecture_trains_through_the_train_stage(tmp_path, monkeypatch):
     write_features(tmp_path)
-    write_tiny_params(tmp_path)
+    write_tiny_params(tmp_path, seeds=[0])
     monkeypatch.chdir(tmp_path)
-    params = load_params()
-    model, history = train.fit("xception", params)
-    figures = train.save_outputs("xception", model, history, seconds=0.0)
-    assert figures["features"] == "pixels" and figures["epochs_run"] >= 1
-    reloaded = keras.saving.load_model(tmp_path / "models/xception.keras", safe_mode=True)
-    x = np.load(tmp_path / "data/processed/test_pixels.npy")[:4]
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    summary = train.train_detector("xception", load_params())
+    assert summary["features"] == "pixels" and summary["seeds"]["0"]["epochs_run"] >= 1
+    detector = Detector.load(paths.detector_model("xception"))
+    reloaded = keras.saving.load_model(paths.seed_model("xception", 0), safe_mode=True)
+    x = detector.inputs(np.load(paths.features_file("test", "pixels.npy"))[:4])
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), detector.model.predict(x, verbose=0), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_imagenet_weights_only_from_the_keras_cache(tmp_path, monkeypatch):

@@ -21,11 +21,15 @@ TINY = {
     **TINY_AUGMENT,
     "features": {"image_size": 16, "chunk_size": 32},
     "train": {
+        "seeds": [0, 1],
         "paper": {"epochs": 2, "batch_size": 16},
         "custom": {"epochs": 2, "batch_size": 16, "width": 4},
         "paper_pixel": {"epochs": 2, "batch_size": 16},
     },
-    "evaluate": {"perturbations": {"jpeg": [75], "blur": [], "downscale": [], "noise": [5.0]}},
+    "evaluate": {
+        "perturbations": {"jpeg": [75], "blur": [], "downscale": [], "noise": [5.0]},
+        "bootstrap_resamples": 100,
+    },
     "report": {"examples_per_class": 2, "smoothgrad_images": 8, "smooth_samples": 3},
 }
 MODELS = ["paper", "custom", "linear", "paper_pixel"]
@@ -52,19 +56,36 @@ def test_every_declared_output_exists(pipeline):
         for out in stage.get("outs", []):
             assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
     for name in MODELS:
-        assert (pipeline.root / paths.detector_model(name)).is_file()
-        assert (pipeline.root / f"reports/metrics/{name}_train.json").is_file()
+        summary = json.loads((pipeline.root / paths.train_summary(name)).read_text())
+        assert list(summary["seeds"]) == (["0"] if name == "linear" else ["0", "1"])
+        for seed in summary["seeds"]:
+            assert (pipeline.root / paths.model_threshold(paths.seed_model(name, int(seed)))).is_file()
+        published = pipeline.root / paths.detector_model(name)
+        assert published.read_bytes() == (pipeline.root / paths.seed_model(name, summary["best_seed"])).read_bytes()
     report = (pipeline.root / "reports/report.md").read_text()
-    assert "| custom |" in report and "## Reading" in report
+    assert "| custom (2) |" in report and "| custom - paper, ROC AUC |" in report and "## Reading" in report
 
 
 @pytest.mark.slow
 def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
     shown = json.loads(pipeline.run("dvc", "metrics", "show", "--json").stdout)
-    metrics = shown[""]["data"]["reports/metrics.json"]["data"]
-    assert set(metrics) == set(MODELS)
-    assert set(metrics["custom"]) == {"test", "test_unseen", "jpeg_75", "noise_5"}
-    assert metrics["paper"]["test"]["images"] == len(read_csv(pipeline.root / paths.features_file("test", "ids.csv")))
+    files = shown[""]["data"]
+    # The detectors' headline numbers are DVC metrics; their training figures and the detail are plain files.
+    assert "reports/metrics.json" in files
+    assert not [path for path in files if path.startswith(("reports/train", "reports/evaluate", "reports/metrics/"))]
+    metrics = files["reports/metrics.json"]["data"]
+    assert set(metrics) == {*MODELS, "custom_minus_paper"}
+    assert metrics["custom"] == {
+        "test": {"accuracy": metrics["custom"]["test"]["accuracy"], "roc_auc": metrics["custom"]["test"]["roc_auc"]},
+        "test_unseen": {"roc_auc": metrics["custom"]["test_unseen"]["roc_auc"]},
+        "jpeg_75": {"roc_auc": metrics["custom"]["jpeg_75"]["roc_auc"]},
+    }
+    interval = metrics["custom_minus_paper"]["test"]["roc_auc"]
+    assert set(interval) == {"difference", "low", "high"} and interval["low"] <= interval["high"]
+    detail = json.loads((pipeline.root / paths.EVALUATION_DETAIL).read_text())
+    test = detail["detectors"]["paper"]["sets"]["test"]
+    assert test["images"] == len(read_csv(pipeline.root / paths.features_file("test", "ids.csv")))
+    assert metrics["paper"]["test"]["accuracy"] == test["seeds"]["accuracy"]["mean"]
     again = pipeline.run("dvc", "repro")
     assert "Data and pipelines are up to date." in again.stdout
     assert "Running stage" not in again.stdout

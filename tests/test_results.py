@@ -25,6 +25,8 @@ from gandct.saliency import high_frequency_share, quadrant_shares
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}
 MODELS = ["paper", "linear"]
+SEEDS = [0, 1]
+SETS = ["test", "test_unseen", "jpeg_75", "noise_5"]
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -48,8 +50,10 @@ def project(tmp_path_factory: pytest.TempPathFactory):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["features"].update(image_size=32, workers=1)
     params["train"]["models"] = MODELS
-    params["train"]["paper"].update(epochs=6, batch_size=16, patience=6)
-    params["evaluate"]["perturbations"] = {"jpeg": [50], "noise": [5.0]}
+    params["train"]["seeds"] = SEEDS
+    params["train"]["paper"].update(epochs=20, batch_size=16, patience=6)
+    params["evaluate"]["perturbations"] = {"jpeg": [75], "noise": [5.0]}
+    params["evaluate"]["bootstrap_resamples"] = 200
     params["report"].update(saliency_models=["paper", "linear"], examples_per_class=2, smoothgrad_images=8)
     params["report"]["smooth_samples"] = 4
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -78,8 +82,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
             features.main([split])
         loaded = load_params()
         for name in MODELS:
-            model, history = train.fit(name, loaded)
-            train.save_outputs(name, model, history, seconds=0.0)
+            train.train_detector(name, loaded)
         evaluate.main([])
         report.main([])
         yield root
@@ -93,21 +96,59 @@ def inside(project, monkeypatch):
     return project
 
 
-def test_metrics_cover_every_model_and_test_set(inside):
-    results = json.loads((inside / "reports/metrics.json").read_text())
-    assert set(results) == set(MODELS)
-    for by_set in results.values():
-        assert list(by_set) == ["test", "test_unseen", "jpeg_50", "noise_5"]
-        for figures in by_set.values():
+def test_metrics_cover_every_model_seed_and_test_set(inside):
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    assert set(detail["detectors"]) == set(MODELS)
+    test_labels = np.load(paths.features_file("test", "y.npy")).astype(int)
+    for name, result in detail["detectors"].items():
+        seeds = SEEDS[:1] if name == "linear" else SEEDS
+        assert result["seeds"] == seeds and list(result["sets"]) == SETS
+        for test_set, figures in result["sets"].items():
             assert figures["images"] == 2 * COUNTS["test"]
-            confusion = [figures[k] for k in ("true_negatives", "false_positives", "false_negatives", "true_positives")]
-            assert sum(confusion) == figures["images"]
-            assert figures["accuracy"] == pytest.approx((confusion[0] + confusion[3]) / figures["images"], abs=1e-6)
-    assert results["paper"]["test"]["accuracy"] >= 0.9  # the checkerboard is easy to see in the DCT
+            summary = figures["seeds"]
+            for metric in (
+                "accuracy",
+                "accuracy_at_val_threshold",
+                "balanced_accuracy",
+                "roc_auc",
+                "average_precision",
+            ):
+                values = [summary[metric]["seeds"][str(seed)] for seed in seeds]
+                assert summary[metric]["mean"] == pytest.approx(np.mean(values), abs=1e-6), (name, test_set, metric)
+                assert (summary[metric]["std"] is None) == (len(seeds) == 1)
+        # Each seed's accuracy at its threshold is that of its own model's scores, recomputed here.
+        for seed in seeds:
+            detector = Detector.load(paths.seed_model(name, seed))
+            p_fake = detector.predict_fitted(np.load(paths.features_file("test", "pixels.npy")))
+            expected = np.mean((p_fake >= detector.threshold) == test_labels)
+            got = result["sets"]["test"]["seeds"]["accuracy_at_val_threshold"]["seeds"][str(seed)]
+            assert got == pytest.approx(expected, abs=1e-6)
+    assert detail["detectors"]["paper"]["sets"]["test"]["seeds"]["accuracy"]["mean"] >= 0.9  # the checkerboard
+    intervals = detail["comparisons"]["paper - linear"]
+    assert list(intervals) == SETS
+    for by_metric in intervals.values():
+        for metric, interval in by_metric.items():
+            assert interval["metric"] == metric and interval["resamples"] == 200
+            assert interval["low"] <= interval["difference"] <= interval["high"]
     roc = read_rows(inside / "reports/evaluate/roc/paper.csv")
     assert float(roc[0]["fpr"]) == 0 and float(roc[-1]["tpr"]) == 1
     predictions = read_rows(inside / "reports/evaluate/predictions/linear.csv")
     assert len(predictions) == 2 * COUNTS["test"]
+
+
+def test_the_dvc_metrics_are_the_headline_numbers_only(inside):
+    headline = json.loads(paths.METRICS.read_text())
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    assert set(headline) == set(MODELS)  # no custom - paper interval: custom is not trained here
+    for name in MODELS:
+        assert headline[name] == {
+            "test": {
+                metric: detail["detectors"][name]["sets"]["test"]["seeds"][metric]["mean"]
+                for metric in ("accuracy", "roc_auc")
+            },
+            "test_unseen": {"roc_auc": detail["detectors"][name]["sets"]["test_unseen"]["seeds"]["roc_auc"]["mean"]},
+            "jpeg_75": {"roc_auc": detail["detectors"][name]["sets"]["jpeg_75"]["seeds"]["roc_auc"]["mean"]},
+        }
 
 
 def test_perturbations_are_seeded_and_change_the_inputs(inside):
@@ -117,27 +158,19 @@ def test_perturbations_are_seeded_and_change_the_inputs(inside):
     second = evaluate.score_perturbed(detectors, params)
     np.testing.assert_array_equal(first["noise_5"]["paper"], second["noise_5"]["paper"])
     clean = detectors["paper"].predict_fitted(np.load(paths.features_file("test", "pixels.npy")), 8)
-    assert not np.allclose(first["jpeg_50"]["paper"], clean)
+    assert not np.allclose(first["jpeg_75"]["paper"], clean)
 
 
 def test_evaluate_scores_the_cache_without_retracing(inside, caplog):
-    before = (inside / "reports/metrics.json").read_bytes()
+    before = paths.METRICS.read_bytes(), paths.EVALUATION_DETAIL.read_bytes()
     with caplog.at_level("WARNING"):
         evaluate.main([])
     assert "retracing" not in caplog.text
-    assert (inside / "reports/metrics.json").read_bytes() == before  # the same scores again
+    assert (paths.METRICS.read_bytes(), paths.EVALUATION_DETAIL.read_bytes()) == before  # the same scores again
     # Scores do not depend on how the images are batched.
     detector = Detector.load(paths.detector_model("paper"))
     fitted = np.load(paths.features_file("test", "pixels.npy"))
     np.testing.assert_allclose(detector.predict_fitted(fitted, 5), detector.predict_fitted(fitted, 64), atol=1e-6)
-
-
-def test_detection_metrics_on_a_known_case():
-    labels = np.array([0, 0, 1, 1])
-    figures = evaluate.detection_metrics(labels, np.array([0.1, 0.6, 0.4, 0.9]))
-    assert figures["accuracy"] == 0.5
-    assert figures["roc_auc"] == 0.75
-    assert (figures["false_positives"], figures["false_negatives"]) == (1, 1)
 
 
 def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
@@ -147,8 +180,12 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     for name in ("paper", "linear", "mean"):
         assert (figures / "saliency" / f"{name}.png").stat().st_size > 10_000, name
     text = (inside / "reports/report.md").read_text()
-    results = json.loads((inside / "reports/metrics.json").read_text())
-    assert f"| paper | {results['paper']['test']['accuracy']:.3f} |" in text
+    accuracy = json.loads(paths.EVALUATION_DETAIL.read_text())["detectors"]["paper"]["sets"]["test"]["seeds"][
+        "accuracy"
+    ]
+    assert f"| paper (2) | {accuracy['mean']:.3f} ± {accuracy['std']:.3f} |" in text
+    assert "| linear (1) |" in text
+    assert "| paper - linear, ROC AUC |" in text and "`paper` against `linear`, ROC AUC: clean test " in text
     shares = json.loads((inside / "reports/saliency.json").read_text())
     assert set(shares) == {"paper", "linear"}
     for share in shares.values():
@@ -159,6 +196,50 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     assert "|---|---|---|---|---|\n| paper |" in text  # table rows stay together
     for link in [line for line in text.splitlines() if line.startswith("![")]:
         assert (inside / "reports" / link.split("(")[1].rstrip(")")).is_file(), link
+
+
+def interval(metric: str, difference: float, low: float, high: float) -> dict:
+    return {"metric": metric, "difference": difference, "low": low, "high": high, "level": 0.95, "resamples": 2000}
+
+
+def test_the_reading_words_follow_the_intervals_alone():
+    """A larger difference whose interval holds 0 is no clear difference; a small one above 0 is better."""
+    comparisons = {
+        "custom - paper": {
+            "test": {"accuracy": interval("accuracy", 0.004, 0.001, 0.007), "roc_auc": interval("roc_auc", 0, 0, 0)},
+            "jpeg_75": {
+                "accuracy": interval("accuracy", 0.05, -0.01, 0.11),
+                "roc_auc": interval("roc_auc", -0.02, -0.03, -0.01),
+            },
+        },
+        "paper - paper_pixel": {
+            "test": {"accuracy": interval("accuracy", 0.2, 0.15, 0.25), "roc_auc": None},
+            "jpeg_75": {"accuracy": interval("accuracy", 0.0, -0.1, 0.1), "roc_auc": None},
+        },
+    }
+    text = report.reading({"comparisons": comparisons}, {})
+    assert text.splitlines() == [
+        "- `custom` against `paper`, accuracy at the val threshold: clean test better (+0.004, 95% CI +0.001 to "
+        "+0.007); jpeg_75 no clear difference (+0.050, 95% CI -0.010 to +0.110).",
+        "- `custom` against `paper`, ROC AUC: clean test no clear difference (+0.000, 95% CI +0.000 to +0.000); "
+        "jpeg_75 worse (-0.020, 95% CI -0.030 to -0.010).",
+        "- `paper` against `paper_pixel`, accuracy at the val threshold: clean test better (+0.200, 95% CI +0.150 to "
+        "+0.250); jpeg_75 no clear difference (+0.000, 95% CI -0.100 to +0.100).",
+        "- `paper` against `paper_pixel`, ROC AUC: clean test not defined (the test set has one class); jpeg_75 not "
+        "defined (the test set has one class).",
+        "- The same CNN on DCT maps against pixels, clean test accuracy: better (+0.200, 95% CI +0.150 to +0.250): "
+        "the frequency representation makes the task easier.",
+    ]
+    table = report.intervals_table(comparisons).splitlines()
+    assert table[0] == "| difference | clean test | jpeg_75 |"
+    assert table[2] == (
+        "| custom - paper, accuracy at the val threshold | +0.004 [+0.001, +0.007] better | "
+        "+0.050 [-0.010, +0.110] no clear difference |"
+    )
+    assert (
+        table[3]
+        == "| custom - paper, ROC AUC | +0.000 [+0.000, +0.000] no clear difference | -0.020 [-0.030, -0.010] worse |"
+    )
 
 
 def test_linear_saliency_is_its_weight_map(inside):
@@ -213,7 +294,8 @@ def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, c
     stats = Detector.load(paths.detector_model("paper")).stats
     expected = model.predict(stats.normalize(np.load(paths.features_file("test", "dct.npy"))[:3]), verbose=0)[:, 0]
     np.testing.assert_allclose([float(row["p_fake"]) for row in rows[1:]], expected, atol=2e-6)
-    assert [row["label"] for row in rows[1:]] == ["fake" if p >= 0.5 else "real" for p in expected]
+    threshold = Detector.load(paths.detector_model("paper")).threshold
+    assert [row["label"] for row in rows[1:]] == ["fake" if p >= threshold else "real" for p in expected]
     # The Python API gives the same probabilities, from the files or from decoded images.
     files = [folder / "nested" / f"{index}.png" for index in range(3)]
     detector = gandct.load_detector(paths.detector_model("paper"))
@@ -221,6 +303,49 @@ def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, c
     np.testing.assert_allclose(detector.predict([load_rgb(file) for file in files]), expected, atol=2e-6)
     with pytest.raises(ImageError, match=r"broken\.png: not a decodable image"):
         detector.predict([folder / "broken.png"])
+
+
+def copy_detector(name: str, folder: Path, threshold: float | None) -> Path:
+    """The published model and statistics of `name` copied into `folder`, with `threshold` saved beside them."""
+    model = folder / f"{name}.keras"
+    for locate in (Path, paths.model_stats):
+        locate(model).write_bytes(locate(paths.detector_model(name)).read_bytes())
+    if threshold is not None:
+        paths.model_threshold(model).write_text(json.dumps({"threshold": threshold}))
+    return model
+
+
+def test_predict_labels_with_the_saved_threshold_unless_threshold_overrides_it(inside, tmp_path):
+    files = [str(inside / row["path"]) for row in read_rows(inside / paths.features_file("test", "ids.csv"))]
+    p_fake = gandct.load_detector(paths.detector_model("paper")).predict(files)
+    levels = np.unique(p_fake)
+    saved, override = (levels[-1] + levels[-2]) / 2, (levels[0] + levels[1]) / 2  # only the top / all but the lowest
+    model = copy_detector("paper", tmp_path, saved)
+
+    def labels(*options: str) -> list[str]:
+        out = tmp_path / "labels.csv"
+        predict.main([*files, "--model", str(model), "--out", str(out), *options])
+        return [row["label"] for row in read_rows(out)]
+
+    expected_saved = ["fake" if p >= saved else "real" for p in p_fake]
+    assert expected_saved != ["fake" if p >= 0.5 else "real" for p in p_fake]  # 0.5 would label them otherwise
+    assert labels() == expected_saved
+    assert labels("--threshold", str(override)) == ["fake" if p >= override else "real" for p in p_fake]
+    assert labels("--threshold", "0") == ["fake"] * len(files)
+    for bad in ("1.5", "-0.1", "nan"):
+        with pytest.raises(GandctError, match=rf"^--threshold must be between 0 and 1, got {bad}$"):
+            labels("--threshold", bad)
+
+
+def test_a_model_without_a_good_threshold_file_is_refused(inside, tmp_path):
+    image = str(inside / read_rows(inside / paths.features_file("test", "ids.csv"))[0]["path"])
+    model = copy_detector("paper", tmp_path, None)
+    with pytest.raises(GandctError, match=r"paper\.threshold\.json not found: the train stage saves"):
+        predict.main([image, "--model", str(model)])
+    for content, problem in (("{}", "not a threshold file"), ('{"threshold": 2}', r"must be a number in \[0, 1\]")):
+        paths.model_threshold(model).write_text(content)
+        with pytest.raises(GandctError, match=problem):
+            predict.main([image, "--model", str(model)])
 
 
 def test_predict_refuses_unsafe_unknown_or_mismatched_models(inside, tmp_path):

@@ -1,13 +1,16 @@
-"""A trained detector with what it needs to score images: its model, its DCT statistics and its input.
+"""A trained detector with what it needs to score images: its model, its DCT statistics, its input and its
+threshold.
 
 Every scorer (evaluate, report, predict, `gandct.load_detector`) goes through `Detector`, so an image
 becomes the same model input everywhere: fitted uint8 images -> `inputs` -> `predict_fitted`. The
-statistics saved beside the model (`paths.model_stats`) are the only ones it is ever paired with.
+statistics saved beside the model (`paths.model_stats`) are the only ones it is ever paired with; the
+threshold beside it (`paths.model_threshold`) was chosen on the val split when it was trained.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +23,21 @@ from gandct.dct import DctStats, cached_inputs, fit_image, log_spectra
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb
-from gandct.paths import model_stats
+from gandct.paths import model_stats, model_threshold
 
 DEFAULT_BATCH = 256
 
 
 @dataclass(frozen=True, eq=False)
 class Detector:
-    """A loaded detector: `model` maps `inputs(fitted)` to p_fake; `kind` is the input it reads (dct, pixels)."""
+    """A loaded detector: `model` maps `inputs(fitted)` to p_fake; `kind` is the input it reads (dct, pixels);
+    an image is called fake when p_fake >= `threshold`."""
 
     name: str
     model: keras.Model
     stats: DctStats
     kind: str
+    threshold: float
     _forward: Callable[[np.ndarray], tf.Tensor] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -46,8 +51,9 @@ class Detector:
 
     @classmethod
     def load(cls, model_path: Path | str) -> Detector:
-        """The model at `model_path` (loaded with safe_mode) and the statistics saved beside it; a missing,
-        unsafe, unknown or mismatched model is a GandctError naming the file."""
+        """The model at `model_path` (loaded with safe_mode) and the statistics and threshold saved beside it; a
+        missing, unsafe, unknown or mismatched model, or a missing or bad threshold, is a GandctError naming the
+        file."""
         model_path = Path(model_path)
         if not model_path.is_file():
             raise GandctError(f"{model_path}: no such model file")
@@ -64,7 +70,7 @@ class Detector:
                 f"{model_path} takes inputs of shape {tuple(model.input_shape[1:])} but its statistics describe "
                 f"{stats.preprocessing.shape} images; the model and {model_stats(model_path)} do not belong together"
             )
-        return cls(model.name, model, stats, INPUT_KIND[model.name])
+        return cls(model.name, model, stats, INPUT_KIND[model.name], load_threshold(model_threshold(model_path)))
 
     def inputs(self, fitted: np.ndarray) -> np.ndarray:
         """The model's float32 input for a batch of fitted uint8 images (N, H, W, C)."""
@@ -99,6 +105,20 @@ class Detector:
         return self.predict_fitted(self.fit(images), batch_size)
 
 
+def load_threshold(path: Path) -> float:
+    """The `threshold` of a model's threshold file (JSON), a number in [0, 1], or a GandctError naming the file."""
+    if not path.is_file():
+        raise GandctError(f"{path} not found: the train stage saves the val-chosen threshold beside each model")
+    try:
+        threshold = json.loads(path.read_text())["threshold"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise GandctError(f"{path}: not a threshold file ({type(err).__name__}: {err})") from None
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise GandctError(f"{path}: threshold must be a number in [0, 1], got {threshold!r}")
+    return float(threshold)
+
+
 def load_detector(model_path: Path | str) -> Detector:
-    """The trained detector in `model_path` (e.g. models/detectors/custom.keras), with its statistics."""
+    """The trained detector in `model_path` (e.g. models/detectors/custom.keras), with its statistics and its
+    val-chosen threshold."""
     return Detector.load(model_path)

@@ -19,3 +19,12 @@ INPUT_KIND: dict[str, str] = {
     "linear": DCT,
     **dict.fromkeys(IMAGENET_NAMES, PIXELS),
 }
+
+# Fitted by a deterministic solver (scikit-learn's lbfgs): every seed would give the same weights.
+SEEDLESS = ("linear",)
+
+
+def trained_seeds(name: str, seeds: list[int]) -> list[int]:
+    """The seeds detector `name` is trained with from `train.seeds`: all of them, or the first for a seedless
+    fit (stored as that seed's model)."""
+    return seeds[:1] if name in SEEDLESS else list(seeds)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import ParamsError
@@ -156,6 +156,7 @@ ModelName = Literal[tuple(INPUT_KIND)]
 
 class TrainParams(Section):
     models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)  # each Keras detector trains once per seed
     strategy: Literal["default", "mirrored"]
     paper: KerasTrainParams
     custom: CustomTrainParams
@@ -167,11 +168,19 @@ class TrainParams(Section):
     nasnetmobile: ImagenetTrainParams
     inceptionresnetv2: ImagenetTrainParams
 
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("each seed at most once")
+        return seeds
+
 
 class EvaluateParams(Section):
     # kind -> levels; every test image of both classes is perturbed before the transform, seeded by `seed`
     perturbations: dict[Literal["jpeg", "blur", "downscale", "noise"], list[float]]
     batch_size: int = Field(ge=1)
+    bootstrap_resamples: int = Field(ge=10)  # paired bootstrap resamples of the test images, seeded by `seed`
 
 
 class ReportParams(Section):
@@ -246,7 +255,7 @@ def _format_error(err: ValidationError, path: Path) -> str:
     elif isinstance(first.get("input"), dict):  # a whole section failed a cross-key check: the message says which
         detail = first["msg"].removeprefix("Value error, ")
     else:
-        detail = f"{first['msg']}, got {first.get('input')!r}"
+        detail = f"{first['msg'].removeprefix('Value error, ')}, got {first.get('input')!r}"
     more = len(errors) - explained
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{path}: {key}: {detail}{suffix}"

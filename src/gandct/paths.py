@@ -27,14 +27,57 @@ GENERATORS = ("progan", "dcgan")  # one stage each; their fakes are what the fea
 
 
 def detector_model(name: str) -> Path:
-    """The trained detector `name`: models/detectors/<name>.keras."""
+    """The detector `name` users score with, a copy of its seed with the best val loss:
+    models/detectors/<name>.keras."""
     return DETECTORS / f"{name}.keras"
+
+
+def seed_models(name: str) -> Path:
+    """The folder of every seed's model of detector `name`: models/detectors/<name>/."""
+    return DETECTORS / name
+
+
+def seed_model(name: str, seed: int) -> Path:
+    """The model of detector `name` trained with `seed`: models/detectors/<name>/seed_<seed>.keras."""
+    return seed_models(name) / f"seed_{seed}.keras"
+
+
+def _beside(model_path: Path, suffix: str) -> Path:
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name.removesuffix(".keras") + suffix)
 
 
 def model_stats(model_path: Path) -> Path:
     """The DCT statistics saved beside a trained model: custom.keras -> custom.dct_stats.npz, same folder."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.name.removesuffix(".keras") + ".dct_stats.npz")
+    return _beside(model_path, ".dct_stats.npz")
+
+
+def model_threshold(model_path: Path) -> Path:
+    """The val-chosen threshold saved beside a trained model: custom.keras -> custom.threshold.json."""
+    return _beside(model_path, ".threshold.json")
+
+
+TRAIN_REPORTS = REPORTS / "train"  # per detector: summary.json, timing.json, plots/seed_<s>/ (dvclive curves)
+
+
+def train_summary(name: str) -> Path:
+    """Every seed's training figures and the best seed of detector `name`."""
+    return TRAIN_REPORTS / name / "summary.json"
+
+
+def train_timing(name: str) -> Path:
+    """Training seconds per seed of detector `name` (apart from the summary: they differ run to run)."""
+    return TRAIN_REPORTS / name / "timing.json"
+
+
+def train_curves(name: str) -> Path:
+    """The dvclive curves of detector `name`, one folder per seed: plots/seed_<s>/{train,eval}/<metric>.tsv."""
+    return TRAIN_REPORTS / name / "plots"
+
+
+EVALUATION = REPORTS / "evaluate"  # ROC, precision-recall and prediction plot data, and detail.json
+METRICS = REPORTS / "metrics.json"  # the headline numbers: DVC metrics
+EVALUATION_DETAIL = EVALUATION / "detail.json"  # every figure of the evaluate stage: committed, not a metric
 
 
 def generator_model(generator: str) -> Path:

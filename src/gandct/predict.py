@@ -1,8 +1,10 @@
 """predict: score new images with a trained detector, `gandct predict PATH... --model models/detectors/custom.keras`.
 
 Each image goes through exactly the features stage's preprocessing, with the train statistics saved
-beside the model (`models/detectors/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, label, error`; a file
-that cannot be read gets a row with its error instead of stopping the run.
+beside the model (`models/detectors/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, label, error`; `label`
+is fake when p_fake reaches the model's own threshold, chosen on the val split and saved beside it
+(`<name>.threshold.json`), or `--threshold`. A file that cannot be read gets a row with its error instead of
+stopping the run.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ log = logging.getLogger(__name__)
 COLUMNS = ["path", "p_fake", "label", "error"]
 
 
-def score(files: list[Path], detector: Detector, batch_size: int) -> Iterator[dict]:
-    """One CSV row per file, in order: p_fake and label, or the error that made the file unusable."""
+def score(files: list[Path], detector: Detector, batch_size: int, threshold: float) -> Iterator[dict]:
+    """One CSV row per file, in order: p_fake and its label at `threshold`, or the error that made the file
+    unusable."""
     for start in range(0, len(files), batch_size):
         batch, errors, fitted = files[start : start + batch_size], {}, []
         for path in batch:
@@ -48,7 +51,7 @@ def score(files: list[Path], detector: Detector, batch_size: int) -> Iterator[di
                 yield {"path": str(path), "p_fake": "", "label": "", "error": errors[path]}
             else:
                 probability = float(next(p_fake))
-                label = "fake" if probability >= 0.5 else "real"
+                label = "fake" if probability >= threshold else "real"
                 yield {"path": str(path), "p_fake": f"{probability:.6f}", "label": label, "error": ""}
 
 
@@ -69,17 +72,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=paths.detector_model("custom"), help="a trained .keras detector")
     parser.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     parser.add_argument("--batch-size", type=int, default=256, help="images scored at a time")
+    parser.add_argument(
+        "--threshold", type=float, help="call an image fake when p_fake >= this (default: the model's val-chosen one)"
+    )
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         raise GandctError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.threshold is not None and not 0 <= args.threshold <= 1:  # also refuses nan
+        raise GandctError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.out is not None and (problem := output_problem(args.out, folder=False)):
         raise GandctError(f"--out: {problem}")
     setup_logging()
     detector = Detector.load(args.model)
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    source = "the model's, chosen on the val split" if args.threshold is None else "--threshold"
+    log.info("labels: fake when p_fake >= %.6g (%s)", threshold, source)
     files = expand_paths(args.paths)
     if not files:
         log.warning("no files found in %s: nothing to score", ", ".join(args.paths))
-    rows = score(files, detector, args.batch_size)
+    rows = score(files, detector, args.batch_size, threshold)
     if args.out is None:
         failed = write_rows(rows, sys.stdout, len(files))
     else:

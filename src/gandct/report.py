@@ -1,7 +1,8 @@
 """report stage: figures, saliency numbers and `reports/report.md` from the features, models and metrics.
 
 Figures (reports/figures/): samples.png, mean_spectra.png, mean_spectra_unseen.png, diagonal_profile.png,
-training_curves.png, roc_test.png, saliency/<model>.png, saliency/mean.png. Numbers: reports/saliency.json.
+training_curves.png (each detector's best seed), roc_test.png (seed-averaged scores), saliency/<model>.png,
+saliency/mean.png. Numbers: reports/saliency.json. Tables and comparisons come from reports/evaluate/detail.json.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from gandct import figures, paths
 from gandct.cli import run_command
+from gandct.comparison import BootstrapInterval, describe, verdict
 from gandct.datasets import load_split
 from gandct.detector import Detector
 from gandct.detector_names import DCT, PIXELS
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 FIGURES = paths.FIGURES
 SET_TITLES = {"test": "clean test", "test_unseen": "unseen generator"}
+METRIC_TITLES = {"accuracy": "accuracy at the val threshold", "roc_auc": "ROC AUC"}
 QUADRANT_NAMES = {
     "low": "low-frequency (top-left)",
     "high_horizontal": "high horizontal, low vertical frequency (top-right)",
@@ -56,9 +59,10 @@ def pick(rows: list[dict[str, str]], kind: str, count: int, rng: np.random.Gener
     return sorted(rng.choice(indices, size=min(count, len(indices)), replace=False).tolist()) if indices else []
 
 
-def training_history(name: str) -> dict[str, list[float]]:
-    """Per-epoch loss and accuracy of a detector, read back from its dvclive logs (one step for linear)."""
-    folder = paths.REPORTS / "train" / name / "plots" / "metrics"
+def training_history(name: str, seed: int) -> dict[str, list[float]]:
+    """Per-epoch loss and accuracy of one seed of a detector, read back from its dvclive curves (one step for
+    linear)."""
+    folder = paths.train_curves(name) / f"seed_{seed}"
     history = {}
     for stage, prefix in (("train", ""), ("eval", "val_")):
         for metric in ("loss", "accuracy"):
@@ -68,6 +72,14 @@ def training_history(name: str) -> dict[str, list[float]]:
             with tsv.open(newline="") as handle:
                 history[prefix + metric] = [float(row[metric]) for row in csv.DictReader(handle, delimiter="\t")]
     return history
+
+
+def best_seed(name: str) -> int:
+    """The seed whose model users score with, as the train stage recorded it."""
+    summary = paths.train_summary(name)
+    if not summary.is_file():
+        raise GandctError(f"{summary} not found; run the train stage first (dvc repro train@{name})")
+    return int(json.loads(summary.read_text())["best_seed"])
 
 
 def by_kind(maps: np.ndarray, rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
@@ -148,13 +160,50 @@ def saliency_report(params: Params) -> dict[str, dict[str, float]]:
     return shares
 
 
-def metrics_table(results: dict[str, dict[str, dict]], key: str) -> str:
-    """A Markdown table: one row per model, one column per test set."""
-    sets = list(next(iter(results.values())))
-    header = "| model | " + " | ".join(SET_TITLES.get(s, s) for s in sets) + " |"
+def spread(summary: dict) -> str:
+    """ "0.981 ± 0.004" (mean ± std over seeds), or the mean alone with one seed; "n/a" where undefined."""
+    if summary["mean"] is None:
+        return "n/a"
+    return f"{summary['mean']:.3f}" + (f" ± {summary['std']:.3f}" if summary["std"] is not None else "")
+
+
+def set_title(test_set: str) -> str:
+    return SET_TITLES.get(test_set, test_set)
+
+
+def metrics_table(detectors: dict[str, dict], key: str) -> str:
+    """A Markdown table: one row per model, one column per test set, mean ± std over seeds of `key`."""
+    sets = list(next(iter(detectors.values()))["sets"])
+    header = "| model (seeds) | " + " | ".join(set_title(s) for s in sets) + " |"
     lines = [header, "|---" * (len(sets) + 1) + "|"]
-    for name, by_set in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{by_set[s][key]:.3f}" for s in sets) + " |")
+    for name, result in detectors.items():
+        cells = [spread(result["sets"][s]["seeds"][key]) for s in sets]
+        lines.append(f"| {name} ({len(result['seeds'])}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def interval_of(found: dict | None) -> BootstrapInterval | None:
+    return BootstrapInterval(**found) if found else None
+
+
+def interval_cell(found: dict | None) -> str:
+    """ "+0.012 [+0.004, +0.020] better": the difference, its interval and the verdict it gives."""
+    interval = interval_of(found)
+    if interval is None:
+        return "n/a"
+    return f"{interval.difference:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}] {verdict(interval)}"
+
+
+def intervals_table(comparisons: dict[str, dict]) -> str:
+    """A Markdown table: one row per comparison and metric, one column per test set."""
+    if not comparisons:
+        return "No compared pair of detectors was trained."
+    sets = list(next(iter(comparisons.values())))
+    lines = ["| difference | " + " | ".join(set_title(s) for s in sets) + " |", "|---" * (len(sets) + 1) + "|"]
+    for pair, by_set in comparisons.items():
+        for metric in next(iter(by_set.values())):
+            cells = [interval_cell(by_set[s][metric]) for s in sets]
+            lines.append(f"| {pair}, {METRIC_TITLES[metric]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -167,47 +216,39 @@ def saliency_table(shares: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def compare(results: dict[str, dict[str, dict]], first: str, second: str) -> list[str]:
-    """Sentences on where `first` beats, ties or trails `second` (accuracy, then ROC AUC)."""
-    if first not in results or second not in results:
+def compare(comparisons: dict[str, dict], pair: str) -> list[str]:
+    """One sentence per metric on how the first detector of `pair` ("a - b") does against the second on every
+    test set: "better", "worse" or "no clear difference", from the interval alone, with the interval."""
+    if pair not in comparisons:
         return []
-    wins, ties, losses = [], [], []
-    for test_set in results[first]:
-        a, b = results[first][test_set], results[second][test_set]
-        pair = ((a["accuracy"], a["roc_auc"]), (b["accuracy"], b["roc_auc"]))
-        (wins if pair[0] > pair[1] else ties if pair[0] == pair[1] else losses).append(
-            SET_TITLES.get(test_set, test_set)
-        )
-    total = len(results[first])
-    sentence = f"`{first}` against `{second}` (accuracy, then ROC AUC): better on {len(wins)} of {total} test sets"
-    if wins:
-        sentence += f" ({', '.join(wins)})"
-    if ties:
-        sentence += f", equal on {', '.join(ties)}"
-    if losses:
-        sentence += f", worse on {', '.join(losses)}"
-    return [sentence + "."]
+    first, second = pair.split(" - ")
+    by_set = comparisons[pair]
+    sentences = []
+    for metric in next(iter(by_set.values())):
+        parts = [f"{set_title(s)} {describe(interval_of(found[metric]))}" for s, found in by_set.items()]
+        sentences.append(f"`{first}` against `{second}`, {METRIC_TITLES[metric]}: " + "; ".join(parts) + ".")
+    return sentences
 
 
-def reading(results: dict, shares: dict[str, dict]) -> str:
+def reading(detail: dict, shares: dict[str, dict]) -> str:
     """A short plain-language reading, every claim computed from the numbers above it."""
-    lines = compare(results, "custom", "paper") + compare(results, "paper", "paper_pixel")
-    if "paper" in results and "paper_pixel" in results:
-        dct, pixel = results["paper"]["test"]["accuracy"], results["paper_pixel"]["test"]["accuracy"]
-        lines.append(
-            f"The same CNN reaches {dct:.1%} test accuracy on DCT maps and {pixel:.1%} on pixels: "
-            + (
-                "the frequency representation makes the task easier."
-                if dct > pixel
-                else "here the DCT input does not help."
-            )
-        )
+    comparisons = detail["comparisons"]
+    lines = [sentence for pair in comparisons for sentence in compare(comparisons, pair)]
+    pixel = comparisons.get("paper - paper_pixel", {}).get("test", {}).get("accuracy")
+    if pixel:
+        interval = interval_of(pixel)
+        meaning = {
+            "better": "the frequency representation makes the task easier.",
+            "worse": "here pixels serve the same CNN better than the DCT.",
+            "no clear difference": "here the DCT input makes no clear difference.",
+        }[verdict(interval)]
+        lines.append(f"The same CNN on DCT maps against pixels, clean test accuracy: {describe(interval)}: {meaning}")
     for name, share in shares.items():
-        verdict = "more" if share["vanilla"] > share["uniform"] else "less"
+        more = "more" if share["vanilla"] > share["uniform"] else "less"
         largest = max(share["quadrants"], key=share["quadrants"].get)
         lines.append(
             f"`{name}` puts {share['vanilla']:.0%} of its saliency in the high-frequency (bottom-right) quadrant, "
-            f"{verdict} than the 25% of a uniform map (SmoothGrad: {share['smoothgrad']:.0%}); its largest share, "
+            f"{more} than the 25% of a uniform map (SmoothGrad: {share['smoothgrad']:.0%}); its largest share, "
             f"{share['quadrants'][largest]:.0%}, is in the {QUADRANT_NAMES[largest]} quadrant."
         )
     return "\n".join(f"- {line}" for line in lines)
@@ -218,7 +259,7 @@ def figure(name: str, text: str) -> str:
     return f"![{text}](figures/{name})"
 
 
-def write_report(params: Params, results: dict, shares: dict, counts: dict[str, int]) -> None:
+def write_report(params: Params, detail: dict, shares: dict, counts: dict[str, int]) -> None:
     """reports/report.md: tables, figures and the reading, all from this run's files."""
     sections = [
         "# gandct report",
@@ -234,14 +275,27 @@ def write_report(params: Params, results: dict, shares: dict, counts: dict[str, 
         figure("mean_spectra_unseen.png", "mean spectra, unseen generator"),
         figure("diagonal_profile.png", "spectrum along the diagonal"),
         "## Detectors",
-        "Accuracy (threshold 0.5):",
-        metrics_table(results, "accuracy"),
+        f"Every Keras detector is trained once per seed of `train.seeds` ({params.train.seeds}); `linear` is one "
+        "deterministic fit. Each cell is the mean ± standard deviation over seeds.",
+        "Accuracy at threshold 0.5:",
+        metrics_table(detail["detectors"], "accuracy"),
+        "Accuracy at each seed's threshold, chosen on the val split (the highest balanced accuracy):",
+        metrics_table(detail["detectors"], "accuracy_at_val_threshold"),
         "ROC AUC:",
-        metrics_table(results, "roc_auc"),
+        metrics_table(detail["detectors"], "roc_auc"),
+        "Average precision:",
+        metrics_table(detail["detectors"], "average_precision"),
         "Perturbed sets re-encode, blur, rescale or add noise to every test image of both classes before the "
         "transform; the unseen generator is a DCGAN no detector was trained on.",
+        "## Comparisons",
+        f"Differences of the seed-averaged scores, a - b, with their 95% paired bootstrap interval "
+        f"({detail['bootstrap']['resamples']} resamples of the test images, the same for both detectors); "
+        'accuracy at each detector\'s val threshold for its averaged scores. "better" means the whole interval '
+        'is above 0, "worse" below 0, otherwise "no clear difference".',
+        intervals_table(detail["comparisons"]),
         figure("roc_test.png", "ROC curves, clean test split"),
-        figure("training_curves.png", "training curves"),
+        "Training curves of the seed each detector's users score with (the lowest val loss):",
+        figure("training_curves.png", "training curves, best seed"),
         "## Where the detectors look",
         "Share of saliency mass (|d logit / d input|, tf-keras-vis) in the high-frequency quadrant: vanilla "
         f"gradients over the whole test split (and per class), SmoothGrad over {params.report.smoothgrad_images} "
@@ -250,7 +304,7 @@ def write_report(params: Params, results: dict, shares: dict, counts: dict[str, 
         figure("saliency/mean.png", "mean saliency"),
         *[figure(f"saliency/{name}.png", f"saliency examples, {name}") for name in shares],
         "## Reading",
-        reading(results, shares),
+        reading(detail, shares),
     ]
     write_text(paths.REPORTS / "report.md", "\n\n".join(sections) + "\n")
 
@@ -260,24 +314,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     setup_logging()
     params = load_params()
-    metrics_file = paths.REPORTS / "metrics.json"
-    if not metrics_file.is_file():
-        raise GandctError(f"{metrics_file} not found; run the evaluate stage first (dvc repro evaluate)")
-    results = json.loads(metrics_file.read_text())
+    if not paths.EVALUATION_DETAIL.is_file():
+        raise GandctError(f"{paths.EVALUATION_DETAIL} not found; run the evaluate stage first (dvc repro evaluate)")
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
 
     sample_grid(params)
     counts = spectra_figures()
-    histories = {name: training_history(name) for name in params.train.models}
+    histories = {name: training_history(name, best_seed(name)) for name in params.train.models}
     figures.plot_training_curves(histories, FIGURES / "training_curves.png")
     roc = {}
     for name in params.train.models:
-        points = read_csv(paths.REPORTS / "evaluate" / "roc" / f"{name}.csv")
+        points = read_csv(paths.EVALUATION / "roc" / f"{name}.csv")
         fpr, tpr = (np.array([float(p[k]) for p in points]) for k in ("fpr", "tpr"))
-        roc[name] = (fpr, tpr, results[name]["test"]["roc_auc"])
-    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "clean test split")
+        roc[name] = (fpr, tpr, detail["detectors"][name]["sets"]["test"]["seed_mean_scores"]["roc_auc"])
+    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "clean test split, seed-averaged scores")
     shares = saliency_report(params)
     write_text(paths.REPORTS / "saliency.json", json.dumps(shares, indent=2) + "\n")
-    write_report(params, results, shares, counts)
+    write_report(params, detail, shares, counts)
     log.info("wrote %s and %s", paths.REPORTS / "report.md", Path(FIGURES))
 
 

@@ -1,8 +1,11 @@
-"""train stage: fit one detector, `gandct train <model>`, on the cached features.
+"""train stage: fit one detector once per seed of `train.seeds`, `gandct train <model>`, on the cached features.
 
-Writes `models/detectors/<model>.keras` and beside it the train statistics it reads its inputs with
-(`<model>.dct_stats.npz`), the training curves (dvclive) under `reports/train/<model>/`, a PNG of
-them in `reports/figures/train_<model>.png`, and `reports/metrics/<model>_train.json`.
+Writes each seed's model `models/detectors/<model>/seed_<s>.keras`, with beside it the train statistics it
+reads its inputs with (`.dct_stats.npz`) and the threshold chosen on the val split (`.threshold.json`);
+copies the seed with the lowest val loss to `models/detectors/<model>.keras` (with both files), the model
+users score with. Also the curves of every seed (dvclive, `reports/train/<model>/plots/seed_<s>/`), the
+training figures per seed and the best seed (`summary.json`), the seconds per seed (`timing.json`) and a
+PNG of the curves (`reports/figures/train_<model>.png`).
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import argparse
 import json
 import logging
 import shutil
+import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -23,11 +28,12 @@ from sklearn.linear_model import LogisticRegression
 
 from gandct import paths
 from gandct.cli import run_command
+from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
 from gandct.dct import DctStats, Preprocessing, cached_inputs
-from gandct.detector_names import DCT
+from gandct.detector_names import DCT, trained_seeds
 from gandct.figures import plot_coefficient_weights, plot_training_curves
-from gandct.fileio import atomic_path, write_text
+from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
 from gandct.models import MODELS, logistic_regression
@@ -35,8 +41,12 @@ from gandct.params import KerasTrainParams, LinearTrainParams, Params, load_para
 
 log = logging.getLogger(__name__)
 
+SCORE_BATCH = 256  # val images scored at a time for the threshold
 
-def train_keras(name: str, settings: KerasTrainParams, params: Params, stats: DctStats) -> tuple[keras.Model, dict]:
+
+def train_keras(
+    name: str, settings: KerasTrainParams, params: Params, stats: DctStats, seed: int, live: Live
+) -> tuple[keras.Model, dict]:
     """Train a Keras detector with Adam and early stopping on val loss; return it and its history."""
     spec = MODELS[name]
     x_train, y_train = load_split("train", spec.features)
@@ -51,28 +61,27 @@ def train_keras(name: str, settings: KerasTrainParams, params: Params, stats: Dc
             loss="binary_crossentropy",
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
         )
-    live = Live(dir=str(paths.REPORTS / "train" / name), dvcyaml=None, save_dvc_exp=False)
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
         DVCLiveCallback(live=live),
     ]
     history = model.fit(
-        batches(x_train, y_train, settings.batch_size, inputs, shuffle=True, seed=params.seed),
+        batches(x_train, y_train, settings.batch_size, inputs, shuffle=True, seed=seed),
         validation_data=batches(x_val, y_val, settings.batch_size, inputs),
         epochs=settings.epochs,
         shuffle=False,  # the dataset shuffles itself, with the seed
         callbacks=callbacks,
         verbose=2,
     )
-    live.end()
     return model, history.history
 
 
-def train_linear(settings: LinearTrainParams, params: Params, stats: DctStats) -> tuple[keras.Model, dict]:
+def train_linear(settings: LinearTrainParams, stats: DctStats, live: Live) -> tuple[keras.Model, dict]:
     """Fit the L2-regularised logistic regression on flattened z-scored DCT maps; wrap it as a Keras model."""
     (train_rows, y_train), (val_rows, y_val) = load_split("train", DCT), load_split("val", DCT)
     x_train, x_val = stats.normalize(np.asarray(train_rows)), stats.normalize(np.asarray(val_rows))
-    classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter, random_state=params.seed)
+    # lbfgs draws nothing at random: the fit is the same for every seed, so it runs once (detector_names.SEEDLESS).
+    classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter)
     classifier.fit(np.asarray(x_train).reshape(len(x_train), -1), np.asarray(y_train))
     model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]))
     history = {}
@@ -81,56 +90,118 @@ def train_linear(settings: LinearTrainParams, params: Params, stats: DctStats) -
         history[f"{prefix}loss"] = [float(keras.losses.binary_crossentropy(np.asarray(y), p_fake).numpy())]
         history[f"{prefix}accuracy"] = [float(np.mean((p_fake >= 0.5) == np.asarray(y)))]
     # One step in the same dvclive layout as the CNNs, so dvc plots and the report treat every model alike.
-    with Live(dir=str(paths.REPORTS / "train" / "linear"), dvcyaml=None, save_dvc_exp=False) as live:
-        for split, prefix in (("train", ""), ("eval", "val_")):
-            for metric in ("loss", "accuracy"):
-                live.log_metric(f"{split}/{metric}", history[prefix + metric][0])
+    for split, prefix in (("train", ""), ("eval", "val_")):
+        for metric in ("loss", "accuracy"):
+            live.log_metric(f"{split}/{metric}", history[prefix + metric][0])
     return model, history
 
 
-def summary(name: str, history: dict) -> dict:
-    """The deterministic training figures `reports/metrics/<model>_train.json` records."""
+def fit(name: str, params: Params, seed: int, live: Live) -> tuple[keras.Model, dict]:
+    """Train detector `name` from the state `seed` sets, on inputs z-scored with the train statistics; the same
+    params and seed give the same weights, whatever was trained before in the process."""
+    stats = DctStats.load(paths.DCT_STATS)
+    stats.check_matches(Preprocessing.from_params(params.features))
+    keras.backend.clear_session()  # fresh layer names and state: a seed's model does not depend on the seeds before
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    settings = getattr(params.train, name)
+    if name == "linear":
+        return train_linear(settings, stats, live)
+    return train_keras(name, settings, params, stats, seed, live)
+
+
+def val_threshold(name: str, model: keras.Model) -> dict[str, float]:
+    """The threshold that maximises balanced accuracy on the val split's cached inputs (what val loss is computed
+    on), with the val accuracy and balanced accuracy at it."""
+    kind = MODELS[name].features
+    x_val, y_val = load_split("val", kind)
+    inputs = partial(cached_inputs, kind=kind, stats=DctStats.load(paths.DCT_STATS))
+    p_fake = model.predict(batches(x_val, y_val, SCORE_BATCH, inputs), verbose=0)[:, 0].astype(np.float64)
+    labels = np.asarray(y_val).astype(np.int64)
+    threshold = choose_threshold(labels, p_fake)
+    at_threshold = detection_metrics(labels, p_fake, threshold)
+    return {
+        "threshold": threshold,
+        "val_accuracy": at_threshold["accuracy"],
+        "val_balanced_accuracy": at_threshold["balanced_accuracy"],
+    }
+
+
+def seed_figures(history: dict, threshold: dict[str, float]) -> dict:
+    """The deterministic training figures of one seed: epochs, the best epoch's val loss and accuracy (at 0.5),
+    and the val-chosen threshold with the val accuracy and balanced accuracy at it."""
     best = int(np.argmin(history["val_loss"]))
     return {
-        "model": name,
-        "features": MODELS[name].features,
         "epochs_run": len(history["val_loss"]),
         "best_epoch": best + 1,
         "val_loss": round(float(history["val_loss"][best]), 6),
         "val_accuracy": round(float(history["val_accuracy"][best]), 6),
+        "threshold": threshold["threshold"],
+        "val_accuracy_at_threshold": threshold["val_accuracy"],
+        "val_balanced_accuracy_at_threshold": threshold["val_balanced_accuracy"],
     }
 
 
-def fit(name: str, params: Params) -> tuple[keras.Model, dict]:
-    """Train detector `name` from seeded state, on inputs z-scored with the train statistics; the same
-    params give the same weights."""
-    stats = DctStats.load(paths.DCT_STATS)
-    stats.check_matches(Preprocessing.from_params(params.features))
-    keras.utils.set_random_seed(params.seed)
-    tf.config.experimental.enable_op_determinism()
-    settings = getattr(params.train, name)
-    if name == "linear":
-        return train_linear(settings, params, stats)
-    return train_keras(name, settings, params, stats)
-
-
-def save_outputs(name: str, model: keras.Model, history: dict, seconds: float) -> dict:
-    """Write the model, the training summary, the timing and the curves PNG; return the summary."""
-    model_path = paths.detector_model(name)
+def save_seed(model: keras.Model, model_path: Path, threshold: dict[str, float]) -> None:
+    """Write one model with its statistics and its threshold beside it."""
     save_model(model, model_path)  # unchanged weights keep the old file, so evaluate and report need not re-run
     # The statistics travel with the model, so no scorer can pair it with another run's preprocessing.
     with atomic_path(paths.model_stats(model_path)) as tmp:
         shutil.copyfile(paths.DCT_STATS, tmp)
-    figures = summary(name, history)
-    write_text(paths.REPORTS / "metrics" / f"{name}_train.json", json.dumps(figures, indent=2) + "\n")
-    timing = {"train_seconds": round(seconds, 1), "epochs_run": figures["epochs_run"]}
-    write_text(paths.REPORTS / "train" / name / "timing.json", json.dumps(timing, indent=2) + "\n")
+    record = {**threshold, "chosen_on": "val split: the cut with the highest balanced accuracy"}
+    write_text(paths.model_threshold(model_path), json.dumps(record, indent=2) + "\n")
+
+
+def publish(name: str, seed: int) -> None:
+    """Copy the model of `seed` with its statistics and threshold to the paths users score with."""
+    source, target = paths.seed_model(name, seed), paths.detector_model(name)
+    for locate in (Path, paths.model_stats, paths.model_threshold):
+        with atomic_path(locate(target)) as tmp:
+            shutil.copyfile(locate(source), tmp)
+
+
+def best_seed(per_seed: dict[int, dict]) -> int:
+    """The seed with the lowest val loss; on a tie the first in `train.seeds` order."""
+    return min(per_seed, key=lambda seed: per_seed[seed]["val_loss"])
+
+
+def train_detector(name: str, params: Params) -> dict:
+    """Train detector `name` once per seed, write every output, and return the summary."""
+    seeds = trained_seeds(name, params.train.seeds)
+    per_seed, seconds, histories, trained = {}, {}, {}, {}
+    with atomic_dir(paths.train_curves(name)) as curves:
+        for seed in seeds:
+            log.info("%s: training with seed %d", name, seed)
+            started = time.perf_counter()
+            # dvclive writes its metrics.json beside the curves: only the curves are kept, as plots data
+            with tempfile.TemporaryDirectory(dir=curves) as scratch:
+                live = Live(dir=scratch, dvcyaml=None, save_dvc_exp=False)
+                trained[seed], histories[seed] = fit(name, params, seed, live)
+                live.end()
+                shutil.move(Path(scratch) / "plots" / "metrics", curves / f"seed_{seed}")
+            threshold = val_threshold(name, trained[seed])
+            save_seed(trained[seed], paths.seed_model(name, seed), threshold)
+            seconds[seed] = round(time.perf_counter() - started, 1)
+            per_seed[seed] = seed_figures(histories[seed], threshold)
+            log.info("%s seed %d: val loss %.4f, %.0f s", name, seed, per_seed[seed]["val_loss"], seconds[seed])
+    best = best_seed(per_seed)
+    publish(name, best)
+    summary = {
+        "model": name,
+        "features": MODELS[name].features,
+        "best_seed": best,  # the model at paths.detector_model(name)
+        "seeds": {str(seed): figures for seed, figures in per_seed.items()},
+    }
+    write_text(paths.train_summary(name), json.dumps(summary, indent=2) + "\n")
+    timing = {"train_seconds": {str(seed): value for seed, value in seconds.items()}}
+    write_text(paths.train_timing(name), json.dumps(timing, indent=2) + "\n")
     if name == "linear":  # one fit, no curves: show which coefficients it weighs instead
+        model = trained[best]
         weights = model.get_layer("p_fake").get_weights()[0].reshape(model.input_shape[1:])
         plot_coefficient_weights(weights, paths.FIGURES / f"train_{name}.png")
     else:
-        plot_training_curves({name: history}, paths.FIGURES / f"train_{name}.png")
-    return figures
+        plot_training_curves({f"seed {seed}": histories[seed] for seed in seeds}, paths.FIGURES / f"train_{name}.png")
+    return summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -138,13 +209,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=sorted(MODELS), help="which detector to train")
     args = parser.parse_args(argv)
     setup_logging()
-    params = load_params()
-    started = time.perf_counter()
-    model, history = fit(args.model, params)
-    seconds = time.perf_counter() - started
-    figures = save_outputs(args.model, model, history, seconds)
-    accuracy, epochs = figures["val_accuracy"], figures["epochs_run"]
-    log.info("%s: val accuracy %.4f, %d epochs, %.0f s", args.model, accuracy, epochs, seconds)
+    summary = train_detector(args.model, load_params())
+    best = summary["seeds"][str(summary["best_seed"])]
+    log.info(
+        "%s: best seed %d of %d (val loss %.4f, val accuracy %.4f); %s is that seed's model",
+        args.model,
+        summary["best_seed"],
+        len(summary["seeds"]),
+        best["val_loss"],
+        best["val_accuracy"],
+        paths.detector_model(args.model),
+    )
 
 
 if __name__ == "__main__":
