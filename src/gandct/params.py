@@ -156,7 +156,7 @@ ModelName = Literal[tuple(INPUT_KIND)]
 
 class TrainParams(Section):
     models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
-    strategy: Literal["default", "mirrored"]
+    strategy: Literal["default", "mirrored", "multiworker"]
     paper: KerasTrainParams
     custom: CustomTrainParams
     paper_pixel: KerasTrainParams

@@ -21,7 +21,7 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 from sklearn.linear_model import LogisticRegression
 
-from gandct import paths
+from gandct import distribute, paths
 from gandct.cli import run_command
 from gandct.datasets import batches, load_split
 from gandct.dct import DctStats, Preprocessing, cached_inputs
@@ -42,7 +42,7 @@ def train_keras(name: str, settings: KerasTrainParams, params: Params, stats: Dc
     x_train, y_train = load_split("train", spec.features)
     x_val, y_val = load_split("val", spec.features)
     inputs = partial(cached_inputs, kind=spec.features, stats=stats)
-    strategy = tf.distribute.MirroredStrategy() if params.train.strategy == "mirrored" else tf.distribute.get_strategy()
+    strategy = distribute.strategy(params.train.strategy)
     with strategy.scope():
         extra = settings.model_dump(exclude=set(KerasTrainParams.model_fields))
         model = spec.builder(x_train.shape[1:], name=name, **extra)
@@ -56,16 +56,13 @@ def train_keras(name: str, settings: KerasTrainParams, params: Params, stats: Dc
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
         DVCLiveCallback(live=live),
     ]
-    history = model.fit(
-        batches(x_train, y_train, settings.batch_size, inputs, shuffle=True, seed=params.seed),
-        validation_data=batches(x_val, y_val, settings.batch_size, inputs),
-        epochs=settings.epochs,
-        shuffle=False,  # the dataset shuffles itself, with the seed
-        callbacks=callbacks,
-        verbose=2,
+    train_batches = partial(batches, x_train, y_train, inputs=inputs, shuffle=True, seed=params.seed)  # reshuffled
+    val_batches = partial(batches, x_val, y_val, inputs=inputs)
+    history = distribute.fit(
+        model, strategy, train_batches, val_batches, settings.batch_size, settings.epochs, callbacks
     )
     live.end()
-    return model, history.history
+    return model, history
 
 
 def train_linear(settings: LinearTrainParams, params: Params, stats: DctStats) -> tuple[keras.Model, dict]:
@@ -139,10 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     params = load_params()
+    strategy = distribute.strategy(params.train.strategy)  # before any other TensorFlow op (multiworker)
     started = time.perf_counter()
-    model, history = fit(args.model, params)
-    seconds = time.perf_counter() - started
-    figures = save_outputs(args.model, model, history, seconds)
+    with distribute.outputs_of(strategy):  # on a cluster only the chief's outputs stay
+        model, history = fit(args.model, params)
+        seconds = time.perf_counter() - started
+        figures = save_outputs(args.model, model, history, seconds)
     accuracy, epochs = figures["val_accuracy"], figures["epochs_run"]
     log.info("%s: val accuracy %.4f, %d epochs, %.0f s", args.model, accuracy, epochs, seconds)
 
