@@ -95,9 +95,15 @@ def test_two_workers_write_one_model_that_matches_one_process(tmp_path):
     cluster, single = val_accuracy(cluster_root), val_accuracy(single_root)
     assert cluster >= 0.8
     assert abs(cluster - single) <= 0.05, (cluster, single)
-    cluster_summary = json.loads((cluster_root / "reports/metrics/paper_train.json").read_text())
-    single_summary = json.loads((single_root / "reports/metrics/paper_train.json").read_text())
-    assert np.isclose(cluster_summary["val_loss"], single_summary["val_loss"], rtol=0.05), (
-        cluster_summary,
-        single_summary,
-    )
+    # The first epoch (same initial weights, same rows in each global batch) matches to float rounding;
+    # later epochs visit the rows in another reshuffled order than Keras' fit does, so only accuracy is compared.
+    for curve in ("train/loss.tsv", "eval/loss.tsv"):
+        first_epoch = [
+            first_loss(root / "reports/train/paper/plots/metrics" / curve) for root in (cluster_root, single_root)
+        ]
+        np.testing.assert_allclose(*first_epoch, rtol=1e-5)
+
+
+def first_loss(curve: Path) -> float:
+    """The first epoch's loss in a dvclive curve (step, loss)."""
+    return float(curve.read_text().splitlines()[1].split("\t")[1])
