@@ -128,7 +128,7 @@ def measure(scratch: Path, count: int, workers: int) -> dict:
     return {"stages": stages, "cache_per_image": cache / count, "rows": rows, "source_per_image": source_bytes / count}
 
 
-def check_rates(source: Path, workers: int, rounds: int = 3) -> tuple[float, float]:
+def check_rates(source: Path, workers: int, rounds: int) -> tuple[float, float]:
     """Files/s of prepare's checking (read, hash, decode), the old way (threads in one process) and the
     stage's way (the process pool), back to back on the same files; the best of `rounds`."""
     files = [(str(path), {"label": "", "group": "", "generator": ""}) for path in sorted(source.rglob("*.png"))]
@@ -154,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1250, help="N of the N / 4N runs (default 1250)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of prepare and features (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the prepare comparison (default 2)")
     args = parser.parse_args()
     setup_logging()
     counts = (args.count, 4 * args.count)
@@ -161,7 +162,7 @@ def main() -> None:
         scratch = Path(scratch_name)
         runs = {count: measure(scratch, count, args.workers) for count in counts}
         log.info("prepare's checking: threads against processes on %d files", counts[1])
-        threads, processes = check_rates(scratch / f"source{counts[1]}", args.workers)
+        threads, processes = check_rates(scratch / f"source{counts[1]}", args.workers, args.rounds)
     small, large = (runs[count] for count in counts)
     out = [
         "",
@@ -183,11 +184,11 @@ def main() -> None:
         f"feature cache: {cache / 1024:.1f} KiB per source image ({large['rows']} rows for {counts[1]} images: "
         "the test reals are cached again in test_unseen); source PNG files: "
         f"{source / 1024:.1f} KiB per image",
-        f"projected for {PROJECTED:,} images (the {counts[1]} run, then marginal rates): {hours:.1f} h for "
+        f"projected for {PROJECTED:,} images (rates at {counts[1]}, start-up included): {hours:.1f} h for "
         "download + prepare + features, "
         f"{PROJECTED * cache / 1e9:.1f} GB of feature cache (+ {PROJECTED * source / 1e9:.1f} GB of source files)",
         "",
-        f"prepare's file checking on {counts[1]} files, best of 3: one process with {args.workers} threads "
+        f"prepare's file checking on {counts[1]} files, best of {args.rounds}: one process with {args.workers} threads "
         f"{threads:.0f} files/s, {args.workers} worker processes {processes:.0f} files/s ({processes / threads:.2f}x)",
         "",
     ]
