@@ -40,10 +40,11 @@ import yaml
 from gandct import paths
 from gandct.dct import Preprocessing, fit_image
 from gandct.download import SAMPLE_PHOTOS
-from gandct.features import build_split, split_items, worker_pool
+from gandct.features import build_split, split_items
 from gandct.fileio import write_csv
 from gandct.images import load_rgb, save_png
 from gandct.logs import setup_logging
+from gandct.workers import worker_pool
 
 log = logging.getLogger("bench_features")
 
@@ -89,14 +90,14 @@ def decode_paths(files: list[str]) -> int:
 
 
 def decode_only(files: list[str], workers: int, chunk_size: int) -> None:
-    with worker_pool(workers) as run:
+    with worker_pool(workers, "gandct.features") as run:
         for _ in run(decode_paths, [files[i : i + chunk_size] for i in range(0, len(files), chunk_size)]):
             pass
 
 
 def stage(items: dict[str, list], preprocessing: Preprocessing, folder: Path, workers: int, chunk_size: int) -> None:
     """Every split as its features stage writes it (`dvc repro` runs them one after the other)."""
-    with worker_pool(workers) as run:
+    with worker_pool(workers, "gandct.features") as run:
         for split, listed in items.items():
             (folder / split).mkdir(parents=True)
             build_split(split, listed, preprocessing, folder / split, run, chunk_size)

@@ -32,17 +32,21 @@ def batches(
     inputs: Callable[[np.ndarray], np.ndarray],
     shuffle: bool = False,
     seed: int = 0,
+    shards: int = 1,
+    shard_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of (model inputs, labels) read from (memory-mapped) cached rows a batch at a time; `inputs`
     maps a batch of rows to float32 model inputs of the same shape (e.g. the z-score).
 
     Only the indices are shuffled, with `seed`, in a new order each epoch; the arrays never have to fit
-    in memory.
+    in memory. With `shards` > 1 the dataset holds only every `shards`-th index of that order, from
+    `shard_index` on: a worker of a cluster reads only its own rows (`gandct.distribute.input_pipeline`).
     """
     count = len(y)
     indices = tf.data.Dataset.range(count)
     if shuffle:
         indices = indices.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    indices = indices.shard(shards, shard_index)
 
     def take(batch_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.sort(batch_indices)  # sorted reads are sequential on the memory map

@@ -17,23 +17,14 @@ appears only complete, renamed into place at the end.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import logging
-import multiprocessing
 import os
-import signal
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from gandct import paths
@@ -44,6 +35,7 @@ from gandct.fileio import atomic_dir, read_csv, write_csv
 from gandct.images import ImageError, load_rgb
 from gandct.logs import progress, setup_logging
 from gandct.params import load_params
+from gandct.workers import stop_cleanly_on_signals, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -199,67 +191,6 @@ def run_job(job: TransformJob) -> Moments | None:
     return job.run()
 
 
-def _exit_with_parent(parent_alive: Connection) -> None:
-    """Exit the worker as soon as the stage's process is gone, however it died (even by SIGKILL)."""
-    with contextlib.suppress(EOFError, OSError):
-        parent_alive.recv_bytes()  # nothing is ever sent: this returns (EOF) only when the parent's end closes
-    os._exit(1)
-
-
-def _start_worker(parent_alive: Connection) -> None:
-    cv2.setNumThreads(0)  # the processes are the parallelism; OpenCV's own threads would only compete
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the pool
-    threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
-
-
-@contextmanager
-def worker_pool(workers: int) -> Iterator[Callable[[Callable, list], Iterable]]:
-    """Yield an ordered `map(function, jobs)` over `workers` processes (in this process when 1).
-
-    The workers hold the reading end of a pipe only this process writes to: when it dies, they see the
-    end of the pipe and exit, and with them go the fork server and the resource tracker.
-    """
-    if workers == 1:
-        yield map
-        return
-    # Fork only from the clean fork-server process: forking a caller that already runs threads (TensorFlow's,
-    # OpenCV's) can copy a held lock into the child and hang it forever.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    parent_alive, keep_alive = context.Pipe(duplex=False)
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(parent_alive,))
-    try:
-        yield executor.map
-    except BrokenProcessPool:
-        raise GandctError("a worker process died (killed, or out of memory?); nothing was written") from None
-    finally:
-        # On an error, drop the queued jobs instead of finishing them (multiprocessing.Pool's terminate()
-        # could hang here when a worker had raised).
-        executor.shutdown(wait=True, cancel_futures=True)
-        keep_alive.close()
-        parent_alive.close()
-
-
-@contextmanager
-def stop_cleanly_on_signals() -> Iterator[None]:
-    """Turn SIGTERM (what `timeout` and CI send) and SIGINT into an orderly exit with status 128 + signal.
-
-    The default SIGTERM action ends the process on the spot, skipping the clean-up that stops the workers
-    and removes the staging folder.
-    """
-
-    def stop(signum: int, _frame: object) -> None:
-        log.error("stopped by %s; the previous output is left as it was", signal.Signals(signum).name)
-        raise SystemExit(128 + signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[TransformJob]) -> list[Moments | None]:
     """Run one split's jobs in order with a progress bar; return their results in order."""
     results = []
@@ -333,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     workers = settings.workers or os.cpu_count() or 1
     with (
         stop_cleanly_on_signals(),
-        worker_pool(workers) as run,
+        worker_pool(workers, __name__) as run,
         atomic_dir(paths.processed_split(args.split)) as staging,
     ):
         build_split(args.split, items, preprocessing, staging, run, settings.chunk_size)

@@ -157,7 +157,7 @@ ModelName = Literal[tuple(INPUT_KIND)]
 class TrainParams(Section):
     models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
     seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)  # each Keras detector trains once per seed
-    strategy: Literal["default", "mirrored"]
+    strategy: Literal["default", "mirrored", "multiworker"]
     paper: KerasTrainParams
     custom: CustomTrainParams
     paper_pixel: KerasTrainParams

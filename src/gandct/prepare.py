@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +24,15 @@ from gandct.fileio import read_csv, write_csv
 from gandct.images import ImageError, decode_rgb, read_file
 from gandct.logs import progress, setup_logging
 from gandct.params import Params, SplitFractions, load_params
+from gandct.workers import stop_cleanly_on_signals, worker_pool
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 REJECTED_COLUMNS = ["path", "reason"]
+# Files per job: large enough that sending a job costs little beside decoding its files.
+CHUNK_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,19 @@ def check_file(path: str, row: dict[str, str], min_size: int) -> CheckedFile:
         return CheckedFile(**{**base.__dict__, "sha256": digest, "reason": reason})
     pixels = hashlib.sha256(np.asarray(rgb.shape).tobytes() + rgb.tobytes()).hexdigest()
     return CheckedFile(**{**base.__dict__, "sha256": digest, "pixels_sha256": pixels})
+
+
+@dataclass(frozen=True)
+class CheckJob:
+    """Check a chunk of listed files (path, files.csv row) in one worker process."""
+
+    files: tuple[tuple[str, dict[str, str]], ...]
+    min_size: int
+
+
+def run_check(job: CheckJob) -> list[CheckedFile]:
+    """Run one job (a module-level function, so that worker processes can receive it)."""
+    return [check_file(path, row, job.min_size) for path, row in job.files]
 
 
 def drop_unusable(checked: list[CheckedFile]) -> tuple[list[CheckedFile], list[dict[str, str]]]:
@@ -138,9 +153,21 @@ def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]
         raise GandctError(f"{files_csv} not found; run the download stage first (make data)")
     root = source_root(params)
     listed = read_csv(files_csv)
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # OpenCV decodes outside the GIL
-        jobs = [pool.submit(check_file, str(root / row["path"]), row, params.prepare.min_size) for row in listed]
-        checked = [job.result() for job in progress(jobs, desc="prepare", unit="file", mininterval=1)]
+    jobs = [
+        CheckJob(
+            tuple((str(root / row["path"]), row) for row in listed[start : start + CHUNK_SIZE]), params.prepare.min_size
+        )
+        for start in range(0, len(listed), CHUNK_SIZE)
+    ]
+    checked: list[CheckedFile] = []
+    with (
+        stop_cleanly_on_signals(),
+        worker_pool(os.cpu_count() or 1, __name__) as run,
+        progress(total=len(listed), desc="prepare", unit="file", mininterval=1) as bar,
+    ):
+        for results in run(run_check, jobs):  # in listing order
+            checked += results
+            bar.update(len(results))
     kept, rejected = drop_unusable(checked)
 
     # A group's label is its most common one; the whole group goes to one split whatever its labels.

@@ -26,7 +26,7 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 from sklearn.linear_model import LogisticRegression
 
-from gandct import paths
+from gandct import distribute, paths
 from gandct.cli import run_command
 from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
@@ -52,7 +52,7 @@ def train_keras(
     x_train, y_train = load_split("train", spec.features)
     x_val, y_val = load_split("val", spec.features)
     inputs = partial(cached_inputs, kind=spec.features, stats=stats)
-    strategy = tf.distribute.MirroredStrategy() if params.train.strategy == "mirrored" else tf.distribute.get_strategy()
+    strategy = distribute.strategy(params.train.strategy)
     with strategy.scope():
         extra = settings.model_dump(exclude=set(KerasTrainParams.model_fields))
         model = spec.builder(x_train.shape[1:], name=name, **extra)
@@ -65,15 +65,12 @@ def train_keras(
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
         DVCLiveCallback(live=live),
     ]
-    history = model.fit(
-        batches(x_train, y_train, settings.batch_size, inputs, shuffle=True, seed=seed),
-        validation_data=batches(x_val, y_val, settings.batch_size, inputs),
-        epochs=settings.epochs,
-        shuffle=False,  # the dataset shuffles itself, with the seed
-        callbacks=callbacks,
-        verbose=2,
+    train_batches = partial(batches, x_train, y_train, inputs=inputs, shuffle=True, seed=seed)  # reshuffled
+    val_batches = partial(batches, x_val, y_val, inputs=inputs)
+    history = distribute.fit(
+        model, strategy, train_batches, val_batches, settings.batch_size, settings.epochs, callbacks
     )
-    return model, history.history
+    return model, history
 
 
 def train_linear(settings: LinearTrainParams, stats: DctStats, live: Live) -> tuple[keras.Model, dict]:
@@ -209,7 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=sorted(MODELS), help="which detector to train")
     args = parser.parse_args(argv)
     setup_logging()
-    summary = train_detector(args.model, load_params())
+    params = load_params()
+    strategy = distribute.strategy(params.train.strategy)  # before any other TensorFlow op (multiworker)
+    with distribute.outputs_of(strategy):  # on a cluster only the chief's outputs stay
+        summary = train_detector(args.model, params)
     best = summary["seeds"][str(summary["best_seed"])]
     log.info(
         "%s: best seed %d of %d (val loss %.4f, val accuracy %.4f); %s is that seed's model",
