@@ -121,15 +121,15 @@ LEVERS = {
 }
 
 
-def lever_rows(params: Params, reals: np.ndarray, sample_steps: int) -> list[tuple]:
-    """Rows (resolution, ms per step of each lever) from the stable phase of every resolution."""
+def lever_rows(params: Params, reals: np.ndarray, sample_steps: int, only: set[int]) -> list[tuple]:
+    """Rows (phase, ms per step of each lever) from the stable phase of every resolution (or those in `only`)."""
     config = ProGANConfig.from_params(params.augment, params.seed)
     timings = {}
     for lever, change in LEVERS.items():
         variant = dataclasses.replace(config, gp_interval=1, jit_compile=False, **change)
         trainer = ProGANTrainer(ProGAN(variant), reals)
         for phase in trainer.phases:
-            if phase.fading:
+            if phase.fading or (only and phase.res not in only):
                 continue
             for _ in range(variant.gp_interval):  # trace both step functions (with and without the penalty)
                 trainer.run_step(phase)
@@ -137,12 +137,8 @@ def lever_rows(params: Params, reals: np.ndarray, sample_steps: int) -> list[tup
             timings[phase.name, lever] = timed_steps(
                 lambda phase=phase, trainer=trainer: trainer.run_step(phase), count
             )[1]
-    names = [phase.name for phase in schedule_of(config) if not phase.fading]
+    names = list(dict.fromkeys(name for name, _ in timings))
     return [(name, *(timings[name, lever] * 1e3 for lever in LEVERS)) for name in names]
-
-
-def schedule_of(config: ProGANConfig) -> list[GrowthPhase]:
-    return ProGANTrainer(ProGAN(config), np.zeros((1, config.resolution, config.resolution, 3), np.float32)).phases
 
 
 def full_rows(params: Params, reals: np.ndarray) -> list[tuple]:
@@ -219,6 +215,9 @@ def main() -> None:
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--full", action="store_true", help="train every phase to its full length")
     modes.add_argument("--levers", action="store_true", help="time the step with and without XLA and the lazy penalty")
+    parser.add_argument(
+        "--lever-resolutions", type=int, nargs="*", default=[], help="--levers: only these (default all)"
+    )
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="params file (default: the repo's)")
     parser.add_argument("--patches", type=int, default=64, help="real patches per bundled photo (default 64)")
     args = parser.parse_args()
@@ -230,7 +229,7 @@ def main() -> None:
     before = reference_workload()
     started = time.perf_counter()
     if args.levers:
-        rows = lever_rows(params, reals, args.steps)
+        rows = lever_rows(params, reals, args.steps, set(args.lever_resolutions))
     else:
         rows = full_rows(params, reals) if args.full else sampled_rows(params, reals, args.steps)
     wall = time.perf_counter() - started
