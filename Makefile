@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features train report all compare test bench lint format clean
+.PHONY: help requirements data features train report all quick compare test bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -47,6 +47,20 @@ report: $(INSTALLED)
 ## all: run the whole pipeline (dvc repro)
 all: $(INSTALLED)
 	dvc repro
+
+# Small budgets for a first look: the GANs as the first defaults had them (their fakes do not pass for photos),
+# fewer SWD images, short detector training and saliency.
+QUICK_PARAMS := -S augment.first_look=true \
+	-S 'augment.progan.channels=[64,32,16,16,8]' -S 'augment.progan.batch_sizes=[32,32,16,16,8]' \
+	-S 'augment.progan.stable_images=[4800,2400,1600,1280,960]' -S 'augment.progan.fade_images=[1280,1280,960,640]' \
+	-S 'augment.dcgan.channels=[64,32,16,8]' -S augment.dcgan.batch_size=32 -S augment.dcgan.images=6400 \
+	-S quality.images_per_set=300 -S 'train.seeds=[0]' -S train.paper.epochs=5 -S train.custom.epochs=5 -S train.paper_pixel.epochs=5 \
+	-S report.smoothgrad_images=16 -S report.smooth_samples=5
+
+## quick: the whole pipeline with small budgets as a temporary DVC experiment (workspace untouched; see README)
+quick: $(INSTALLED)
+	dvc exp run --temp --name quick-$$(date +%Y%m%d-%H%M%S) $(QUICK_PARAMS)
+	$(MAKE) --no-print-directory compare
 
 # The columns `make compare` may show: the params, and the headline metrics (per detector: clean-test accuracy
 # and ROC AUC, unseen-generator, paired-fakes and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real

@@ -208,6 +208,29 @@ def test_training_runs_every_phase_and_records_losses(reals):
     assert set(trainer.state.phase_seconds) == {"4x4 stable", "8x8 fade-in", "8x8 stable"}
 
 
+@pytest.mark.parametrize("interval", [1, 3])
+def test_lazy_penalty_is_applied_on_every_kth_critic_step_with_its_weight_times_k(reals, interval):
+    # Without the drift term the critic loss is exactly -W + weight * penalty, so the weight can be read off.
+    config = tiny_config(gp_interval=interval, gp_weight=10.0, drift_weight=0.0)
+    trainer = ProGANTrainer(ProGAN(config), reals)
+    trainer.train(progress=False)
+    history = trainer.history
+    penalty, d_loss, wasserstein = (history.column(name) for name in ("gradient_penalty", "d_loss", "wasserstein"))
+    penalised = np.arange(len(penalty)) % interval == 0  # critic steps 0, k, 2k, ... of the whole run
+    assert np.all(penalty[penalised] > 0) and np.all(penalty[~penalised] == 0)
+    np.testing.assert_allclose(d_loss + wasserstein, 10.0 * interval * penalty, rtol=1e-4, atol=1e-6)
+
+
+def test_xla_compiled_step_builds_and_trains_one_step(reals):
+    # XLA draws other random numbers from the same stateless seeds, so the losses are not those of the plain step.
+    trainer = ProGANTrainer(ProGAN(tiny_config(jit_compile=True)), reals)
+    before = weights_of(trainer.gan)
+    trainer.run_step(trainer.phases[0])
+    assert np.all(np.isfinite(trainer.history.as_array()))
+    changed = [not np.array_equal(old, new) for old, new in zip(before, weights_of(trainer.gan), strict=True)]
+    assert any(changed)
+
+
 def test_a_killed_run_resumes_from_its_checkpoint_not_from_scratch(tmp_path, reals):
     config = tiny_config()
     key = fingerprint({"test": 1}, ["a", "b"])

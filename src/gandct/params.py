@@ -68,10 +68,12 @@ class ProGANParams(Section):
     fade_images: list[ImageCount]  # one per resolution after 4x4
     learning_rate: float = Field(gt=0)
     gp_weight: float = Field(ge=0)
+    gp_interval: int = Field(ge=1)  # lazy penalty: every k-th critic step, weighted x k
     drift_weight: float = Field(ge=0)
     ema_beta: float = Field(ge=0, lt=1)
     mbstd_group: int = Field(ge=1)
     padding: Literal["zero", "reflect"]
+    jit_compile: bool  # XLA-compile the training step
 
 
 class DCGANParams(Section):
@@ -87,6 +89,7 @@ class AugmentParams(Section):
     generator_path: str
     per_split: dict[Literal["train", "val", "test", "test_unseen"], ImageCount]
     checkpoint_seconds: float = Field(gt=0)
+    first_look: bool  # small budgets for a first look (make quick): the report says the fakes are not meant to pass
     progan: ProGANParams
     dcgan: DCGANParams
 

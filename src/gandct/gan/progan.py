@@ -59,10 +59,12 @@ class ProGANConfig:
     batch_sizes: tuple[int, ...]  # minibatch size at 4x4, 8x8, ..., resolution
     learning_rate: float
     gp_weight: float = 10.0
+    gp_interval: int = 1  # lazy penalty on every k-th critic step, weighted x k (StyleGAN2, Karras et al. 2020)
     drift_weight: float = 0.001
     ema_beta: float = 0.99
     mbstd_group: int = 4
     padding: str = "zero"  # of the 3x3 convolutions: "zero" (the paper's) or "reflect"
+    jit_compile: bool = False  # compile each training step with XLA
     seed: int = 0
 
     @classmethod
@@ -376,7 +378,7 @@ class ProGANTrainer(ResumableTrainer):
         )
         self.growth: dict[int, np.ndarray] = {}  # sample images from the averaged generator after each resolution
         self.optimizers: tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer] | None = None
-        self._step_functions: dict[int, Callable] = {}
+        self._step_functions: dict[tuple[int, bool], Callable] = {}
 
     # checkpoint ------------------------------------------------------------------------------------
 
@@ -414,9 +416,15 @@ class ProGANTrainer(ResumableTrainer):
         )
         self.optimizers[0].build(self.gan.generators[res].trainable_variables)
         self.optimizers[1].build(self.gan.discriminators[res].trainable_variables)
-        self._step_functions.pop(res, None)
+        for penalised in (False, True):
+            self._step_functions.pop((res, penalised), None)
 
-    def _build_step(self, res: int) -> Callable:
+    def penalised(self, step: int) -> bool:
+        """Whether the critic step `step` (0-based, counted over the whole run) carries the gradient penalty."""
+        return step % self.config.gp_interval == 0
+
+    def _build_step(self, res: int, penalised: bool) -> Callable:
+        """The training step at `res`, with the gradient penalty (weighted x gp_interval) or without it."""
         config = self.config
         generator, discriminator = self.gan.generators[res], self.gan.discriminators[res]
         g_optimizer, d_optimizer = self.optimizers
@@ -435,7 +443,9 @@ class ProGANTrainer(ResumableTrainer):
         def judge(images: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
             return discriminator([images, alpha], training=True) if grows else discriminator(images, training=True)
 
-        @tf.function(autograph=False)
+        gp_weight = config.gp_weight * config.gp_interval if penalised else 0.0
+
+        @tf.function(autograph=False, jit_compile=config.jit_compile)
         def train_step(reals: tf.Tensor, step: tf.Tensor, alpha: tf.Tensor) -> tuple[tf.Tensor, ...]:
             def seed(salt: int) -> tf.Tensor:
                 return tf.stack([tf.constant(config.seed, tf.int64), step * 4 + salt])
@@ -452,9 +462,9 @@ class ProGANTrainer(ResumableTrainer):
             with tf.GradientTape() as tape:
                 real_scores = judge(real, alphas)
                 fake_scores = judge(fake, alphas)
-                penalty = gradient_penalty(lambda x: judge(x, alphas), real, fake, mix)
+                penalty = gradient_penalty(lambda x: judge(x, alphas), real, fake, mix) if penalised else tf.zeros(())
                 d_loss, wasserstein = wgan_critic_loss(
-                    real_scores, fake_scores, penalty, config.gp_weight, config.drift_weight
+                    real_scores, fake_scores, penalty, gp_weight, config.drift_weight
                 )
             d_vars = discriminator.trainable_variables
             d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars, strict=True))
@@ -475,11 +485,12 @@ class ProGANTrainer(ResumableTrainer):
         if self.state.optimizer_res != phase.res:
             self._new_optimizers(phase.res)
             self.state.optimizer_res = phase.res
-        if phase.res not in self._step_functions:
-            self._step_functions[phase.res] = self._build_step(phase.res)
+        key = (phase.res, self.penalised(self.state.step))
+        if key not in self._step_functions:
+            self._step_functions[key] = self._build_step(*key)
         alpha = self.state.phase_step / phase.steps if phase.fading else 1.0
         step = tf.constant(self.state.step, tf.int64)
-        losses = self._step_functions[phase.res](self.pyramid[phase.res], step, tf.constant(alpha, tf.float32))
+        losses = self._step_functions[key](self.pyramid[phase.res], step, tf.constant(alpha, tf.float32))
         d_loss, g_loss, penalty, wasserstein = (float(value) for value in losses)
         return {
             "resolution": phase.res,
