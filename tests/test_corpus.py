@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, gan_like, photo_like, pipeline_env
+from helpers import palette_png, png_bomb
 from PIL import Image
-from test_images import png_bomb
-from test_prepare import _palette_png
 
 from gandct import cli
 
@@ -65,7 +64,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     save(real / "gray.jpg", photo_like(rng, 48)[:, :, 0], quality=90)
     save(real / "rgba.png", np.dstack([photo_like(rng, 48), np.full((48, 48), 200, np.uint8)]))
     cv2.imwrite(str(real / "deep16.png"), photo_like(rng, 48).astype(np.uint16) * 257)
-    (real / "palette.png").write_bytes(_palette_png(photo_like(rng, 48)))
+    (real / "palette.png").write_bytes(palette_png(photo_like(rng, 48)))
     save(real / "spaces and ünïcödé.png", photo_like(rng, 48))
     save(real / ".hidden.png", photo_like(rng, 48))
     save(fake / "same_name.png", gan_like(rng, 48))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import pipeline_env
-from test_train import write_features, write_tiny_params
+from helpers import write_features, write_tiny_params
 
 from gandct import paths
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from test_train import write_features, write_tiny_params
+from helpers import write_features, write_tiny_params
 
 from gandct import models, paths, train
 from gandct.detector import Detector

@@ -6,32 +6,19 @@ from __future__ import annotations
 import io
 import os
 import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from conftest import photo_like
+from helpers import png_bomb
 from PIL import Image
 
 from gandct.fileio import remove_stale_staging, walk_files
 from gandct.images import MAX_PIXELS, ImageError, decode_rgb, load_rgb, read_header
 
 HUGE = (20000, 20000)  # above MAX_PIXELS, below OpenCV's own limit: only the header check stops it
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid gray PNG of zeros: a few hundred kB on disk, width * height bytes once decoded."""
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (width + 1)  # filter byte + pixels
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
 
 
 def small(fmt: str) -> bytes:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, photo_like
+from helpers import palette_png
 
 from gandct import download, prepare
 from gandct.errors import GandctError
@@ -49,8 +50,8 @@ def messy_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     # 16-bit values off the exact v*257 grid, so the 8-bit value must come from scaling, not truncation
     deep = np.minimum(photo_like(rng, 48).astype(np.int64) * 257 + 77, 65535).astype(np.uint16)
     cv2.imwrite(str(real / "deep16.png"), deep)
-    palette_png = _palette_png(photo_like(rng, 48))
-    (real / "palette.png").write_bytes(palette_png)
+    palette = palette_png(photo_like(rng, 48))
+    (real / "palette.png").write_bytes(palette)
     cv2.imwrite(str(real / "photo.jpg"), photo_like(rng, 48))
     # Bad files.
     (real / "empty.png").write_bytes(b"")
@@ -75,29 +76,6 @@ def messy_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "unsorted/who.png": "no label",
     }
     return folder, bad
-
-
-def _palette_png(rgb: np.ndarray) -> bytes:
-    """Encode an image as an 8-bit palette PNG (colour type 3) with the standard library only."""
-    import struct
-    import zlib
-
-    colours, indices = np.unique(rgb.reshape(-1, 3) // 32 * 32, axis=0, return_inverse=True)
-    height, width = rgb.shape[:2]
-    rows = indices.reshape(height, width).astype(np.uint8)
-    raw = b"".join(b"\0" + row.tobytes() for row in rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"PLTE", colours.astype(np.uint8).tobytes())
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_messy_folder(tmp_path, monkeypatch, messy_folder):

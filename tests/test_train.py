@@ -11,54 +11,20 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import yaml
-from conftest import REPO, pipeline_env
+from conftest import pipeline_env
+from helpers import write_features, write_tiny_params
 
 from gandct import models, paths, train
 from gandct.comparison import choose_threshold
-from gandct.dct import DctStats, Preprocessing, cached_inputs
+from gandct.dct import DctStats, cached_inputs
 from gandct.detector import Detector
 from gandct.params import load_params
-
-SIZE = 16
-
-
-def write_features(root: Path) -> None:
-    """Cached features where fakes carry extra energy in the high-frequency corner, as GAN images do; the
-    log spectra have mean 3 and std 2, which the train statistics undo."""
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 160), ("val", 48), ("test", 48)):
-        folder = root / paths.processed_split(split)
-        folder.mkdir(parents=True)
-        labels = (np.arange(count) % 2).astype(np.float32)
-        spectra = rng.normal(size=(count, SIZE, SIZE, 1)).astype(np.float32)
-        spectra[labels == 1, SIZE // 2 :, SIZE // 2 :, 0] += 1.0
-        np.save(folder / "dct.npy", 3 + 2 * spectra)
-        np.save(folder / "pixels.npy", np.round(127.5 * (np.tanh(spectra) + 1)).astype(np.uint8))
-        np.save(folder / "y.npy", labels)
-    shape = (SIZE, SIZE, 1)
-    preprocessing = Preprocessing(image_size=SIZE, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
-    DctStats(preprocessing, np.full(shape, 3, np.float32), np.full(shape, 2, np.float32), 160).save(
-        root / paths.DCT_STATS
-    )
 
 
 def read_test_inputs(root: Path, kind: str) -> np.ndarray:
     """The test split as a model reads it: z-scored log spectra or pixels in [-1, 1]."""
     rows = np.load(root / paths.features_file("test", "dct.npy" if kind == "dct" else "pixels.npy"))
     return cached_inputs(rows, kind, DctStats.load(root / paths.DCT_STATS))
-
-
-def write_tiny_params(root: Path, **train_overrides) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for name in ("paper", "custom", "paper_pixel"):
-        params["train"][name].update(epochs=8, batch_size=16, patience=3)
-    params["train"]["xception"].update(epochs=1, batch_size=32)
-    params["train"]["custom"]["width"] = 4
-    params["train"]["seeds"] = [0, 1]
-    params["features"]["image_size"] = SIZE
-    params["train"].update(train_overrides)
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 @pytest.fixture
