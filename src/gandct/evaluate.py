@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         detector.stats.check_matches(preprocessing)  # the cache was made with params.features
 
     results: dict[str, dict[str, dict]] = {name: {} for name in detectors}
-    for split in ("test", "test_unseen"):
+    for split in paths.TEST_SETS:
         fitted, labels = load_split(split, PIXELS)
         labels = np.asarray(labels)
         for name, detector in detectors.items():

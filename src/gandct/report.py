@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gandct import figures, paths
+from gandct import figures, paths, twins
 from gandct.cli import run_command
 from gandct.datasets import load_split
 from gandct.detector import Detector
@@ -233,6 +233,7 @@ def write_report(params: Params, results: dict, shares: dict, counts: dict[str, 
         figure("mean_spectra.png", "mean spectra, test split"),
         figure("mean_spectra_unseen.png", "mean spectra, unseen generator"),
         figure("diagonal_profile.png", "spectrum along the diagonal"),
+        figure("twin_pairs.png", "test reals, their autogan twins and the spectral difference"),
         "## Detectors",
         "Accuracy (threshold 0.5):",
         metrics_table(results, "accuracy"),
@@ -267,6 +268,9 @@ def main(argv: list[str] | None = None) -> None:
 
     sample_grid(params)
     counts = spectra_figures()
+    figures.plot_twin_pairs(
+        *twins.paired_examples(params.report.examples_per_class, params.seed), FIGURES / "twin_pairs.png"
+    )
     histories = {name: training_history(name) for name in params.train.models}
     figures.plot_training_curves(histories, FIGURES / "training_curves.png")
     roc = {}
