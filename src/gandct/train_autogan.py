@@ -103,7 +103,7 @@ def write_twins(autoencoder: keras.Model, manifest: list[dict[str, str]], reduct
 def write_reports(trainer: AutoGANTrainer, reals: np.ndarray, seed: int) -> None:
     """Samples (train reals beside their twins), the loss table and the loss curves."""
     shown = np.random.default_rng([seed, 8]).permutation(len(reals))[: fakes.SAMPLES_SHOWN]
-    twins = to_uint8(reconstruct(trainer.autoencoder, reals[shown], trainer.config.reduction))
+    twins = to_uint8(reconstruct(trainer.generator, reals[shown], trainer.config.reduction))
     title = f"AutoGAN twins ({trainer.config.upsampling} up-sampling)"
     save_samples_figure(paths.gan_figure(GENERATOR, "samples"), to_uint8(reals[shown]), twins, title)
     trainer.history.write_tsv(paths.gan_losses(GENERATOR))
@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         trainer = AutoGANTrainer(config, reals, checkpoint, params.augment.checkpoint_seconds)
         with timer.phase("autogan training"):
             trainer.train()
-        save_model(trainer.autoencoder, paths.generator_model(GENERATOR))
+        save_model(trainer.generator, paths.generator_model(GENERATOR))
         with timer.phase("write twins"):
-            write_twins(trainer.autoencoder, manifest, config.reduction)
+            write_twins(trainer.generator, manifest, config.reduction)
         with timer.phase("figures"):
             write_reports(trainer, reals, params.seed)
     fakes.write_timings(GENERATOR, timer, trainer.state.phase_seconds)

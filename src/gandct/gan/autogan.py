@@ -21,15 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from gandct.gan.losses import logistic_discriminator_loss, non_saturating_generator_loss
-from gandct.gan.trainer import (
-    Checkpoint,
-    Phase,
-    ResumableTrainer,
-    layer_arrays,
-    optimizer_arrays,
-    restore_layers,
-    restore_optimizer,
-)
+from gandct.gan.trainer import Checkpoint, PairTrainer, Phase
 from gandct.params import Params
 
 LEAK = 0.2
@@ -126,8 +118,9 @@ def reconstruct(autoencoder: keras.Model, images: np.ndarray, reduction: int) ->
     return np.asarray(autoencoder(padded, training=False))[:, :height, :width]
 
 
-class AutoGANTrainer(ResumableTrainer):
-    """Train the auto-encoder and its patch discriminator in one phase; batches are keyed by seed and step."""
+class AutoGANTrainer(PairTrainer):
+    """Train the auto-encoder (`generator`) and its patch discriminator in one phase; batches are keyed by seed
+    and step."""
 
     loss_columns = LOSS_COLUMNS
     shown = ("l1", "d_loss")
@@ -141,33 +134,15 @@ class AutoGANTrainer(ResumableTrainer):
     ) -> None:
         """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
         phase = Phase(f"{config.resolution}x{config.resolution}", config.images, config.batch_size)
-        super().__init__("autogan", [phase], checkpoint, checkpoint_seconds)
+        networks = (build_autoencoder(config), build_patch_discriminator(config))
+        super().__init__("autogan", phase, networks, config.learning_rate, checkpoint, checkpoint_seconds)
         self.config = config
         self.reals = tf.constant(reals)
-        self.autoencoder = build_autoencoder(config)
-        self.discriminator = build_patch_discriminator(config)
-        self.optimizers = tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
-        self.optimizers[0].build(self.autoencoder.trainable_variables)
-        self.optimizers[1].build(self.discriminator.trainable_variables)
         self._train_step = self._build_step()
-
-    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            **layer_arrays("g", self.autoencoder.layers),
-            **layer_arrays("d", self.discriminator.layers),
-            **optimizer_arrays("g_opt", self.optimizers[0]),
-            **optimizer_arrays("d_opt", self.optimizers[1]),
-        }
-
-    def restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        restore_layers("g", self.autoencoder.layers, arrays)
-        restore_layers("d", self.discriminator.layers, arrays)
-        restore_optimizer("g_opt", self.optimizers[0], arrays)
-        restore_optimizer("d_opt", self.optimizers[1], arrays)
 
     def _build_step(self) -> Callable:
         config = self.config
-        autoencoder, discriminator = self.autoencoder, self.discriminator
+        autoencoder, discriminator = self.generator, self.discriminator
         g_optimizer, d_optimizer = self.optimizers
 
         @tf.function(autograph=False)
