@@ -115,7 +115,7 @@ def reconstruct(autoencoder: keras.Model, images: np.ndarray, reduction: int) ->
     height, width = images.shape[1:3]
     pad = (-height % reduction, -width % reduction)
     padded = np.pad(images, ((0, 0), (0, pad[0]), (0, pad[1]), (0, 0)), mode="reflect")
-    return np.asarray(autoencoder(padded, training=False))[:, :height, :width]
+    return keras.ops.convert_to_numpy(autoencoder(padded, training=False))[:, :height, :width]
 
 
 class AutoGANTrainer(PairTrainer):
