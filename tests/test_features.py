@@ -1,5 +1,6 @@
 """The features stage on a small real project: smooth photo-like reals and fakes with a periodic
-up-sampling pattern, listed in a manifest and the GAN stages' listings as prepare, progan and dcgan write them."""
+up-sampling pattern, listed in a manifest and the GAN stages' listings as prepare, progan, dcgan and autogan (a
+twin of every real, with its stem) write them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, pe
 SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
 UNSEEN_FAKES = 4
 PROGAN_LISTING, DCGAN_LISTING = "data/interim/generated/progan.csv", "data/interim/generated/dcgan.csv"
+AUTOGAN_LISTING = "data/interim/generated/autogan.csv"
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -44,9 +46,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def set_features(root: Path, **values: object) -> None:
+def set_features(root: Path, section: str = "features", **values: object) -> None:
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["features"].update(values)
+    params[section].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
@@ -67,6 +69,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
             save_png(tmp_path / fake, gan_like(rng, 64))
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
+            twin = f"data/interim/generated/autogan/{split}/{split}_{index:02d}.png"
+            (tmp_path / twin).parent.mkdir(parents=True, exist_ok=True)
+            save_png(tmp_path / twin, gan_like(rng, 64))
+            generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": "autogan"})
         for index in range(SOURCE_FAKES):
             fake = f"data/raw/sample/fake_stylegan/{split}_{index:02d}.png"
             (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +84,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         save_png(tmp_path / fake, gan_like(rng, 64))
         generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
     write_listing(tmp_path / "data/interim/manifest.csv", [{**row, "sha256": ""} for row in manifest])
-    for listing, generator in ((PROGAN_LISTING, "progan"), (DCGAN_LISTING, "dcgan")):
+    for listing, generator in ((PROGAN_LISTING, "progan"), (DCGAN_LISTING, "dcgan"), (AUTOGAN_LISTING, "autogan")):
         rows = [{**row, "sha256": ""} for row in generated if row["generator"] == generator]
         write_listing(tmp_path / listing, rows)
     monkeypatch.chdir(tmp_path)
@@ -106,8 +112,10 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         split: [row for row in manifest if row["split"] == split] + [row for row in generated if row["split"] == split]
         for split in ("train", "val", "test")
     }
-    expected["test_unseen"] = [row for row in manifest if row["split"] == "test" and row["label"] == "real"] + [
-        row for row in generated if row["split"] == "test_unseen"
+    test_reals = [row for row in manifest if row["split"] == "test" and row["label"] == "real"]
+    expected["test_unseen"] = test_reals + [row for row in generated if row["split"] == "test_unseen"]
+    expected["test_paired"] = test_reals + [
+        row for row in read_rows(project / AUTOGAN_LISTING) if row["split"] == "test"
     ]
     for split, rows in expected.items():
         dct = np.load(processed(split, "dct.npy"), mmap_mode="r")
@@ -124,6 +132,10 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         assert np.isfinite(dct).all()
     assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "progan", "stylegan"}
     assert {row["generator"] for row in read_rows(processed("test_unseen", "ids.csv"))} == {"", "dcgan"}
+    paired = read_rows(processed("test_paired", "ids.csv"))
+    assert [Path(row["path"]).stem for row in paired if row["label"] == "1"] == [
+        Path(row["path"]).stem for row in paired if row["label"] == "0"
+    ]  # every test real, then its twin in the same order
     assert sorted(p.name for p in Path("data/processed").rglob("dct_stats.npz")) == ["dct_stats.npz"]
     # The cache holds log spectra; z-scored with the train statistics the train rows have mean 0 and std 1.
     train = DctStats.load(paths.DCT_STATS).normalize(np.load(processed("train", "dct.npy")))
@@ -210,6 +222,24 @@ def test_an_undecodable_image_names_the_file_and_keeps_the_previous_output(proje
         features.main(["val"])
     assert processed("val", "dct.npy").read_bytes() == before
     assert [p.name for p in (project / "data/processed").iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("fakes", "generators"),
+    [(["autogan"], {"", "stylegan", "autogan"}), (["progan", "autogan"], {"", "stylegan", "progan", "autogan"})],
+)
+def test_train_fakes_choose_whose_fakes_train_and_val_hold_and_the_test_split_keeps_the_progans(
+    project, fakes, generators
+):
+    set_features(project, "train", fakes=fakes)
+    for split in ("train", "val", "test"):
+        features.main([split])
+    for split in ("train", "val"):
+        ids = read_rows(processed(split, "ids.csv"))
+        assert {row["generator"] for row in ids} == generators
+        reals = SPLIT_COUNTS[split]
+        assert len(ids) == reals + SOURCE_FAKES + reals * len(fakes)
+    assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "stylegan", "progan"}
 
 
 def test_missing_generated_images_or_listing_are_clear_errors(project):
@@ -312,13 +342,14 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     root = project_copy.root
     rng = np.random.default_rng(0)
     rows = []
-    for index, split in enumerate(["train"] * 6 + ["val", "val", "test", "test", "test_unseen", "test_unseen"]):
-        generator = paths.SPLIT_GENERATOR[split]
+    splits = ["train"] * 6 + ["val", "val", "test", "test", "test_unseen", "test_unseen"]
+    fakes = [("dcgan" if split == "test_unseen" else "progan", split) for split in splits]
+    for index, (generator, split) in enumerate([*fakes, ("autogan", "train"), ("autogan", "val"), ("autogan", "test")]):
         path = f"data/interim/generated/{generator}/{split}/{index:02d}.png"
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / path, gan_like(rng, 32))
         rows.append({"path": path, "label": "fake", "split": split, "group": "", "generator": generator, "sha256": ""})
-    for generator in ("progan", "dcgan"):
+    for generator in ("progan", "dcgan", "autogan"):
         write_listing(root / paths.generated_listing(generator), [row for row in rows if row["generator"] == generator])
 
     # --single-item: the generated fakes above stand in for the GAN stages, which must not run here.
@@ -329,6 +360,23 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     assert DctStats.load(root / paths.DCT_STATS).count == train_rows
     again = project_copy.run("dvc", "repro", "--single-item", "features")
     assert "Running stage" not in again.stdout
+
+    # A new autogan listing re-runs the features that may read it, train and val as well as test_paired; under
+    # train.fakes: [progan] they come out byte for byte the same, so what reads them has nothing to re-run.
+    def outs() -> dict[str, str]:
+        lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+        return {name: stage["outs"][0]["md5"] for name, stage in lock.items() if name.startswith("features@")}
+
+    before = outs()
+    twins = [{**row, "sha256": "new"} for row in rows if row["generator"] == "autogan"]
+    write_listing(root / paths.generated_listing("autogan"), twins)
+    ran = project_copy.run("dvc", "repro", "--single-item", "features").stdout
+    assert {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")} == {
+        "features@train",
+        "features@val",
+        "features@test_paired",
+    }
+    assert outs() == before
 
 
 def session_processes(session: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""The progan and dcgan stages on a small real project in tmp_path: inputs, counts, outputs, a user's generator."""
+"""The progan, dcgan and autogan stages on a small real project in tmp_path: inputs, counts, outputs, a user's
+generator, the autogan's twins."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import pytest
 import yaml
 from conftest import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
 
-from gandct import paths, train_dcgan, train_progan
+from gandct import paths, train_autogan, train_dcgan, train_progan
 from gandct.errors import GandctError, ParamsError
 from gandct.fileio import read_csv, write_csv
 from gandct.gan import fakes
 from gandct.gan.dcgan import DCGANConfig, build_generator
+from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.progan import ProGAN, ProGANConfig, export_generator
 from gandct.images import load_rgb, save_png
 from gandct.params import parse_params
@@ -199,9 +201,57 @@ def test_a_users_generator_that_cannot_serve_is_refused(project):
         fakes.load_generator(gray)
 
 
-@pytest.mark.parametrize("stage", [train_progan, train_dcgan])
+@pytest.mark.parametrize("stage", [train_progan, train_dcgan, train_autogan])
 def test_stage_without_a_manifest_says_to_run_prepare(stage, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, TINY_AUGMENT)
     with pytest.raises(GandctError, match="run the prepare stage first"):
         stage.main([])
+
+
+def test_autogan_stage_writes_one_twin_per_real_with_its_stem_split_group_and_size(project, tmp_path_factory):
+    manifest = read_csv(paths.MANIFEST)
+    odd = "data/raw/sample/real/odd_size.png"  # a real whose sides are no multiple of the encoder's reduction
+    save_png(Path(odd), photo_like(np.random.default_rng(3), 24)[:18, :21])
+    digest = hashlib.sha256(Path(odd).read_bytes()).hexdigest()
+    manifest.append({"path": odd, "label": "real", "split": "val", "group": "odd", "generator": "", "sha256": digest})
+    write_csv(paths.MANIFEST, fakes.COLUMNS, manifest)
+    write_params(project, TINY_AUGMENT)
+    train_autogan.main([])
+    rows = read_csv(paths.generated_listing("autogan"))
+    assert len(rows) == len(manifest) == 21
+    for real, twin in zip(manifest, rows, strict=True):
+        assert twin["path"] == f"data/interim/generated/autogan/{real['split']}/{Path(real['path']).stem}.png"
+        assert (twin["split"], twin["group"], twin["label"], twin["generator"]) == (
+            real["split"],
+            real["group"],
+            "fake",
+            "autogan",
+        )
+        assert hashlib.sha256(Path(twin["path"]).read_bytes()).hexdigest() == twin["sha256"]
+        assert load_rgb(twin["path"]).shape == load_rgb(real["path"]).shape
+    # The twins are what the saved auto-encoder makes of their reals, in a Python without gandct.
+    model = paths.generator_model("autogan").resolve()
+    real = to_unit_range(load_rgb(manifest[0]["path"])[None])
+    plain = images_in_plain_keras(model, real, tmp_path_factory.mktemp("load"))
+    np.testing.assert_array_equal(to_uint8(plain)[0], load_rgb(rows[0]["path"]))
+    for kind in ("samples", "losses"):
+        assert paths.gan_figure("autogan", kind).stat().st_size > 1000
+    losses = paths.gan_losses("autogan").read_text().splitlines()
+    assert losses[0] == "step\timages\td_loss\tg_loss\tl1\tadversarial" and len(losses) == 3
+    timings = json.loads(paths.gan_timings("autogan").read_text())
+    assert {"autogan training", "write twins"} <= set(timings["seconds"])
+    assert not paths.generated_dir("progan").exists()
+
+
+def test_twins_of_reals_that_share_a_stem_in_one_split_get_their_own_folders():
+    reals = [
+        {"path": "real_a/0001.jpg", "split": "train", "sha256": "aaaaaaaaaaaa11"},
+        {"path": "real_b/0001.png", "split": "train", "sha256": "bbbbbbbbbbbb22"},
+        {"path": "real_b/0001.png", "split": "test", "sha256": "cccccccccccc33"},
+    ]
+    assert [path.as_posix() for path in train_autogan.twin_paths(reals)] == [
+        "data/interim/generated/autogan/train/aaaaaaaaaaaa/0001.png",
+        "data/interim/generated/autogan/train/bbbbbbbbbbbb/0001.png",
+        "data/interim/generated/autogan/test/0001.png",
+    ]

@@ -1,4 +1,5 @@
-"""The resumable trainer both GANs share: a killed run resumes where it stopped, for the ProGAN and the DCGAN."""
+"""The resumable trainer the GANs share: a killed run resumes where it stopped, for the ProGAN, the DCGAN and
+the AutoGAN."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import photo_like
 
+from gandct.gan.autogan import AutoGANConfig, AutoGANTrainer
 from gandct.gan.dcgan import DCGANConfig, DCGANTrainer
 from gandct.gan.pixels import to_unit_range
 from gandct.gan.progan import ProGAN, ProGANConfig, ProGANTrainer
@@ -24,6 +26,18 @@ PROGAN = ProGANConfig(
     seed=5,
 )
 DCGAN = DCGANConfig(resolution=8, latent_size=8, channels=(4,), images=24, batch_size=4, learning_rate=0.0002, seed=5)
+AUTOGAN = AutoGANConfig(
+    resolution=8,
+    channels=(4, 8),
+    discriminator_channels=(4,),
+    upsampling="nearest",
+    batch_size=4,
+    images=24,
+    learning_rate=0.0002,
+    l1_weight=100.0,
+    adversarial_weight=1.0,
+    seed=5,
+)
 
 
 def progan(reals: np.ndarray, checkpoint: Checkpoint | None, cls: type = ProGANTrainer) -> ResumableTrainer:
@@ -34,7 +48,11 @@ def dcgan(reals: np.ndarray, checkpoint: Checkpoint | None, cls: type = DCGANTra
     return cls(DCGAN, reals, checkpoint, checkpoint_seconds=0.0)
 
 
-BUILDERS = {"progan": (progan, ProGANTrainer), "dcgan": (dcgan, DCGANTrainer)}
+def autogan(reals: np.ndarray, checkpoint: Checkpoint | None, cls: type = AutoGANTrainer) -> ResumableTrainer:
+    return cls(AUTOGAN, reals, checkpoint, checkpoint_seconds=0.0)
+
+
+BUILDERS = {"progan": (progan, ProGANTrainer), "dcgan": (dcgan, DCGANTrainer), "autogan": (autogan, AutoGANTrainer)}
 
 
 class KilledError(Exception):
@@ -95,7 +113,7 @@ def test_a_truncated_or_misfitting_checkpoint_starts_fresh(name, tmp_path, reals
     build(reals, checkpoint).train(progress=False)
     assert build(reals, checkpoint).resume()
     # The other GAN's checkpoint under this one's fingerprint: its arrays do not fit.
-    other_build, _ = BUILDERS[{"progan": "dcgan", "dcgan": "progan"}[name]]
+    other_build, _ = BUILDERS[{"progan": "dcgan", "dcgan": "progan", "autogan": "dcgan"}[name]]
     other = Checkpoint(tmp_path / "other", checkpoint.fingerprint)
     other_build(reals, other).train(progress=False)
     trainer = build(reals, other)

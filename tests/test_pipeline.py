@@ -49,7 +49,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
 def test_every_declared_output_exists(pipeline):
     lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
     stages = set(lock["stages"])
-    assert stages == {"download", "prepare", "progan", "dcgan", "quality", "evaluate", "report"} | {
+    assert stages == {"download", "prepare", "progan", "dcgan", "autogan", "quality", "evaluate", "report"} | {
         f"train@{name}" for name in MODELS
     } | {f"features@{split}" for split in paths.FEATURE_SPLITS}
     for name, stage in lock["stages"].items():
@@ -78,6 +78,7 @@ def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
     assert metrics["custom"] == {
         "test": {"accuracy": metrics["custom"]["test"]["accuracy"], "roc_auc": metrics["custom"]["test"]["roc_auc"]},
         "test_unseen": {"roc_auc": metrics["custom"]["test_unseen"]["roc_auc"]},
+        "test_paired": {"roc_auc": metrics["custom"]["test_paired"]["roc_auc"]},
         "jpeg_75": {"roc_auc": metrics["custom"]["jpeg_75"]["roc_auc"]},
     }
     interval = metrics["custom_minus_paper"]["test"]["roc_auc"]
@@ -181,3 +182,18 @@ def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
     ran = pipeline.run("dvc", "repro").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
     assert stages == {"dcgan", "quality", "features@test_unseen", "evaluate", "report"}, ran
+
+
+@pytest.mark.slow
+def test_an_experiment_trains_the_detectors_on_the_autogan_twins(pipeline):
+    """After the test above: `dvc exp run -S` swaps the train and val fakes; the test split keeps the ProGAN's."""
+    ran = pipeline.run("dvc", "exp", "run", "-S", "train.fakes=[autogan]").stdout
+    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
+    assert {"features@train", "features@val", "evaluate", "report"} | {f"train@{name}" for name in MODELS} <= stages
+    assert "autogan" not in stages and "progan" not in stages
+    for split in ("train", "val"):
+        ids = read_csv(pipeline.root / paths.features_file(split, "ids.csv"))
+        assert {row["generator"] for row in ids if row["label"] == "1"} == {"autogan"}
+    test = read_csv(pipeline.root / paths.features_file("test", "ids.csv"))
+    assert {row["generator"] for row in test if row["label"] == "1"} == {"progan"}
+    assert "test_paired" in json.loads((pipeline.root / "reports/metrics.json").read_text())["paper"]

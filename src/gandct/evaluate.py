@@ -48,7 +48,12 @@ COMPARISONS = (("custom", "paper"), ("paper", "paper_pixel"), ("paper", "linear"
 SEED_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "average_precision")  # at 0.5, and ranking
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy")  # also at the val-chosen threshold, with this suffix
 AT_THRESHOLD = "_at_val_threshold"
-HEADLINE = {"test": ("accuracy", "roc_auc"), "test_unseen": ("roc_auc",), "jpeg_75": ("roc_auc",)}
+HEADLINE = {
+    "test": ("accuracy", "roc_auc"),
+    "test_unseen": ("roc_auc",),
+    "test_paired": ("roc_auc",),
+    "jpeg_75": ("roc_auc",),
+}
 HEADLINE_COMPARISON = ("custom", "paper", "test", "roc_auc")
 
 Key = TypeVar("Key", bound=Hashable)
@@ -178,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     batch = params.evaluate.batch_size
     val_labels, val_scores = score_split(detectors, "val", batch)
     labels, scores = {}, {}  # per test set: the labels, and {(name, seed): p_fake}
-    for split in ("test", "test_unseen"):
+    for split in paths.TEST_SETS:
         labels[split], scores[split] = score_split(detectors, split, batch)
     for set_name, by_key in score_perturbed(detectors, params).items():
         labels[set_name], scores[set_name] = labels["test"], by_key

@@ -1,12 +1,14 @@
 """features stage: cache the fitted images and DCT maps of one split, `gandct features <split>`.
 
-Reads `data/interim/manifest.csv` (prepare) and the listing of the generator whose fakes the split holds
-(`paths.SPLIT_GENERATOR`: the ProGAN's for train, val and test; for test_unseen, the test reals with the
-fakes of the DCGAN, a generator no detector trains on). Writes `data/processed/<split>/`: `dct.npy`, the
-log spectra log(|DCT| + eps) as float32 (N, H, W, C), not z-scored; `pixels.npy`, the fitted images as
-uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake); `ids.csv` (path, generator, label of each row).
-The train split also gets `dct_stats.npz`, its per-coefficient statistics: a model reads its inputs
-z-scored with the copy saved beside it, so no other split depends on the train images.
+Reads `data/interim/manifest.csv` (prepare) and the listings of the generators whose fakes the split holds:
+for train and val those `train.fakes` names (the ProGAN's, the autogan twins or both), for the test sets
+`paths.SPLIT_GENERATOR`'s: the ProGAN's for test; for test_unseen, the test reals with the fakes of the DCGAN,
+a generator no detector trains on; for test_paired, the test reals with their autogan twins. Writes
+`data/processed/<split>/`: `dct.npy`, the log spectra log(|DCT| + eps) as float32 (N, H, W, C), not
+z-scored; `pixels.npy`, the fitted images as uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake);
+`ids.csv` (path, generator, label of each row). The train split also gets `dct_stats.npz`, its
+per-coefficient statistics: a model reads its inputs z-scored with the copy saved beside it, so no other
+split depends on the train images.
 
 Worker processes decode and transform the images chunk by chunk (with `gandct.dct`, the one preprocessing
 path) and write each chunk straight into its rows of the output arrays, so memory stays flat whatever the
@@ -21,7 +23,7 @@ import functools
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,8 @@ from gandct.workers import stop_cleanly_on_signals, worker_pool
 log = logging.getLogger(__name__)
 
 LISTING_COLUMNS = ("path", "label", "split", "generator")
+LEARNING_SPLITS = ("train", "val")  # the splits whose fakes params train.fakes chooses
+TEST_REAL_SETS = ("test_unseen", "test_paired")  # the test reals against another generator's fakes
 LABELS = {"real": 0, "fake": 1}
 ID_COLUMNS = ["path", "generator", "label"]
 # What to run again when a listed image cannot be used, by the listing that named it.
@@ -91,31 +95,41 @@ def to_item(row: dict[str, str], listing: Path) -> Item:
     return Item(row["path"], LABELS[row["label"]], row["generator"], str(listing))
 
 
-def split_items(manifest: Iterable[dict[str, str]], generated: Iterable[dict[str, str]], split: str) -> list[Item]:
-    """The images of one split, in listing order: the manifest's rows of that split (for test_unseen, its
-    test reals), then the rows of that split in `generated`, the listing of the split's generator."""
-    listing = paths.generated_listing(paths.SPLIT_GENERATOR[split])
+def split_generators(split: str, train_fakes: Sequence[str]) -> tuple[str, ...]:
+    """The generators whose fakes a split holds: those of `train.fakes` for train and val, one per test set."""
+    return tuple(train_fakes) if split in LEARNING_SPLITS else (paths.SPLIT_GENERATOR[split],)
+
+
+def split_items(
+    manifest: Iterable[dict[str, str]], generated: Mapping[Path, Iterable[dict[str, str]]], split: str
+) -> list[Item]:
+    """The images of one split, in listing order: the manifest's rows of that split (for test_unseen and
+    test_paired, its test reals), then the rows of that split in each listing of `generated` (listing path ->
+    rows; for test_paired, the rows of the test split: the autogan twins of the test reals)."""
     items = []
     for row in manifest:
         if row["split"] not in ("train", "val", "test"):
             raise GandctError(f"{paths.MANIFEST}: {row['path']} has split {row['split']!r}")
         item = to_item(row, paths.MANIFEST)
         if row["split"] == split or (
-            split == "test_unseen" and row["split"] == "test" and item.label == LABELS["real"]
+            split in TEST_REAL_SETS and row["split"] == "test" and item.label == LABELS["real"]
         ):
             items.append(item)
-    for row in generated:
-        if row["split"] not in paths.FEATURE_SPLITS:
-            raise GandctError(f"{listing}: {row['path']} has split {row['split']!r}")
-        if row["split"] == split:
-            items.append(to_item(row, listing))
+    fakes_split = "test" if split == "test_paired" else split
+    for listing, rows in generated.items():
+        for row in rows:
+            if row["split"] not in paths.FEATURE_SPLITS:
+                raise GandctError(f"{listing}: {row['path']} has split {row['split']!r}")
+            if row["split"] == fakes_split:
+                items.append(to_item(row, listing))
+    names = " and ".join(map(str, generated))
     if not items:
-        raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {listing}")
+        raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {names}")
     if split == "train" and {item.label for item in items} != set(LABELS.values()):
         have = "real" if items[0].label == LABELS["real"] else "fake"
         raise GandctError(
             f"the train split has only {have} images: a detector needs both classes "
-            f"(fakes come from {listing} or from the source data set's fake/ folders)"
+            f"(fakes come from {names} or from the source data set's fake/ folders)"
         )
     return items
 
@@ -257,8 +271,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = params.features
     preprocessing = Preprocessing.from_params(settings)
     manifest = read_listing(paths.MANIFEST, "prepare")
-    generator = paths.SPLIT_GENERATOR[args.split]
-    generated = read_listing(paths.generated_listing(generator), generator)
+    generated = {
+        paths.generated_listing(gan): read_listing(paths.generated_listing(gan), gan)
+        for gan in split_generators(args.split, params.train.fakes)
+    }
     items = split_items(manifest, generated, args.split)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1

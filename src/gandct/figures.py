@@ -215,3 +215,33 @@ def plot_difference_peaks(difference: np.ndarray, peaks: np.ndarray, path: Path,
     )
     figure.colorbar(shown, ax=axis, fraction=0.046, label="log ratio (red: more energy in fakes)")
     save_figure(figure, path)
+
+
+def plot_twin_pairs(
+    reals: np.ndarray, twins: np.ndarray, differences: np.ndarray, mean_difference: np.ndarray, path: Path
+) -> None:
+    """A row of real images, the row of their twins below, and each pair's log-spectrum difference (twin minus
+    real, channels averaged) below that; the last column is the mean difference over every pair."""
+    count = len(reals)
+    figure, axes = plt.subplots(3, count + 1, figsize=(1.9 * (count + 1), 6.2), squeeze=False, layout="constrained")
+    limit = float(np.percentile(np.abs(differences), 99)) or 1.0
+    for column in range(count):
+        for axis, image in ((axes[0, column], reals[column]), (axes[1, column], twins[column])):
+            axis.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
+        shown = axes[2, column].imshow(
+            differences[column], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+        )
+    for axis, title in zip(axes[:, 0], ("real", "autogan twin", "twin minus real"), strict=True):
+        axis.set_title(title, loc="left", fontsize=10)
+    mean_limit = float(np.abs(mean_difference).max()) or 1.0
+    mean_shown = axes[2, count].imshow(
+        mean_difference, cmap="RdBu_r", vmin=-mean_limit, vmax=mean_limit, interpolation="nearest"
+    )
+    axes[2, count].set_title("mean over all pairs", fontsize=9)
+    outline_high_frequency_quadrant(axes[2, count], mean_difference.shape)
+    for axis in axes.ravel():
+        axis.set_axis_off()
+    figure.colorbar(shown, ax=axes[2, :count], fraction=0.03, label="log|DCT| ratio")
+    figure.colorbar(mean_shown, ax=axes[2, count], fraction=0.1)
+    figure.suptitle("test reals and their autogan twins: the same content, up-sampled by the decoder")
+    save_figure(figure, path)

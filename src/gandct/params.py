@@ -115,6 +115,17 @@ class AugmentParams(Section):
         return self
 
 
+class AutoGANParams(Section):
+    upsampling: Literal["nearest", "transposed"]  # the decoder's: the ProGAN's or the DCGAN's
+    channels: list[PositiveInt] = Field(min_length=2)  # encoder widths at full size, 1/2, 1/4, ...
+    discriminator_channels: list[PositiveInt] = Field(min_length=1)  # stride-2 convolutions before the logits
+    batch_size: int = Field(ge=1)
+    images: int = Field(ge=0)  # real images shown in the whole run
+    learning_rate: float = Field(gt=0)
+    l1_weight: float = Field(ge=0)
+    adversarial_weight: float = Field(ge=0)
+
+
 class QualityParams(Section):
     images_per_set: int = Field(ge=2)  # fewer if a set has fewer; the train reals give two disjoint halves
     neighbourhoods: int = Field(ge=1)  # random 7x7 neighbourhoods per image and pyramid level
@@ -159,6 +170,7 @@ ModelName = Literal[tuple(INPUT_KIND)]
 
 class TrainParams(Section):
     models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
+    fakes: list[Literal["progan", "autogan"]] = Field(min_length=1, max_length=2)  # whose train/val fakes
     seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)  # each Keras detector trains once per seed
     strategy: Literal["default", "mirrored", "multiworker"]
     paper: KerasTrainParams
@@ -199,6 +211,7 @@ class Params(Section):
     data: DataParams
     prepare: PrepareParams
     augment: AugmentParams
+    autogan: AutoGANParams
     quality: QualityParams
     features: FeaturesParams
     train: TrainParams
@@ -220,6 +233,13 @@ class Params(Section):
             raise ValueError(
                 f"report.saliency_models: {', '.join(pixel)} reads pixels, but saliency is drawn on the DCT map; "
                 f"name DCT detectors (in train.models: {dct_models})"
+            )
+        if len(set(self.train.fakes)) < len(self.train.fakes):
+            raise ValueError(f"train.fakes: {self.train.fakes} names a generator twice")
+        if self.augment.resolution % 2 ** (len(self.autogan.channels) - 1):
+            raise ValueError(
+                f"autogan.channels: {len(self.autogan.channels)} widths halve the image "
+                f"{len(self.autogan.channels) - 1} times, more than augment.resolution={self.augment.resolution} allows"
             )
         features = self.features
         if features.crop == "center" and features.image_size > self.augment.resolution:

@@ -23,7 +23,11 @@ FIGURES = REPORTS / "figures"
 AUGMENT_REPORTS = REPORTS / "augment"  # the GAN stages' loss tables for `dvc plots` and their phase timings
 GAN_QUALITY = AUGMENT_REPORTS / "quality.json"  # SWD of each generator's fakes, with the floor (quality stage)
 GAN_QUALITY_FIGURE = FIGURES / "gan_quality.png"
-GENERATORS = ("progan", "dcgan")  # one stage each; their fakes are what the features stage adds to the manifest's
+GENERATORS = (
+    "progan",
+    "dcgan",
+    "autogan",
+)  # one stage each; their fakes are what the features stage adds to the manifest's
 
 
 def detector_model(name: str) -> Path:
@@ -120,10 +124,12 @@ def raw_source_dir(source: str) -> Path:
     return RAW / source
 
 
-FEATURE_SPLITS = ("train", "val", "test", "test_unseen")  # test_unseen: test reals + fakes of an unseen GAN
-# The generator whose fakes each split of the features reads (besides the manifest's images); dvc.yaml's
-# features stages declare the same pairs.
-SPLIT_GENERATOR = {"train": "progan", "val": "progan", "test": "progan", "test_unseen": "dcgan"}
+# test_unseen: test reals + fakes of an unseen GAN; test_paired: test reals + their autogan twins
+FEATURE_SPLITS = ("train", "val", "test", "test_unseen", "test_paired")
+TEST_SETS = FEATURE_SPLITS[2:]  # the splits every detector is scored on
+# The generator whose fakes each test set holds (besides the manifest's images); train and val hold those of
+# params train.fakes. dvc.yaml's features stages declare the same listings.
+SPLIT_GENERATOR = {"test": "progan", "test_unseen": "dcgan", "test_paired": "autogan"}
 FEATURE_FILES = ("dct.npy", "pixels.npy", "y.npy", "ids.csv")  # what data/processed/<split>/ holds
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gandct import figures, paths
+from gandct import figures, paths, twins
 from gandct.cli import run_command
 from gandct.comparison import BootstrapInterval, describe, verdict
 from gandct.datasets import load_split
@@ -285,6 +285,7 @@ def write_report(params: Params, detail: dict, shares: dict, counts: dict[str, i
         figure("mean_spectra.png", "mean spectra, test split"),
         figure("mean_spectra_unseen.png", "mean spectra, unseen generator"),
         figure("diagonal_profile.png", "spectrum along the diagonal"),
+        figure("twin_pairs.png", "test reals, their autogan twins and the spectral difference"),
         "## Detectors",
         f"Every Keras detector is trained once per seed of `train.seeds` ({params.train.seeds}); `linear` is one "
         "deterministic fit. Each cell is the mean ± standard deviation over seeds.",
@@ -331,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
 
     sample_grid(params)
     counts = spectra_figures()
+    figures.plot_twin_pairs(
+        *twins.paired_examples(params.report.examples_per_class, params.seed), FIGURES / "twin_pairs.png"
+    )
     histories = {name: training_history(name, best_seed(name)) for name in params.train.models}
     figures.plot_training_curves(histories, FIGURES / "training_curves.png")
     roc = {}

@@ -19,15 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from gandct.gan.losses import logistic_discriminator_loss, non_saturating_generator_loss
-from gandct.gan.trainer import (
-    Checkpoint,
-    Phase,
-    ResumableTrainer,
-    layer_arrays,
-    optimizer_arrays,
-    restore_layers,
-    restore_optimizer,
-)
+from gandct.gan.trainer import Checkpoint, PairTrainer, Phase
 from gandct.params import AugmentParams
 
 LOSS_COLUMNS = ("step", "images", "d_loss", "g_loss")
@@ -103,7 +95,7 @@ def build_discriminator(config: DCGANConfig) -> keras.Model:
     return keras.Model(images, keras.layers.Dense(1, kernel_initializer=init(), name="logit")(x), name="dcgan_critic")
 
 
-class DCGANTrainer(ResumableTrainer):
+class DCGANTrainer(PairTrainer):
     """Train a DCGAN in one phase; random draws are keyed by the seed and the step number."""
 
     loss_columns = LOSS_COLUMNS
@@ -117,29 +109,11 @@ class DCGANTrainer(ResumableTrainer):
     ) -> None:
         """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
         phase = Phase(f"{config.resolution}x{config.resolution}", config.images, config.batch_size)
-        super().__init__("dcgan", [phase], checkpoint, checkpoint_seconds)
+        networks = (build_generator(config), build_discriminator(config))
+        super().__init__("dcgan", phase, networks, config.learning_rate, checkpoint, checkpoint_seconds)
         self.config = config
         self.reals = tf.constant(reals)
-        self.generator = build_generator(config)
-        self.discriminator = build_discriminator(config)
-        self.optimizers = tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
-        self.optimizers[0].build(self.generator.trainable_variables)
-        self.optimizers[1].build(self.discriminator.trainable_variables)
         self._train_step = self._build_step()
-
-    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            **layer_arrays("g", self.generator.layers),
-            **layer_arrays("d", self.discriminator.layers),
-            **optimizer_arrays("g_opt", self.optimizers[0]),
-            **optimizer_arrays("d_opt", self.optimizers[1]),
-        }
-
-    def restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        restore_layers("g", self.generator.layers, arrays)
-        restore_layers("d", self.discriminator.layers, arrays)
-        restore_optimizer("g_opt", self.optimizers[0], arrays)
-        restore_optimizer("d_opt", self.optimizers[1], arrays)
 
     def _build_step(self) -> Callable:
         config = self.config

@@ -100,6 +100,18 @@ def generate(model: keras.Model, count: int, seed: list[int]) -> np.ndarray:
     return to_uint8(model.predict(latents, batch_size=256, verbose=0))
 
 
+def listing_row(generator: str, split: str, path: Path, data: bytes, group: str) -> dict[str, str]:
+    """The listing row of one written fake: its path, the split and group it belongs to, and the hash of `data`."""
+    return {
+        "path": path.as_posix(),
+        "label": "fake",
+        "split": split,
+        "group": group,
+        "generator": generator,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
 def write_fakes(generator: str, model: keras.Model, counts: dict[str, int], seed: int) -> None:
     """Generate each split's fakes into generated/<generator>/<split>/ (atomically) and list them."""
     rows = []
@@ -113,17 +125,8 @@ def write_fakes(generator: str, model: keras.Model, counts: dict[str, int], seed
                 data = encode_png(image)
                 file_name = f"{generator}_{split}_{index:05d}.png"
                 (staging / split / file_name).write_bytes(data)
-                rows.append(
-                    {
-                        "path": (folder / split / file_name).as_posix(),
-                        "label": "fake",
-                        "split": split,
-                        # One sampling run of one generator per split: the unit that never spans two splits.
-                        "group": f"{generator}-{split}",
-                        "generator": generator,
-                        "sha256": hashlib.sha256(data).hexdigest(),
-                    }
-                )
+                # One sampling run of one generator per split: the unit that never spans two splits.
+                rows.append(listing_row(generator, split, folder / split / file_name, data, f"{generator}-{split}"))
     write_csv(paths.generated_listing(generator), COLUMNS, rows)
     log.info("%s fakes: %s", generator, ", ".join(f"{split}={count}" for split, count in counts.items()))
 

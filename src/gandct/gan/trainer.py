@@ -293,3 +293,37 @@ class ResumableTrainer(ABC):
     def _record_time(self, phase: Phase, started: float) -> None:
         seconds = self.state.phase_seconds.get(phase.name, 0.0)
         self.state.phase_seconds[phase.name] = seconds + time.perf_counter() - started
+
+
+class PairTrainer(ResumableTrainer):
+    """A generator and a discriminator trained in one phase, each by its own Adam (beta1 0.5, as DCGAN and
+    pix2pix do); the checkpoint holds both networks' weights and both optimizers' slots."""
+
+    def __init__(
+        self,
+        name: str,
+        phase: Phase,
+        networks: tuple[keras.Model, keras.Model],
+        learning_rate: float,
+        checkpoint: Checkpoint | None,
+        checkpoint_seconds: float,
+    ) -> None:
+        super().__init__(name, [phase], checkpoint, checkpoint_seconds)
+        self.generator, self.discriminator = networks
+        self.optimizers = tuple(keras.optimizers.Adam(learning_rate, beta_1=0.5) for _ in range(2))
+        for optimizer, network in zip(self.optimizers, networks, strict=True):
+            optimizer.build(network.trainable_variables)
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            **layer_arrays("g", self.generator.layers),
+            **layer_arrays("d", self.discriminator.layers),
+            **optimizer_arrays("g_opt", self.optimizers[0]),
+            **optimizer_arrays("d_opt", self.optimizers[1]),
+        }
+
+    def restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        restore_layers("g", self.generator.layers, arrays)
+        restore_layers("d", self.discriminator.layers, arrays)
+        restore_optimizer("g_opt", self.optimizers[0], arrays)
+        restore_optimizer("d_opt", self.optimizers[1], arrays)
