@@ -7,7 +7,7 @@ warming it up, each row the median of several rounds run back to back:
     + features       and the DCT features with the train statistics
     predict          the whole scoring path of `gandct predict` (decode, fit, features, model, CSV rows)
 
-It uses the pipeline's `models/custom.keras` and its statistics when they exist (after `make all`);
+It uses the pipeline's `models/detectors/custom.keras` (with its statistics and threshold) when it exists;
 otherwise a freshly initialised detector of the same architecture with statistics of the benchmark
 images, which costs the same to run.
 
@@ -50,20 +50,20 @@ def make_images(folder: Path, count: int, size: int) -> list[Path]:
 
 
 def detector(files: list[Path], preprocessing: Preprocessing):  # noqa: ANN201 - keras is imported late
-    """The trained custom model and its statistics, or a fresh one of the same architecture."""
-    import keras
-
+    """The trained custom detector, or a fresh one of the same architecture with the images' statistics."""
+    from gandct.detector import Detector
+    from gandct.detector_names import DCT
     from gandct.models import spectral_net
-    from gandct.paths import model_stats
+    from gandct.paths import detector_model
 
-    trained = REPO / "models" / "custom.keras"
-    if trained.is_file() and model_stats(trained).is_file():
-        return keras.saving.load_model(trained, safe_mode=True), DctStats.load(model_stats(trained)), "trained"
+    trained = REPO / detector_model("custom")
+    if trained.is_file():
+        return Detector.load(trained), "trained"
     fitted = fit_images([load_rgb(path) for path in files], preprocessing)
     stats = DctStats.from_moments(Moments.of(log_spectra(fitted, preprocessing.eps)), preprocessing)
     settings = load_params(REPO / "params.yaml").train.custom
     model = spectral_net(preprocessing.shape, width=settings.width, dropout=settings.dropout, l2=settings.l2)
-    return model, stats, "untrained, same architecture"
+    return Detector("custom", model, stats, DCT, 0.5), "untrained, same architecture"
 
 
 def timed(function, rounds: int) -> float:  # noqa: ANN001 - any zero-argument callable
@@ -87,16 +87,16 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         files = make_images(Path(folder), args.count, params.features.image_size)
-        model, stats, origin = detector(files, preprocessing)
-        list(score(files[:256], model, stats, "dct", 256))  # warm-up: traces the model once
+        scorer, origin = detector(files, preprocessing)
+        list(score(files[:256], scorer, 256, scorer.threshold))  # warm-up: traces the model once
 
         def decode_fit() -> np.ndarray:
             return fit_images([load_rgb(path) for path in files], preprocessing)
 
         rows = [
             ("decode + fit", timed(decode_fit, args.rounds)),
-            ("+ features", timed(lambda: dct_features(decode_fit(), stats), args.rounds)),
-            ("predict", timed(lambda: list(score(files, model, stats, "dct", 256)), args.rounds)),
+            ("+ features", timed(lambda: dct_features(decode_fit(), scorer.stats), args.rounds)),
+            ("predict", timed(lambda: list(score(files, scorer, 256, scorer.threshold)), args.rounds)),
         ]
     print(f"predict at {preprocessing.shape}, {args.count} images, median of {args.rounds} rounds ({origin} model)")
     print(f"{'step':<14} {'images/s':>10} {'share of predict time':>22}")
