@@ -66,7 +66,7 @@ quick: $(INSTALLED)
 # and ROC AUC, unseen-generator, paired-fakes and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
 # floor). --only-changed keeps those that differ between the rows; the --drop pattern removes everything else
 # (the other metrics, the dependencies' hashes).
-COMPARE_PARAMS := seed|(data|prepare|augment|quality|features|train|evaluate|report)\..+
+COMPARE_PARAMS := seed|(data|prepare|augment|autogan|quality|features|train|evaluate|report)\..+
 COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(test_unseen|test_paired|jpeg_75)\.roc_auc|ratio_to_floor)
 COMPARE_COLUMNS := Experiment|Created|$(COMPARE_PARAMS)|$(COMPARE_METRICS)
 
