@@ -127,7 +127,7 @@ def test_make_compare_knows_every_params_section():
 
 def headline_values(row: dict) -> dict[str, float]:
     """The headline metrics of one `dvc exp show --json` row that exist before and after reports/metrics.json
-    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen-generator and JPEG-75 ROC AUC (not
+    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen, paired and JPEG-75 ROC AUC (not
     the custom - paper interval, which `make compare` leaves to `dvc metrics show`: its columns would not fit)."""
     metrics = row["data"]["metrics"]["reports/metrics.json"]["data"]
     values = {}
@@ -135,7 +135,7 @@ def headline_values(row: dict) -> dict[str, float]:
         if "accuracy" not in sets["test"]:  # the interval of a comparison, not a detector
             continue
         values[f"{model}.test.accuracy"] = sets["test"]["accuracy"]
-        for name in ("test", "test_unseen", "jpeg_75"):
+        for name in ("test", "test_unseen", "test_paired", "jpeg_75"):
             values[f"{model}.{name}.roc_auc"] = sets[name]["roc_auc"]
     return values
 

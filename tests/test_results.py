@@ -26,7 +26,7 @@ COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}
 MODELS = ["paper", "linear"]
 SEEDS = [0, 1]
-SETS = ["test", "test_unseen", "jpeg_75", "noise_5"]
+SETS = ["test", "test_unseen", "test_paired", "jpeg_75", "noise_5"]
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -66,13 +66,17 @@ def project(tmp_path_factory: pytest.TempPathFactory):
                 save_png(root / path, image)
             manifest.append({"path": real, "label": "real", "split": split, "group": real, "generator": ""})
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
+            twin = f"generated/autogan/{split}/{split}_{index}.png"  # the real's stem, as the autogan stage names it
+            (root / twin).parent.mkdir(parents=True, exist_ok=True)
+            save_png(root / twin, gan_like(rng, 32))
+            generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": "autogan"})
     for index in range(COUNTS["test"]):
         fake = f"generated/dcgan/{index}.png"
         (root / fake).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / fake, gan_like(rng, 32))
         generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
     write_listing(root / "data/interim/manifest.csv", manifest)
-    for generator in ("progan", "dcgan"):
+    for generator in paths.GENERATORS:
         write_listing(root / paths.generated_listing(generator), [r for r in generated if r["generator"] == generator])
 
     previous = Path.cwd()
@@ -147,6 +151,7 @@ def test_the_dvc_metrics_are_the_headline_numbers_only(inside):
                 for metric in ("accuracy", "roc_auc")
             },
             "test_unseen": {"roc_auc": detail["detectors"][name]["sets"]["test_unseen"]["seeds"]["roc_auc"]["mean"]},
+            "test_paired": {"roc_auc": detail["detectors"][name]["sets"]["test_paired"]["seeds"]["roc_auc"]["mean"]},
             "jpeg_75": {"roc_auc": detail["detectors"][name]["sets"]["jpeg_75"]["seeds"]["roc_auc"]["mean"]},
         }
 
