@@ -16,12 +16,14 @@ from gandct.figures import plot_band_profiles, plot_difference_peaks
 from gandct.frequency_measures import (
     band_centres,
     band_profile,
+    class_difference,
     diagonal_bands,
     diagonal_frequency,
     peak_share,
     rank_correlation,
     uniform_map,
     upsampling_peaks,
+    where_it_looks,
 )
 from gandct.saliency import saliency_maps
 
@@ -121,6 +123,53 @@ def test_peak_share_of_a_detector_that_looks_only_at_the_peaks():
     assert peak_share(half, np.empty((0, 2)))["ratio"] is None
 
 
+def planted_set(difference: np.ndarray, count: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Log-spectra of `count` reals (noise) and `count` fakes (noise + `difference`), and their labels."""
+    noise = 0.05 * np.random.default_rng(3).normal(size=(2 * count, SIZE, SIZE))
+    labels = np.repeat([0, 1], count)
+    return noise + labels[:, None, None] * difference, labels
+
+
+def test_where_it_looks_on_a_detector_that_looks_where_the_classes_differ():
+    t = diagonal_frequency((SIZE, SIZE))
+    difference = band_mask(5) * (1 + t)
+    spectra, labels = planted_set(difference)
+    weights = np.where(band_mask(5), 1 + t, 0.01) * np.random.default_rng(4).choice([-1, 1], (SIZE, SIZE))
+    saliency = saliency_maps(linear_detector(weights), spectra[..., None].astype(np.float32))
+    look = where_it_looks(saliency, spectra, labels, bands=BANDS, resamples=50)
+    np.testing.assert_allclose(class_difference(spectra, labels), difference, atol=0.05)
+    assert look["images"] == {"real": 30, "fake": 30}
+    assert look["spearman"] > 0.3 and 0 < look["spearman_interval"][0] <= look["spearman_interval"][1]
+    assert np.argmax(look["saliency_profile"]) == np.argmax(look["difference_profile"]) == 5
+    assert look["saliency_mean_frequency"] == pytest.approx(
+        np.mean(t[band_mask(5)] * (1 + t[band_mask(5)])) / np.mean(1 + t[band_mask(5)]), abs=0.02
+    )
+    assert look["uniform_mean_frequency"] == pytest.approx(0.5)
+
+
+def test_where_it_looks_finds_the_planted_peaks_and_a_detector_that_looks_at_them():
+    spectra, labels = planted_set(planted_difference(peaks=True))
+    on_grid = np.full((SIZE, SIZE), 0.001)
+    on_grid[tuple(np.array(GRID).T)] = 1.0
+    saliency = saliency_maps(linear_detector(on_grid), spectra[..., None].astype(np.float32))
+    look = where_it_looks(saliency, spectra, labels, bands=BANDS, resamples=50)
+    assert sorted(map(tuple, look["peak_positions"])) == GRID
+    assert look["peaks"]["peaks"] == len(GRID) and look["peaks"]["share"] > 0.9 and look["peaks"]["ratio"] > 50
+
+
+def test_where_it_looks_flags_a_detector_that_looks_elsewhere():
+    t = diagonal_frequency((SIZE, SIZE))
+    spectra, labels = planted_set(band_mask(5) * (1 + t))
+    elsewhere = saliency_maps(
+        linear_detector(np.where(band_mask(1), 1.0, 0.001)), spectra[..., None].astype(np.float32)
+    )
+    look = where_it_looks(elsewhere, spectra, labels, bands=BANDS, resamples=50)
+    assert look["spearman_interval"][1] < 0
+    assert look["saliency_mean_frequency"] < look["uniform_mean_frequency"] < look["difference_mean_frequency"]
+    again = where_it_looks(elsewhere, spectra, labels, bands=BANDS, resamples=50)
+    assert again == look  # seeded bootstrap
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -130,6 +179,8 @@ def test_peak_share_of_a_detector_that_looks_only_at_the_peaks():
         (lambda: rank_correlation(np.ones((4, 4)), np.ones((4, 5))), "must be (H, W) of one shape"),
         (lambda: upsampling_peaks(np.ones((8, 8)), window=4), "peak window must be an odd size"),
         (lambda: peak_share(np.ones((4, 4)), [[4, 0]]), "peak positions must lie inside the 4x4 map"),
+        (lambda: class_difference(np.ones((3, 4, 4)), np.zeros(3)), "a class difference needs reals and fakes"),
+        (lambda: where_it_looks(np.ones((3, 4, 4)), np.ones((2, 4, 4)), np.arange(3) % 2), "must describe the same"),
     ],
 )
 def test_bad_input_gives_one_clear_error(call, message):

@@ -204,6 +204,7 @@ class ReportParams(Section):
     smoothgrad_images: int = Field(ge=1)  # test images (seeded sample) whose SmoothGrad share is computed
     smooth_samples: int = Field(ge=1)  # noisy copies per image for SmoothGrad
     smooth_noise: float = Field(gt=0)  # SmoothGrad noise, as a fraction of the input's value range
+    frequency_bands: int = Field(ge=2)  # diagonal frequency bands of the saliency and class-difference profiles
 
 
 class Params(Section):

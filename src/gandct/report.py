@@ -23,6 +23,7 @@ from gandct.detector import Detector
 from gandct.detector_names import DCT, PIXELS
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_text
+from gandct.frequency_measures import class_difference, where_it_looks
 from gandct.images import load_rgb
 from gandct.logs import setup_logging
 from gandct.params import Params, load_params
@@ -31,7 +32,9 @@ from gandct.saliency import high_frequency_share, quadrant_shares, saliency_maps
 log = logging.getLogger(__name__)
 
 FIGURES = paths.FIGURES
-SET_TITLES = {"test": "clean test", "test_unseen": "unseen generator"}
+SET_TITLES = {"test": "clean test", "test_unseen": "unseen generator", twins.PAIRED: "paired twins"}
+# The sets on which where the detectors look is measured: the clean test, and the controlled pairs.
+LOOK_SETS = ("test", twins.PAIRED)
 METRIC_TITLES = {"accuracy": "accuracy at the val threshold", "roc_auc": "ROC AUC"}
 QUADRANT_NAMES = {
     "low": "low-frequency (top-left)",
@@ -118,14 +121,16 @@ def sample_grid(params: Params) -> None:
     figures.plot_image_grid(rows, FIGURES / "samples.png", "test images: real photographs and generated fakes")
 
 
-def saliency_report(params: Params) -> dict[str, dict[str, float]]:
-    """Saliency examples and means of each DCT detector; return its high-frequency shares.
+def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict]]]:
+    """Saliency examples and means of each DCT detector; return its quadrant shares on the test split and,
+    for each of `LOOK_SETS`, its frequency measures (`frequency_measures.where_it_looks`).
 
-    Vanilla gradients cover the whole test split; SmoothGrad, 20-odd times dearer, covers a seeded
-    sample of `report.smoothgrad_images` test images, enough to check that it agrees.
+    Vanilla gradients cover every image of a set; SmoothGrad, 20-odd times dearer, covers a seeded sample of
+    `report.smoothgrad_images` test images, enough to check that it agrees.
     """
-    fitted, y_test = load_split("test", PIXELS)
-    fitted, y_test = np.asarray(fitted), np.asarray(y_test)
+    sets = {split: [np.asarray(part) for part in load_split(split, PIXELS)] for split in LOOK_SETS}
+    spectra = {split: channel_mean_spectra(split)[0] for split in LOOK_SETS}
+    fitted, y_test = sets["test"]
     rows = read_csv(paths.features_file("test", "ids.csv"))
     rng = np.random.default_rng(params.seed)
     kinds = sorted({kind_of(row) for row in rows}, key=lambda kind: (kind != "real", kind))
@@ -136,7 +141,7 @@ def saliency_report(params: Params) -> dict[str, dict[str, float]]:
         "smooth_noise": params.report.smooth_noise,
         "seed": params.seed,
     }
-    shares, means = {}, {}
+    shares, means, looks = {}, {}, {split: {} for split in LOOK_SETS}
     for name in params.report.saliency_models:  # DCT detectors that were trained: params.py checks both
         detector = Detector.load(paths.detector_model(name))
         model, x_test = detector.model, detector.inputs(fitted)
@@ -156,8 +161,35 @@ def saliency_report(params: Params) -> dict[str, dict[str, float]]:
             "quadrants": {quadrant: round(share, 4) for quadrant, share in quadrant_shares(vanilla).items()},
         }
         means[name] = (vanilla / vanilla.sum(axis=(1, 2), keepdims=True)).mean(axis=0)
+        for split in LOOK_SETS:
+            images, labels = sets[split]
+            maps = vanilla if split == "test" else saliency_maps(model, detector.inputs(images))
+            looks[split][name] = where_it_looks(
+                maps,
+                spectra[split],
+                labels,
+                bands=params.report.frequency_bands,
+                resamples=params.evaluate.bootstrap_resamples,
+                seed=params.seed,
+            )
     figures.plot_mean_saliency(means, {n: s["vanilla"] for n, s in shares.items()}, FIGURES / "saliency" / "mean.png")
-    return shares
+    for split, by_model in looks.items():
+        first = next(iter(by_model.values()))
+        figures.plot_band_profiles(
+            np.array(first["band_centres"]),
+            {name: np.array(look["saliency_profile"]) for name, look in by_model.items()},
+            np.array(first["difference_profile"]),
+            np.array(first["uniform_profile"]),
+            FIGURES / "saliency" / f"bands_{split}.png",
+            f"{set_title(split)}: saliency and class difference per diagonal frequency band",
+        )
+        figures.plot_difference_peaks(
+            class_difference(spectra[split], sets[split][1]),
+            np.array(first["peak_positions"]).reshape(-1, 2),
+            FIGURES / "saliency" / f"peaks_{split}.png",
+            f"{set_title(split)}: mean fake - mean real log-spectrum",
+        )
+    return shares, looks
 
 
 def spread(summary: dict) -> str:
@@ -216,6 +248,63 @@ def saliency_table(shares: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def rank_text(look: dict) -> str:
+    """ "+0.41 [+0.35, +0.47]": the Spearman correlation and its interval; "n/a" where undefined."""
+    rho, interval = look["spearman"], look["spearman_interval"]
+    if rho is None:
+        return "n/a"
+    return f"{rho:+.2f}" + (f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
+
+
+def look_table(looks: dict[str, dict[str, dict]]) -> str:
+    """A Markdown table of the frequency measures: one row per test set and detector."""
+    lines = [
+        "| set | model | Spearman rho with \\|fake - real\\| [95%] | mean diagonal frequency: saliency, "
+        "\\|fake - real\\| (uniform 0.50) | saliency on the difference's peaks (uniform share, ratio) |",
+        "|---|---|---|---|---|",
+    ]
+    for split, by_model in looks.items():
+        for name, look in by_model.items():
+            peaks = look["peaks"]
+            ratio = "n/a" if peaks["ratio"] is None else f"{peaks['ratio']:.2f}"
+            lines.append(
+                f"| {set_title(split)} | {name} | {rank_text(look)} | {look['saliency_mean_frequency']:.2f}, "
+                f"{look['difference_mean_frequency']:.2f} | {peaks['peaks']} peaks: {peaks['share']:.1%} "
+                f"({peaks['uniform']:.1%}, {ratio}) |"
+            )
+    return "\n".join(lines)
+
+
+def look_sentence(split: str, name: str, look: dict) -> str:
+    """Whether a detector looks where one set's classes differ, and whether that is toward the high frequencies,
+    stated from the numbers alone."""
+    interval = look["spearman_interval"]
+    if look["spearman"] is None or interval is None:
+        where = "its saliency map or the class difference is flat, so their ranks cannot be compared"
+    elif interval[0] > 0:
+        where = f"it looks where the classes differ (Spearman rho {rank_text(look)}, interval above 0)"
+    elif interval[1] < 0:
+        where = f"it looks where the classes differ least (Spearman rho {rank_text(look)}, interval below 0)"
+    else:
+        where = f"its saliency is not clearly related to where the classes differ (Spearman rho {rank_text(look)})"
+    centre, uniform = look["saliency_mean_frequency"], look["uniform_mean_frequency"]
+    side = "higher" if centre > uniform else "lower"
+    peaks = look["peaks"]
+    if peaks["ratio"] is None:
+        on_peaks = "the class difference has no isolated peaks or troughs"
+    else:
+        times = "more" if peaks["ratio"] > 1 else "less"
+        on_peaks = (
+            f"it puts {peaks['share']:.1%} of its saliency on the {peaks['peaks']} isolated peaks and troughs of the "
+            f"class difference, {peaks['ratio']:.2f} times a uniform map's {peaks['uniform']:.1%} ({times} than chance)"
+        )
+    return (
+        f"{set_title(split).capitalize()}, `{name}`: {where}; its saliency centres at diagonal frequency "
+        f"{centre:.2f}, {side} than a uniform map's {uniform:.2f} (the class difference centres at "
+        f"{look['difference_mean_frequency']:.2f}); {on_peaks}."
+    )
+
+
 def compare(comparisons: dict[str, dict], pair: str) -> list[str]:
     """One sentence per metric on how the first detector of `pair` ("a - b") does against the second on every
     test set: "better", "worse" or "no clear difference", from the interval alone, with the interval."""
@@ -230,7 +319,7 @@ def compare(comparisons: dict[str, dict], pair: str) -> list[str]:
     return sentences
 
 
-def reading(detail: dict, shares: dict[str, dict]) -> str:
+def reading(detail: dict, shares: dict[str, dict], looks: dict[str, dict[str, dict]]) -> str:
     """A short plain-language reading, every claim computed from the numbers above it."""
     comparisons = detail["comparisons"]
     lines = [sentence for pair in comparisons for sentence in compare(comparisons, pair)]
@@ -251,6 +340,7 @@ def reading(detail: dict, shares: dict[str, dict]) -> str:
             f"{more} than the 25% of a uniform map (SmoothGrad: {share['smoothgrad']:.0%}); its largest share, "
             f"{share['quadrants'][largest]:.0%}, is in the {QUADRANT_NAMES[largest]} quadrant."
         )
+    lines += [look_sentence(split, name, look) for split, by_model in looks.items() for name, look in by_model.items()]
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -269,7 +359,7 @@ def first_look_note(params: Params) -> list[str]:
     ]
 
 
-def write_report(params: Params, detail: dict, shares: dict, counts: dict[str, int]) -> None:
+def write_report(params: Params, detail: dict, shares: dict, looks: dict, counts: dict[str, int]) -> None:
     """reports/report.md: tables, figures and the reading, all from this run's files."""
     sections = [
         "# gandct report",
@@ -315,8 +405,19 @@ def write_report(params: Params, detail: dict, shares: dict, counts: dict[str, i
         saliency_table(shares),
         figure("saliency/mean.png", "mean saliency"),
         *[figure(f"saliency/{name}.png", f"saliency examples, {name}") for name in shares],
+        "Against where the classes differ, on the clean test and on the paired twins (each test real against its "
+        "autogan twin, whose only systematic difference is the decoder's up-sampling): the Spearman rank correlation "
+        "of each detector's mean saliency map (per-image maps normalised, then averaged) with the mean absolute "
+        "log-spectrum difference |fake - real|, with its 95% bootstrap interval "
+        f"({params.evaluate.bootstrap_resamples} resamples of the images within each class); the mass-weighted mean "
+        "diagonal frequency (0 at DC, 1 at the bottom-right corner) of the saliency and of |fake - real|; and the "
+        "saliency share on the isolated peaks and troughs of the signed difference (found in the data: local "
+        "extremes standing out from their surroundings by 5 MADs) against a uniform map's share of those positions.",
+        look_table(looks),
+        *[figure(f"saliency/bands_{split}.png", f"saliency per frequency band, {split}") for split in looks],
+        *[figure(f"saliency/peaks_{split}.png", f"class difference and its peaks, {split}") for split in looks],
         "## Reading",
-        reading(detail, shares),
+        reading(detail, shares, looks),
     ]
     write_text(paths.REPORTS / "report.md", "\n\n".join(sections) + "\n")
 
@@ -343,9 +444,12 @@ def main(argv: list[str] | None = None) -> None:
         fpr, tpr = (np.array([float(p[k]) for p in points]) for k in ("fpr", "tpr"))
         roc[name] = (fpr, tpr, detail["detectors"][name]["sets"]["test"]["seed_mean_scores"]["roc_auc"])
     figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "clean test split, seed-averaged scores")
-    shares = saliency_report(params)
-    write_text(paths.REPORTS / "saliency.json", json.dumps(shares, indent=2) + "\n")
-    write_report(params, detail, shares, counts)
+    shares, looks = saliency_report(params)
+    measures = {
+        name: share | {"frequency": {split: looks[split][name] for split in looks}} for name, share in shares.items()
+    }
+    write_text(paths.REPORTS / "saliency.json", json.dumps(measures, indent=2) + "\n")
+    write_report(params, detail, shares, looks, counts)
     log.info("wrote %s and %s", paths.REPORTS / "report.md", Path(FIGURES))
 
 
