@@ -155,6 +155,13 @@ def test_where_it_looks_finds_the_planted_peaks_and_a_detector_that_looks_at_the
     look = where_it_looks(saliency, spectra, labels, bands=BANDS, resamples=50)
     assert sorted(map(tuple, look["peak_positions"])) == GRID
     assert look["peaks"]["peaks"] == len(GRID) and look["peaks"]["share"] > 0.9 and look["peaks"]["ratio"] > 50
+    # The largest differences: the DC offset of 3, then grid points (0.5 plus the smooth excess there).
+    largest = look["largest_differences"]
+    assert (largest[0]["row"], largest[0]["column"], largest[0]["t"]) == (0, 0, 0.0)
+    assert largest[0]["difference"] == pytest.approx(3.0, abs=0.05)
+    assert all((d["row"], d["column"]) in GRID for d in largest[1:])
+    quadrant = planted_difference(peaks=True)[SIZE // 2 :, SIZE // 2 :].mean()
+    assert look["high_quadrant_difference"] == pytest.approx(quadrant, abs=0.01)
 
 
 def test_where_it_looks_flags_a_detector_that_looks_elsewhere():

@@ -167,6 +167,24 @@ def class_difference(spectra: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return spectra[labels == 1].mean(axis=0) - spectra[labels == 0].mean(axis=0)
 
 
+def largest_differences(difference_map: np.ndarray, count: int = 5) -> list[dict[str, float | int]]:
+    """The `count` coefficients where |mean fake - mean real| is largest: row, column, diagonal frequency t
+    and the signed difference (positive: more energy in the fakes), largest first."""
+    difference = np.asarray(difference_map, np.float64)
+    t = diagonal_frequency(difference.shape)
+    order = np.argsort(-np.abs(difference), axis=None, kind="stable")[:count]
+    rows, columns = np.unravel_index(order, difference.shape)
+    return [
+        {
+            "row": int(r),
+            "column": int(c),
+            "t": round(float(t[r, c]), 3),
+            "difference": round(float(difference[r, c]), 4),
+        }
+        for r, c in zip(rows, columns, strict=True)
+    ]
+
+
 def where_it_looks(
     saliency: np.ndarray,
     spectra: np.ndarray,
@@ -196,15 +214,21 @@ def where_it_looks(
     mean_map, gap = normalised.mean(axis=0), np.abs(difference)
     rng = np.random.default_rng(seed)
     classes = [np.flatnonzero(labels == label) for label in (0, 1)]
+    # A resample as counts per image: weighted means are one matrix product, not a copy of the drawn maps.
+    per_class = [
+        (normalised[members].reshape(len(members), -1), spectra[members].reshape(len(members), -1))
+        for members in classes
+    ]
     resampled = []
     for _ in range(resamples):
-        drawn = [rng.choice(members, size=len(members)) for members in classes]
-        both = np.concatenate(drawn)
-        resampled_gap = np.abs(spectra[drawn[1]].mean(axis=0) - spectra[drawn[0]].mean(axis=0))
-        resampled.append(rank_correlation(normalised[both].mean(axis=0), resampled_gap))
+        counts = [np.bincount(rng.integers(0, len(maps), len(maps)), minlength=len(maps)) for maps, _ in per_class]
+        drawn_map = sum(count @ maps for count, (maps, _) in zip(counts, per_class, strict=True))
+        real, fake = (count @ logs / len(logs) for count, (_, logs) in zip(counts, per_class, strict=True))
+        resampled.append(rank_correlation(drawn_map.reshape(gap.shape), np.abs(fake - real).reshape(gap.shape)))
     found = [value for value in resampled if value is not None]
     peaks = upsampling_peaks(difference, troughs=True)
     flat = uniform_map(difference.shape)
+    h, w = difference.shape
     return {
         "images": {"real": len(classes[0]), "fake": len(classes[1])},
         "band_centres": band_centres(bands).round(4).tolist(),
@@ -216,6 +240,9 @@ def where_it_looks(
         "uniform_mean_frequency": round(mean_frequency(flat), 4),
         "spearman": None if (rho := rank_correlation(mean_map, gap)) is None else round(rho, 4),
         "spearman_interval": np.percentile(found, [2.5, 97.5]).round(4).tolist() if found else None,
+        "largest_differences": largest_differences(difference),
+        # mean signed difference where both frequencies are in their upper half (the bottom-right quadrant)
+        "high_quadrant_difference": round(float(difference[h // 2 :, w // 2 :].mean()), 4),
         "peaks": peak_share(mean_map, peaks),
         "peak_positions": peaks.tolist(),
     }

@@ -275,6 +275,25 @@ def look_table(looks: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def difference_sentence(split: str, look: dict) -> str:
+    """Where one set's fakes differ most from its reals, by coefficient and by band, from the numbers alone."""
+    largest = look["largest_differences"]
+    spots = ", ".join(f"({d['row']}, {d['column']}) {d['difference']:+.2f}" for d in largest)
+    frequencies = ", ".join(f"{d['t']:.2f}" for d in largest)
+    profile, uniform = np.array(look["difference_profile"]), np.array(look["uniform_profile"])
+    band = int(np.argmax(profile / uniform))
+    high = look["high_quadrant_difference"]
+    energy = "more" if high > 0 else "less"
+    return (
+        f"{set_title(split).capitalize()}: the mean log-spectra of fakes and reals differ most at (row, column) "
+        f"{spots} (diagonal frequencies {frequencies}); per coefficient the "
+        f"difference is largest, {profile[band] / uniform[band]:.1f} times the average, in the band around diagonal "
+        f"frequency {look['band_centres'][band]:.2f}; in the high-frequency quadrant the fakes carry {energy} energy "
+        f"than the reals (mean log ratio {high:+.2f}), and the difference map has {look['peaks']['peaks']} isolated "
+        "peaks and troughs."
+    )
+
+
 def look_sentence(split: str, name: str, look: dict) -> str:
     """Whether a detector looks where one set's classes differ, and whether that is toward the high frequencies,
     stated from the numbers alone."""
@@ -340,7 +359,9 @@ def reading(detail: dict, shares: dict[str, dict], looks: dict[str, dict[str, di
             f"{more} than the 25% of a uniform map (SmoothGrad: {share['smoothgrad']:.0%}); its largest share, "
             f"{share['quadrants'][largest]:.0%}, is in the {QUADRANT_NAMES[largest]} quadrant."
         )
-    lines += [look_sentence(split, name, look) for split, by_model in looks.items() for name, look in by_model.items()]
+    for split, by_model in looks.items():
+        lines.append(difference_sentence(split, next(iter(by_model.values()))))
+        lines += [look_sentence(split, name, look) for name, look in by_model.items()]
     return "\n".join(f"- {line}" for line in lines)
 
 
