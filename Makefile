@@ -53,7 +53,7 @@ all: $(INSTALLED)
 QUICK_PARAMS := -S augment.first_look=true \
 	-S 'augment.progan.channels=[64,32,16,16,8]' -S 'augment.progan.batch_sizes=[32,32,16,16,8]' \
 	-S 'augment.progan.stable_images=[4800,2400,1600,1280,960]' -S 'augment.progan.fade_images=[1280,1280,960,640]' \
-	-S 'augment.dcgan.channels=[64,32,16,8]' -S augment.dcgan.batch_size=32 -S augment.dcgan.images=6400 \
+	-S 'augment.dcgan.channels=[64,32,16,8]' -S augment.dcgan.batch_size=32 -S augment.dcgan.images=6400 -S autogan.images=3200 \
 	-S quality.images_per_set=300 -S 'train.seeds=[0]' -S train.paper.epochs=5 -S train.custom.epochs=5 -S train.paper_pixel.epochs=5 \
 	-S report.smoothgrad_images=16 -S report.smooth_samples=5
 
