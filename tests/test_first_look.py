@@ -30,6 +30,14 @@ def with_overrides(raw: dict, overrides: dict[str, object]) -> dict:
     return raw
 
 
+def progan_steps(progan) -> int:
+    """Training steps of a ProGAN schedule: each phase's images over its resolution's minibatch."""
+    stable = sum(images // batch for images, batch in zip(progan.stable_images, progan.batch_sizes, strict=True))
+    return stable + sum(
+        images // batch for images, batch in zip(progan.fade_images, progan.batch_sizes[1:], strict=True)
+    )
+
+
 def test_quick_overrides_are_valid_params_of_smaller_budgets_marked_as_a_first_look():
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     full = parse_params(raw)
@@ -37,8 +45,11 @@ def test_quick_overrides_are_valid_params_of_smaller_budgets_marked_as_a_first_l
     assert len(overrides) >= 10
     quick = parse_params(with_overrides(raw, overrides))
     assert quick.augment.first_look and not full.augment.first_look
-    assert sum(quick.augment.progan.stable_images) < sum(full.augment.progan.stable_images) / 4
+    # Steps set the cost at a given width (docs/augment.md): fewer steps of narrower networks.
+    assert progan_steps(quick.augment.progan) < progan_steps(full.augment.progan) / 2
+    assert all(q <= f for q, f in zip(quick.augment.progan.channels, full.augment.progan.channels, strict=True))
     assert quick.augment.dcgan.images < full.augment.dcgan.images
+    assert quick.autogan.images < full.autogan.images
 
 
 def test_the_report_says_a_first_look_is_not_meant_to_pass_and_a_full_run_says_nothing():

@@ -198,9 +198,45 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
         assert share["quadrants"]["high"] == share["vanilla"]
         assert sum(share["quadrants"].values()) == pytest.approx(1, abs=1e-3)
         assert f"{share['vanilla']:.0%} of its saliency" in text
+        for look in share["frequency"].values():
+            assert -1 <= look["spearman"] <= 1 and look["spearman_interval"][0] <= look["spearman_interval"][1]
+            for profile in ("saliency_profile", "difference_profile", "uniform_profile"):
+                assert sum(look[profile]) == pytest.approx(1, abs=1e-3) and len(look[profile]) == 16
+    for name in shares:
+        assert set(shares[name]["frequency"]) == {"test", "test_paired"}
+        assert f"Clean test, `{name}`: " in text and f"Paired twins, `{name}`: " in text
     assert "|---|---|---|---|---|\n| paper |" in text  # table rows stay together
     for link in [line for line in text.splitlines() if line.startswith("![")]:
         assert (inside / "reports" / link.split("(")[1].rstrip(")")).is_file(), link
+
+
+def a_look(rho: float, low: float, high: float, ratio: float) -> dict:
+    """Frequency measures of one detector on one set, as `frequency_measures.where_it_looks` writes them."""
+    return {
+        "spearman": rho,
+        "spearman_interval": [low, high],
+        "saliency_mean_frequency": 0.45,
+        "uniform_mean_frequency": 0.5,
+        "difference_mean_frequency": 0.55,
+        "peaks": {"peaks": 6, "share": 0.1 * ratio / 100, "uniform": 0.001, "ratio": ratio},
+    }
+
+
+@pytest.mark.parametrize(
+    ("look", "words"),
+    [
+        (a_look(0.09, 0.07, 0.10, 1.05), "follows the class difference weakly, where the classes differ"),
+        (a_look(0.62, 0.55, 0.70, 3.0), "follows the class difference strongly, where the classes differ"),
+        (a_look(-0.35, -0.40, -0.30, 0.5), "moderately, away from where the classes differ"),
+        (a_look(0.20, -0.01, 0.40, 1.0), "not clearly related to where the classes differ (Spearman rho +0.20"),
+    ],
+)
+def test_the_saliency_sentence_follows_the_numbers(look, words):
+    sentence = report.look_sentence("test", "paper", look)
+    assert sentence.startswith("Clean test, `paper`: ") and words in sentence
+    assert "lower than a uniform map's 0.50" in sentence
+    chance = {1.05: "about chance", 3.0: "above chance", 0.5: "below chance", 1.0: "about chance"}
+    assert chance[look["peaks"]["ratio"]] in sentence
 
 
 def interval(metric: str, difference: float, low: float, high: float) -> dict:
@@ -222,7 +258,7 @@ def test_the_reading_words_follow_the_intervals_alone():
             "jpeg_75": {"accuracy": interval("accuracy", 0.0, -0.1, 0.1), "roc_auc": None},
         },
     }
-    text = report.reading({"comparisons": comparisons}, {})
+    text = report.reading({"comparisons": comparisons}, {}, {})
     assert text.splitlines() == [
         "- `custom` against `paper`, accuracy at the val threshold: clean test better (+0.004, 95% CI +0.001 to "
         "+0.007); jpeg_75 no clear difference (+0.050, 95% CI -0.010 to +0.110).",

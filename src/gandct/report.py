@@ -300,10 +300,12 @@ def look_sentence(split: str, name: str, look: dict) -> str:
     interval = look["spearman_interval"]
     if look["spearman"] is None or interval is None:
         where = "its saliency map or the class difference is flat, so their ranks cannot be compared"
-    elif interval[0] > 0:
-        where = f"it looks where the classes differ (Spearman rho {rank_text(look)}, interval above 0)"
-    elif interval[1] < 0:
-        where = f"it looks where the classes differ least (Spearman rho {rank_text(look)}, interval below 0)"
+    elif interval[0] > 0 or interval[1] < 0:
+        # Strength by the usual reading of |rho|: below 0.3 weak, below 0.5 moderate, else strong.
+        size = abs(look["spearman"])
+        strength = "weakly" if size < 0.3 else "moderately" if size < 0.5 else "strongly"
+        toward = "where the classes differ" if interval[0] > 0 else "away from where the classes differ"
+        where = f"its saliency follows the class difference {strength}, {toward} (Spearman rho {rank_text(look)})"
     else:
         where = f"its saliency is not clearly related to where the classes differ (Spearman rho {rank_text(look)})"
     centre, uniform = look["saliency_mean_frequency"], look["uniform_mean_frequency"]
@@ -312,10 +314,11 @@ def look_sentence(split: str, name: str, look: dict) -> str:
     if peaks["ratio"] is None:
         on_peaks = "the class difference has no isolated peaks or troughs"
     else:
-        times = "more" if peaks["ratio"] > 1 else "less"
+        # A point estimate without an interval: within a quarter of chance it is read as chance.
+        times = "above" if peaks["ratio"] > 1.25 else "below" if peaks["ratio"] < 0.8 else "about"
         on_peaks = (
             f"it puts {peaks['share']:.1%} of its saliency on the {peaks['peaks']} isolated peaks and troughs of the "
-            f"class difference, {peaks['ratio']:.2f} times a uniform map's {peaks['uniform']:.1%} ({times} than chance)"
+            f"class difference, {peaks['ratio']:.2f} times a uniform map's {peaks['uniform']:.1%} ({times} chance)"
         )
     return (
         f"{set_title(split).capitalize()}, `{name}`: {where}; its saliency centres at diagonal frequency "
