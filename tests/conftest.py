@@ -29,6 +29,7 @@ TINY_AUGMENT = {
             "batch_sizes": [4, 4, 4],
             "stable_images": [8, 8, 8],
             "fade_images": [8, 8],
+            "jit_compile": False,  # XLA's compile time would outweigh these few steps; test_progan covers it
         },
         "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
     },
