@@ -20,8 +20,10 @@ from gandct.frequency_measures import (
     diagonal_bands,
     diagonal_frequency,
     peak_share,
+    quadrants,
     rank_correlation,
     uniform_map,
+    unit_mass,
     upsampling_peaks,
     where_it_looks,
 )
@@ -208,3 +210,19 @@ def test_figures_are_written(tmp_path, band_five_saliency):
     plot_difference_peaks(difference, upsampling_peaks(difference), tmp_path / "peaks.png", "test split")
     for name in ("profiles.png", "peaks.png"):
         assert (tmp_path / name).stat().st_size > 10_000, name
+
+
+def test_unit_mass_scales_each_map_to_one_and_keeps_empty_maps_empty() -> None:
+    stack = np.stack([np.full((4, 4), 2.0), np.zeros((4, 4)), np.eye(4)])
+    scaled = unit_mass(stack)
+    assert scaled.sum(axis=(1, 2)) == pytest.approx([1.0, 0.0, 1.0])
+    assert scaled[2].max() == pytest.approx(0.25)
+
+
+def test_quadrants_cover_the_map_once_and_put_the_highest_frequencies_in_high() -> None:
+    grid = np.arange(36.0).reshape(6, 6)
+    parts = quadrants(grid)
+    assert sum(part.size for part in parts.values()) == grid.size
+    assert parts["high"][-1, -1] == grid[-1, -1] and parts["low"][0, 0] == grid[0, 0]
+    assert parts["high_horizontal"][0, -1] == grid[0, -1] and parts["high_vertical"][-1, 0] == grid[-1, 0]
+    assert quadrants(np.stack([grid, grid]))["high"].shape == (2, 3, 3)

@@ -66,6 +66,28 @@ def as_mass(maps: np.ndarray, name: str) -> np.ndarray:
     return stack[totals > 0]
 
 
+def unit_mass(maps: np.ndarray) -> np.ndarray:
+    """Each map of an (N, H, W) stack scaled to mass 1 (an all-zero map stays zero): float64."""
+    stack = np.asarray(maps, np.float64)
+    totals = stack.sum(axis=(1, 2), keepdims=True)
+    return np.divide(stack, totals, out=np.zeros_like(stack), where=totals > 0)
+
+
+def quadrants(maps: np.ndarray) -> dict[str, np.ndarray]:
+    """The four quadrants of an (H, W) map or of every map of an (N, H, W) stack, as views.
+
+    low: top-left; high_horizontal: top-right; high_vertical: bottom-left; high: bottom-right, high in
+    both directions, where up-sampling traces sit.
+    """
+    half_height, half_width = maps.shape[-2] // 2, maps.shape[-1] // 2
+    return {
+        "low": maps[..., :half_height, :half_width],
+        "high_horizontal": maps[..., :half_height, half_width:],
+        "high_vertical": maps[..., half_height:, :half_width],
+        "high": maps[..., half_height:, half_width:],
+    }
+
+
 def band_profile(maps: np.ndarray, bands: int = 16) -> np.ndarray:
     """Share of a map's mass in each diagonal band, summing to 1; for a stack, the mean over its maps.
 
@@ -208,8 +230,7 @@ def where_it_looks(
         raise GandctError(
             f"saliency {stack.shape}, spectra {spectra.shape} and {len(labels)} labels must describe the same images"
         )
-    totals = stack.sum(axis=(1, 2), keepdims=True)
-    normalised = np.divide(stack, totals, out=np.zeros_like(stack), where=totals > 0)
+    normalised = unit_mass(stack)
     difference = class_difference(spectra, labels)
     mean_map, gap = normalised.mean(axis=0), np.abs(difference)
     rng = np.random.default_rng(seed)
@@ -228,7 +249,6 @@ def where_it_looks(
     found = [value for value in resampled if value is not None]
     peaks = upsampling_peaks(difference, troughs=True)
     flat = uniform_map(difference.shape)
-    h, w = difference.shape
     return {
         "images": {"real": len(classes[0]), "fake": len(classes[1])},
         "band_centres": band_centres(bands).round(4).tolist(),
@@ -242,7 +262,7 @@ def where_it_looks(
         "spearman_interval": np.percentile(found, [2.5, 97.5]).round(4).tolist() if found else None,
         "largest_differences": largest_differences(difference),
         # mean signed difference where both frequencies are in their upper half (the bottom-right quadrant)
-        "high_quadrant_difference": round(float(difference[h // 2 :, w // 2 :].mean()), 4),
+        "high_quadrant_difference": round(float(quadrants(difference)["high"].mean()), 4),
         "peaks": peak_share(mean_map, peaks),
         "peak_positions": peaks.tolist(),
     }

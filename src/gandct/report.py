@@ -23,7 +23,7 @@ from gandct.detector import Detector
 from gandct.detector_names import DCT, PIXELS
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_text
-from gandct.frequency_measures import class_difference, where_it_looks
+from gandct.frequency_measures import class_difference, unit_mass, where_it_looks
 from gandct.images import load_rgb
 from gandct.logs import setup_logging
 from gandct.params import Params, load_params
@@ -160,7 +160,7 @@ def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[s
             "uniform": 0.25,
             "quadrants": {quadrant: round(share, 4) for quadrant, share in quadrant_shares(vanilla).items()},
         }
-        means[name] = (vanilla / vanilla.sum(axis=(1, 2), keepdims=True)).mean(axis=0)
+        means[name] = unit_mass(vanilla).mean(axis=0)
         for split in LOOK_SETS:
             images, labels = sets[split]
             maps = vanilla if split == "test" else saliency_maps(model, detector.inputs(images))

@@ -14,6 +14,8 @@ from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 from tf_keras_vis.utils.scores import BinaryScore
 
+from gandct.frequency_measures import quadrants
+
 
 def saliency_maps(
     model: keras.Model,
@@ -48,21 +50,13 @@ def saliency_maps(
 
 
 def quadrant_shares(maps: np.ndarray) -> dict[str, float]:
-    """Mean share of each map's saliency mass in each quadrant of the DCT map; uniform maps give 0.25 each.
-
-    low: top-left; high_horizontal: top-right; high_vertical: bottom-left; high: bottom-right, high in
-    both directions, where up-sampling traces sit.
-    """
-    half_height, half_width = maps.shape[1] // 2, maps.shape[2] // 2
-    quadrants = {
-        "low": maps[:, :half_height, :half_width],
-        "high_horizontal": maps[:, :half_height, half_width:],
-        "high_vertical": maps[:, half_height:, :half_width],
-        "high": maps[:, half_height:, half_width:],
-    }
+    """Mean share of each map's saliency mass in each quadrant of the DCT map (`frequency_measures.quadrants`);
+    uniform maps give 0.25 each."""
     totals = maps.sum(axis=(1, 2))
     usable = totals > 0
-    return {name: float(np.mean(part.sum(axis=(1, 2))[usable] / totals[usable])) for name, part in quadrants.items()}
+    return {
+        name: float(np.mean(part.sum(axis=(1, 2))[usable] / totals[usable])) for name, part in quadrants(maps).items()
+    }
 
 
 def high_frequency_share(maps: np.ndarray) -> float:
