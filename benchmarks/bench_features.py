@@ -100,7 +100,7 @@ def stage(items: dict[str, list], preprocessing: Preprocessing, folder: Path, wo
     with worker_pool(workers, "gandct.features") as run:
         for split, listed in items.items():
             (folder / split).mkdir(parents=True)
-            build_split(split, listed, preprocessing, folder / split, run, chunk_size)
+            build_split(split, listed, preprocessing, folder / split, run, chunk_size, workers)
 
 
 def naive(files: list[str], preprocessing: Preprocessing, folder: Path) -> None:

@@ -444,3 +444,12 @@ def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(proje
         if stage.poll() is None:
             stage.kill()
             stage.wait()
+
+
+def test_jobs_are_at_most_chunk_size_and_every_worker_gets_several():
+    assert features.job_size(10_000, 128, 2) == 128  # a large split: the configured chunk
+    assert features.job_size(60, 128, 2) == 8  # a small split: 8 jobs, 4 per worker, not one job on one worker
+    assert features.job_size(3, 128, 2) == 1
+    for count in (1, 7, 60, 500, 10_000):
+        size = features.job_size(count, 128, 2)
+        assert 1 <= size <= 128 and (-(-count // size) >= 8 or size == 1)

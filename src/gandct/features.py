@@ -45,6 +45,9 @@ LISTING_COLUMNS = ("path", "label", "split", "generator")
 LEARNING_SPLITS = ("train", "val")  # the splits whose fakes params train.fakes chooses
 TEST_REAL_SETS = ("test_unseen", "test_paired")  # the test reals against another generator's fakes
 LABELS = {"real": 0, "fake": 1}
+# A split's last jobs leave workers idle while one finishes: several jobs per worker keep the pool busy
+# to the end, which matters for small splits and large images (few images per split, long jobs).
+JOBS_PER_WORKER = 4
 ID_COLUMNS = ["path", "generator", "label"]
 # What to run again when a listed image cannot be used, by the listing that named it.
 REMEDY = {
@@ -217,6 +220,12 @@ def run_with_progress(run: Callable[[Callable, list], Iterable], jobs: list[Tran
     return results
 
 
+def job_size(count: int, chunk_size: int, workers: int) -> int:
+    """Images per job for a split of `count` images: at most `chunk_size`, and few enough that each of the
+    `workers` gets JOBS_PER_WORKER jobs."""
+    return max(1, min(chunk_size, -(-count // (JOBS_PER_WORKER * workers))))
+
+
 # --- the stage --------------------------------------------------------------------------------------------
 
 
@@ -244,15 +253,17 @@ def build_split(
     folder: Path,
     run: Callable[[Callable, list], Iterable],
     chunk_size: int,
+    workers: int,
 ) -> DctStats | None:
-    """Write one split's files into `folder` with the worker pool `run`; the train split also gets its
-    statistics (`dct_stats.npz`), which are returned."""
+    """Write one split's files into `folder` with the pool `run` of `workers` processes, in jobs of at most
+    `chunk_size` images; the train split also gets its statistics (`dct_stats.npz`), which are returned."""
     arrays = create_arrays(folder, len(items), preprocessing.shape)
     write_labels(folder, items)
     is_train = split == "train"
+    size = job_size(len(items), chunk_size, workers)
     jobs = [
-        TransformJob(split, tuple(items[start : start + chunk_size]), start, arrays, preprocessing, is_train)
-        for start in range(0, len(items), chunk_size)
+        TransformJob(split, tuple(items[start : start + size]), start, arrays, preprocessing, is_train)
+        for start in range(0, len(items), size)
     ]
     results = run_with_progress(run, jobs)
     if not is_train:
@@ -283,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         worker_pool(workers, __name__) as run,
         atomic_dir(paths.processed_split(args.split)) as staging,
     ):
-        build_split(args.split, items, preprocessing, staging, run, settings.chunk_size)
+        build_split(args.split, items, preprocessing, staging, run, settings.chunk_size, workers)
     counts = Counter(item.generator or ("real" if item.label == LABELS["real"] else "fake") for item in items)
     log.info("%s: %d images (%s)", args.split, len(items), ", ".join(f"{g}={n}" for g, n in sorted(counts.items())))
     log.info("wrote %s: DCT maps and images of shape %s", paths.processed_split(args.split), preprocessing.shape)
