@@ -8,32 +8,31 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from conftest import REPO
+from conftest import REPO, gan_like, photo_like
 
 from gandct import paths
-from gandct.dct import DctStats, Preprocessing
+from gandct.dct import DctStats, Moments, Preprocessing, fit_images, log_spectra
 
 SIZE = 16
 
 
 def write_features(root: Path) -> None:
-    """Cached features where fakes carry extra energy in the high-frequency corner, as GAN images do; the
-    log spectra have mean 3 and std 2, which the train statistics undo."""
+    """A feature cache as the features stage writes it, of small images: reals are smooth photo-like
+    textures, fakes the same with an up-sampling checkerboard (energy in the high-frequency corner of the DCT
+    map, as GAN images carry); the log spectra are the images' own and the statistics the train split's."""
     rng = np.random.default_rng(0)
+    preprocessing = Preprocessing(image_size=SIZE, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
     for split, count in (("train", 160), ("val", 48), ("test", 48)):
         folder = root / paths.processed_split(split)
         folder.mkdir(parents=True)
         labels = (np.arange(count) % 2).astype(np.float32)
-        spectra = rng.normal(size=(count, SIZE, SIZE, 1)).astype(np.float32)
-        spectra[labels == 1, SIZE // 2 :, SIZE // 2 :, 0] += 1.0
-        np.save(folder / "dct.npy", 3 + 2 * spectra)
-        np.save(folder / "pixels.npy", np.round(127.5 * (np.tanh(spectra) + 1)).astype(np.uint8))
+        pixels = fit_images([(gan_like if label else photo_like)(rng, SIZE) for label in labels], preprocessing)
+        spectra = log_spectra(pixels, preprocessing.eps)
+        np.save(folder / "dct.npy", spectra)
+        np.save(folder / "pixels.npy", pixels)
         np.save(folder / "y.npy", labels)
-    shape = (SIZE, SIZE, 1)
-    preprocessing = Preprocessing(image_size=SIZE, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
-    DctStats(preprocessing, np.full(shape, 3, np.float32), np.full(shape, 2, np.float32), 160).save(
-        root / paths.DCT_STATS
-    )
+        if split == "train":
+            DctStats.from_moments(Moments.of(spectra), preprocessing).save(root / paths.DCT_STATS)
 
 
 def write_tiny_params(root: Path, **train_overrides) -> None:
@@ -41,7 +40,7 @@ def write_tiny_params(root: Path, **train_overrides) -> None:
     for name in ("paper", "custom", "paper_pixel"):
         params["train"][name].update(epochs=8, batch_size=16, patience=3)
     params["train"]["xception"].update(epochs=1, batch_size=32)
-    params["train"]["custom"]["width"] = 4
+    params["train"]["custom"].update(width=4, learning_rate=0.005)  # a few epochs must do on 160 images
     params["train"]["seeds"] = [0, 1]
     params["features"]["image_size"] = SIZE
     params["train"].update(train_overrides)

@@ -164,3 +164,27 @@ def test_detector_names_are_the_models_keras_builds():
 
     assert {name: spec.features for name, spec in MODELS.items()} == INPUT_KIND
     assert set(INPUT_KIND) <= set(TrainParams.model_fields)  # every detector has its train section
+
+
+PERTURB_OFF = {"share": 0.5, "jpeg": None, "blur": None, "noise": None}
+
+
+@pytest.mark.parametrize(
+    ("perturb", "expected"),
+    [
+        ({**PERTURB_OFF, "jpeg": [95, 60]}, r"train\.custom\.perturb\.jpeg: .*\[lowest, highest\]"),
+        ({**PERTURB_OFF, "jpeg": [60, 101]}, r"train\.custom\.perturb\.jpeg\.1: .*less than or equal to 100"),
+        (PERTURB_OFF, r"train\.custom\.perturb: .*all null"),
+        ({**PERTURB_OFF, "share": 0.0, "jpeg": [60, 95]}, r"train\.custom\.perturb\.share"),
+    ],
+)
+def test_a_bad_training_perturbation_names_the_key(raw_params, perturb, expected):
+    raw_params["train"]["custom"]["perturb"] = perturb
+    with pytest.raises(ParamsError, match=expected):
+        parse_params(raw_params)
+
+
+def test_training_perturbations_list_only_the_kinds_that_are_on(raw_params):
+    raw_params["train"]["paper"]["perturb"] = {"share": 0.3, "jpeg": None, "blur": [0.5, 1.0], "noise": [1.0, 4.0]}
+    settings = parse_params(raw_params).train.paper.perturb
+    assert settings.ranges() == {"blur": [0.5, 1.0], "noise": [1.0, 4.0]}

@@ -96,3 +96,31 @@ def test_perturbations_refuse_images_that_are_not_fitted_uint8(photo):
         perturbations.gaussian_blur(photo.astype(np.float32), 1.0)
     with pytest.raises(ValueError, match="uint8 image"):
         perturbations.jpeg(photo[:, :, 0], 90)
+
+
+def test_random_perturbations_follow_the_seed_the_share_and_the_ranges(photo):
+    images = np.stack([np.ascontiguousarray(photo[:, :, :1])] * 200)
+    ranges = {"jpeg": [60, 70], "noise": [2.0, 3.0]}
+
+    def draw(seed: int, share: float) -> np.ndarray:
+        return perturbations.perturb_randomly(images, ranges, share, np.random.default_rng(seed))
+
+    first = draw(0, 0.5)
+    np.testing.assert_array_equal(first, draw(0, 0.5))  # the seed fixes every draw
+    assert not np.array_equal(first, draw(1, 0.5))
+    changed = (first != images).any(axis=(1, 2, 3))
+    assert 70 <= changed.sum() <= 130  # about half of 200
+    assert (draw(0, 1.0) != images).any(axis=(1, 2, 3)).all()  # share 1: every image is perturbed
+    # Each changed image is one of the allowed perturbations: a JPEG at a quality in range, or noise whose
+    # standard deviation is in range.
+    jpegs = {quality: perturbations.jpeg(images[0], quality) for quality in range(60, 71)}
+    for image in first[changed]:
+        is_jpeg = any(np.array_equal(image, encoded) for encoded in jpegs.values())
+        residual = image.astype(float) - images[0]
+        assert is_jpeg or 1.5 < residual.std() < 3.5
+    np.testing.assert_array_equal(images[0], photo[:, :, :1])  # the input is left alone
+
+
+def test_random_perturbations_refuse_an_unknown_kind(photo):
+    with pytest.raises(ValueError, match="jpeg, blur or noise"):
+        perturbations.perturb_randomly(photo[None], {"downscale": [2, 2]}, 1.0, np.random.default_rng(0))

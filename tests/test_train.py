@@ -18,7 +18,7 @@ from gandct import models, paths, train
 from gandct.comparison import choose_threshold
 from gandct.dct import DctStats, cached_inputs
 from gandct.detector import Detector
-from gandct.params import load_params
+from gandct.params import TrainPerturbParams, load_params
 
 
 def read_test_inputs(root: Path, kind: str) -> np.ndarray:
@@ -92,7 +92,7 @@ def test_linear_model_is_the_fitted_logistic_regression(workdir):
     params = load_params()
     train.train_detector("linear", params)
     model = keras.saving.load_model(paths.detector_model("linear"), safe_mode=True)
-    x_train = (np.load(workdir / paths.features_file("train", "dct.npy")) - 3) / 2
+    x_train = DctStats.load(paths.DCT_STATS).normalize(np.load(workdir / paths.features_file("train", "dct.npy")))
     y_train = np.load(workdir / paths.features_file("train", "y.npy"))
     x_test = read_test_inputs(workdir, "dct")
     reference = LogisticRegression(C=params.train.linear.l2_inverse, max_iter=params.train.linear.max_iter)
@@ -188,3 +188,17 @@ def test_missing_features_is_a_clear_error(tmp_path, monkeypatch):
 
     with pytest.raises(GandctError, match=r"dct_stats\.npz not found; run the features stage first"):
         train.train_detector("paper", load_params())
+
+
+def test_perturbed_training_inputs_are_fresh_each_call_and_fixed_by_the_seed(workdir):
+    settings = TrainPerturbParams(share=0.5, jpeg=[85, 95], blur=[0.3, 1.2], noise=[1.0, 6.0])
+    rows = np.load(paths.features_file("train", "pixels.npy"))[:32]
+    stats = DctStats.load(paths.DCT_STATS)
+    clean = train.dct_features(rows, stats)
+    inputs, twin = (train.perturbed_inputs("dct", stats, settings, seed=3) for _ in range(2))
+    first, second = inputs(rows), inputs(rows)
+    assert first.shape == clean.shape and first.dtype == np.float32
+    assert not np.array_equal(first, second)  # every epoch draws new perturbations
+    np.testing.assert_array_equal(first, twin(rows))  # the same seed gives the same run
+    untouched = np.all(first == clean, axis=(1, 2, 3))  # images that drew no perturbation keep their input
+    assert 0 < untouched.sum() < len(rows)

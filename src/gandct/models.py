@@ -56,9 +56,14 @@ def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper") -> keras.M
 
 
 def spectral_net(
-    input_shape: tuple[int, int, int], name: str = "custom", width: int = 8, dropout: float = 0.3, l2: float = 1e-4
+    input_shape: tuple[int, int, int],
+    name: str = "custom",
+    width: int = 8,
+    dropout: float = 0.3,
+    l2: float = 1e-4,
+    linear_path: bool = False,
 ) -> keras.Model:
-    """This project's detector for DCT maps: a position-aware CNN plus a linear path over every coefficient.
+    """This project's detector for DCT maps: a position-aware CNN that keeps where each band summary sits.
 
     - frequency coordinates: GAN up-sampling traces sit at fixed frequencies, so translation invariance
       is the wrong prior; the coordinate channels let each filter respond differently per frequency.
@@ -66,8 +71,9 @@ def spectral_net(
       local spectral patterns (peaks and their neighbours) summarised per frequency band.
     - A 1x1 convolution, then flatten and a dense unit: the decision keeps where in the spectrum each
       band summary came from, instead of pooling it away.
-    - A linear path from every coefficient straight to the logit (the logistic-regression baseline as a
-      branch): isolated single-coefficient evidence reaches the output without being blurred.
+    - Optionally (`linear_path`) a linear path from every coefficient straight to the logit (the
+      logistic-regression baseline as a branch). Off by default: measured on the default data it made the
+      detector worse on generators it never trained on (docs/detectors.md).
     - Dropout and L2 on the dense weights: a few thousand training images and 4096 coefficients.
     """
     regulariser = keras.regularizers.l2(l2)
@@ -81,10 +87,11 @@ def spectral_net(
     x = layers.Conv2D(8, 1, activation="relu")(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    cnn_logit = layers.Dense(1, kernel_regularizer=regulariser, name="cnn_logit")(x)
-    linear = layers.Dropout(dropout)(layers.Flatten()(inputs))
-    linear_logit = layers.Dense(1, kernel_regularizer=regulariser, name="linear_logit")(linear)
-    logit = layers.Add()([cnn_logit, linear_logit])
+    logit = layers.Dense(1, kernel_regularizer=regulariser, name="cnn_logit")(x)
+    if linear_path:
+        linear = layers.Dropout(dropout)(layers.Flatten()(inputs))
+        linear_logit = layers.Dense(1, kernel_regularizer=regulariser, name="linear_logit")(linear)
+        logit = layers.Add()([logit, linear_logit])
     outputs = layers.Activation("sigmoid", name="p_fake")(logit)
     return keras.Model(inputs, outputs, name=name)
 

@@ -143,17 +143,46 @@ class FeaturesParams(Section):
     workers: int = Field(ge=0)
 
 
+class TrainPerturbParams(Section):
+    """Perturbed train copies (both classes): each epoch every train image is perturbed with probability
+    `share`, by one of the kinds that are on, at a level drawn uniformly from its [lowest, highest]."""
+
+    share: float = Field(gt=0, le=1)
+    jpeg: list[Annotated[int, Field(ge=1, le=100)]] | None  # JPEG quality
+    blur: list[Annotated[float, Field(gt=0)]] | None  # Gaussian blur sigma, pixels
+    noise: list[Annotated[float, Field(ge=0)]] | None  # Gaussian noise sigma, 0..255 scale
+
+    @field_validator("jpeg", "blur", "noise")
+    @classmethod
+    def _range(cls, levels: list | None) -> list | None:
+        if levels is not None and (len(levels) != 2 or levels[0] > levels[1]):
+            raise ValueError(f"expected [lowest, highest] or null, got {levels}")
+        return levels
+
+    @model_validator(mode="after")
+    def _some_kind(self) -> TrainPerturbParams:
+        if not self.ranges():
+            raise ValueError("jpeg, blur and noise are all null: turn one on, or set perturb: null")
+        return self
+
+    def ranges(self) -> dict[str, list]:
+        """{kind: [lowest, highest]} of the kinds that are on, in perturbations.PERTURBATIONS' names."""
+        return {kind: levels for kind in ("jpeg", "blur", "noise") if (levels := getattr(self, kind)) is not None}
+
+
 class KerasTrainParams(Section):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
     patience: int = Field(ge=1)  # early stopping on val loss; the best epoch's weights are kept
+    perturb: TrainPerturbParams | None  # null: train on the images as they are
 
 
 class CustomTrainParams(KerasTrainParams):
     width: int = Field(ge=1)  # filters of the first convolution block; later blocks double it
     dropout: float = Field(ge=0, lt=1)
     l2: float = Field(ge=0)
+    linear_path: bool  # add a linear path from every coefficient to the logit
 
 
 class LinearTrainParams(Section):

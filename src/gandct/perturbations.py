@@ -1,4 +1,5 @@
-"""Image perturbations for robustness tests, applied to fitted 8-bit images (H, W, C) with C = 1 or 3.
+"""Image perturbations for robustness tests and perturbed training copies, applied to fitted 8-bit images
+(H, W, C) with C = 1 or 3.
 
 Each one returns a new uint8 array of the same shape. They model what happens to images in the wild:
 lossy re-encoding, blur, down-scaling, sensor noise. `jpeg` is also what `features.jpeg_quality` applies
@@ -6,6 +7,8 @@ to every image before the transform.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -88,3 +91,25 @@ def perturb_batch(images: np.ndarray, kind: str, level: float, seed: int) -> np.
         "noise": lambda image: gaussian_noise(image, float(level), rng),
     }[kind]
     return np.stack([apply(image) for image in images]) if len(images) else images.copy()
+
+
+def perturb_randomly(
+    images: np.ndarray, ranges: Mapping[str, Sequence[float]], share: float, rng: np.random.Generator
+) -> np.ndarray:
+    """A copy of a batch (N, H, W, C) in which each image, with probability `share`, gets one perturbation:
+    a kind of `ranges` ({kind: [lowest, highest]}) chosen uniformly, at a level drawn uniformly from its range
+    (whole numbers for jpeg). Used on train images, as Frank et al. 2020 trained their robust detectors."""
+    kinds = list(ranges)
+    if not kinds or any(kind not in ("jpeg", "blur", "noise") for kind in kinds):
+        raise ValueError(f"ranges must name jpeg, blur or noise, got {kinds}")
+    perturbed = np.array(images, copy=True)
+    for index in np.flatnonzero(rng.random(len(perturbed)) < share):
+        kind = kinds[rng.integers(len(kinds))]
+        lowest, highest = ranges[kind]
+        if kind == "jpeg":
+            perturbed[index] = jpeg(perturbed[index], int(rng.integers(lowest, highest + 1)))
+        elif kind == "blur":
+            perturbed[index] = gaussian_blur(perturbed[index], float(rng.uniform(lowest, highest)))
+        else:
+            perturbed[index] = gaussian_noise(perturbed[index], float(rng.uniform(lowest, highest)), rng)
+    return perturbed

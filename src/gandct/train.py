@@ -16,6 +16,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -30,28 +31,46 @@ from gandct import distribute, paths
 from gandct.cli import run_command
 from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
-from gandct.dct import DctStats, Preprocessing, cached_inputs
-from gandct.detector_names import DCT, trained_seeds
+from gandct.dct import DctStats, Preprocessing, cached_inputs, dct_features, scale_pixels
+from gandct.detector_names import DCT, PIXELS, trained_seeds
 from gandct.figures import plot_coefficient_weights, plot_training_curves
 from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
 from gandct.models import MODELS, logistic_regression
-from gandct.params import KerasTrainParams, LinearTrainParams, Params, load_params
+from gandct.params import KerasTrainParams, LinearTrainParams, Params, TrainPerturbParams, load_params
+from gandct.perturbations import perturb_randomly
 
 log = logging.getLogger(__name__)
 
 SCORE_BATCH = 256  # val images scored at a time for the threshold
 
 
+def perturbed_inputs(kind: str, stats: DctStats, settings: TrainPerturbParams, seed: int) -> Callable:
+    """Model inputs of perturbed copies of fitted uint8 rows (`train.<model>.perturb`), drawn afresh at every
+    call from a generator seeded with `seed`: the batches come in a fixed order, so a seed gives one run."""
+    rng = np.random.default_rng(seed)
+
+    def inputs(rows: np.ndarray) -> np.ndarray:
+        perturbed = perturb_randomly(np.asarray(rows), settings.ranges(), settings.share, rng)
+        return dct_features(perturbed, stats) if kind == DCT else scale_pixels(perturbed)
+
+    return inputs
+
+
 def train_keras(
     name: str, settings: KerasTrainParams, params: Params, stats: DctStats, seed: int, live: Live
 ) -> tuple[keras.Model, dict]:
-    """Train a Keras detector with Adam and early stopping on val loss; return it and its history."""
+    """Train a Keras detector with Adam and early stopping on val loss (on the val images as they are); return
+    it and its history."""
     spec = MODELS[name]
-    x_train, y_train = load_split("train", spec.features)
     x_val, y_val = load_split("val", spec.features)
     inputs = partial(cached_inputs, kind=spec.features, stats=stats)
+    if settings.perturb is None:
+        (x_train, y_train), train_inputs = load_split("train", spec.features), inputs
+    else:  # perturb the fitted images, then transform them as every scorer does
+        x_train, y_train = load_split("train", PIXELS)
+        train_inputs = perturbed_inputs(spec.features, stats, settings.perturb, seed)
     strategy = distribute.strategy(params.train.strategy)
     with strategy.scope():
         extra = settings.model_dump(exclude=set(KerasTrainParams.model_fields))
@@ -65,7 +84,7 @@ def train_keras(
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
         DVCLiveCallback(live=live),
     ]
-    train_batches = partial(batches, x_train, y_train, inputs=inputs, shuffle=True, seed=seed)  # reshuffled
+    train_batches = partial(batches, x_train, y_train, inputs=train_inputs, shuffle=True, seed=seed)  # reshuffled
     val_batches = partial(batches, x_val, y_val, inputs=inputs)
     history = distribute.fit(
         model, strategy, train_batches, val_batches, settings.batch_size, settings.epochs, callbacks
