@@ -22,7 +22,7 @@ TIMEOUT = (
     180  # seconds for each process (about 40 on an idle 2-core machine); a worker whose peer died would wait forever
 )
 # Few, large steps: on a cluster every step and every metric read is a round trip between the workers.
-PAPER = {"epochs": 5, "batch_size": 32, "learning_rate": 0.003, "patience": 2}
+PAPER = {"epochs": 5, "batch_size": 32, "learning_rate": 0.003, "patience": 2, "perturb": None}
 
 
 def free_ports(count: int) -> list[int]:
