@@ -182,14 +182,18 @@ class Moments:
         values = np.asarray(values)
         if len(values) == 0:
             raise ValueError("no values to take moments of")
-        total: Moments | None = None
-        for block in _blocks(len(values), int(np.prod(values.shape[1:]))):
-            part = values[block].astype(np.float64)
-            mean = part.mean(axis=0)
-            part -= mean
-            moments = cls(len(part), mean, np.einsum("i...,i...->...", part, part))
-            total = moments if total is None else total.merge(moments)
-        return total
+        count = len(values)
+        mean = values.sum(axis=0, dtype=np.float64) / count
+        # Deviations are taken from the mean rounded to the values' own precision, so float32 batches are
+        # never copied to float64; the shift term corrects for the rounding: sum (x - c)^2 = m2 + n (mean - c)^2.
+        centre = mean.astype(np.float32 if values.dtype == np.float32 else np.float64)
+        m2 = np.zeros(mean.shape, dtype=np.float64)
+        for block in _blocks(count, int(np.prod(values.shape[1:]))):
+            deviations = values[block] - centre
+            np.square(deviations, out=deviations)
+            m2 += deviations.sum(axis=0, dtype=np.float64)
+        m2 -= count * (mean - centre) ** 2
+        return cls(count, mean, np.maximum(m2, 0.0))
 
     def merge(self, other: Moments) -> Moments:
         """The moments of the union of both sets."""
