@@ -121,6 +121,8 @@ def test_random_perturbations_follow_the_seed_the_share_and_the_ranges(photo):
     np.testing.assert_array_equal(images[0], photo[:, :, :1])  # the input is left alone
 
 
-def test_random_perturbations_refuse_an_unknown_kind(photo):
-    with pytest.raises(ValueError, match="jpeg, blur or noise"):
-        perturbations.perturb_randomly(photo[None], {"downscale": [2, 2]}, 1.0, np.random.default_rng(0))
+def test_random_perturbations_refuse_an_unknown_kind_and_take_any_known_one(photo):
+    with pytest.raises(ValueError, match="must name perturbations of jpeg, blur, downscale, noise"):
+        perturbations.perturb_randomly(photo[None], {"rotate": [1, 2]}, 1.0, np.random.default_rng(0))
+    downscaled = perturbations.perturb_randomly(photo[None], {"downscale": [2, 2]}, 1.0, np.random.default_rng(0))
+    np.testing.assert_array_equal(downscaled[0], perturbations.downscale(photo, 2))

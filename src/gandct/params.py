@@ -167,7 +167,8 @@ class TrainPerturbParams(Section):
 
     def ranges(self) -> dict[str, list]:
         """{kind: [lowest, highest]} of the kinds that are on, in perturbations.PERTURBATIONS' names."""
-        return {kind: levels for kind in ("jpeg", "blur", "noise") if (levels := getattr(self, kind)) is not None}
+        kinds = [name for name in type(self).model_fields if name != "share"]
+        return {kind: levels for kind in kinds if (levels := getattr(self, kind)) is not None}
 
 
 class KerasTrainParams(Section):

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-# kind -> what its level means; `perturb_batch` dispatches on these names.
+# kind -> what its level means; `perturb_image` dispatches on these names.
 PERTURBATIONS = {
     "jpeg": "JPEG quality, 1..100",
     "blur": "Gaussian blur sigma, in pixels",
@@ -74,23 +74,39 @@ def gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) ->
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
+# Kinds whose level is a whole number.
+WHOLE_NUMBER_LEVELS = ("jpeg", "downscale")
+
+
+def _check_perturbation(kind: str, level: float) -> None:
+    """Refuse an unknown kind, or a fractional level for a kind that takes a whole number."""
+    if kind not in PERTURBATIONS:
+        raise ValueError(f"unknown perturbation {kind!r}; expected one of {', '.join(PERTURBATIONS)}")
+    if kind in WHOLE_NUMBER_LEVELS and level != int(level):
+        raise ValueError(f"{kind} takes a whole number ({PERTURBATIONS[kind]}), got {level}")
+
+
+def perturb_image(image: np.ndarray, kind: str, level: float, rng: np.random.Generator) -> np.ndarray:
+    """One perturbation of one image (H, W, C); `rng` drives the noise."""
+    if kind == "jpeg":
+        return jpeg(image, int(level))
+    if kind == "blur":
+        return gaussian_blur(image, float(level))
+    if kind == "downscale":
+        return downscale(image, int(level))
+    if kind == "noise":
+        return gaussian_noise(image, float(level), rng)
+    raise ValueError(f"unknown perturbation {kind!r}; expected one of {', '.join(PERTURBATIONS)}")
+
+
 def perturb_batch(images: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:
     """Apply one perturbation to every image of a batch (N, H, W, C); `seed` drives the noise.
 
     The same images, kind, level and seed always give the same result.
     """
-    if kind not in PERTURBATIONS:
-        raise ValueError(f"unknown perturbation {kind!r}; expected one of {', '.join(PERTURBATIONS)}")
-    if kind in ("jpeg", "downscale") and level != int(level):
-        raise ValueError(f"{kind} takes a whole number ({PERTURBATIONS[kind]}), got {level}")
+    _check_perturbation(kind, level)
     rng = np.random.default_rng(seed)
-    apply = {
-        "jpeg": lambda image: jpeg(image, int(level)),
-        "blur": lambda image: gaussian_blur(image, float(level)),
-        "downscale": lambda image: downscale(image, int(level)),
-        "noise": lambda image: gaussian_noise(image, float(level), rng),
-    }[kind]
-    return np.stack([apply(image) for image in images]) if len(images) else images.copy()
+    return np.stack([perturb_image(image, kind, level, rng) for image in images]) if len(images) else images.copy()
 
 
 def perturb_randomly(
@@ -98,18 +114,18 @@ def perturb_randomly(
 ) -> np.ndarray:
     """A copy of a batch (N, H, W, C) in which each image, with probability `share`, gets one perturbation:
     a kind of `ranges` ({kind: [lowest, highest]}) chosen uniformly, at a level drawn uniformly from its range
-    (whole numbers for jpeg). Used on train images, as Frank et al. 2020 trained their robust detectors."""
+    (whole numbers for jpeg and downscale). Used on train images, as Frank et al. 2020 trained their robust
+    detectors."""
     kinds = list(ranges)
-    if not kinds or any(kind not in ("jpeg", "blur", "noise") for kind in kinds):
-        raise ValueError(f"ranges must name jpeg, blur or noise, got {kinds}")
+    if not kinds or any(kind not in PERTURBATIONS for kind in kinds):
+        raise ValueError(f"ranges must name perturbations of {', '.join(PERTURBATIONS)}, got {kinds}")
     perturbed = np.array(images, copy=True)
     for index in np.flatnonzero(rng.random(len(perturbed)) < share):
         kind = kinds[rng.integers(len(kinds))]
         lowest, highest = ranges[kind]
-        if kind == "jpeg":
-            perturbed[index] = jpeg(perturbed[index], int(rng.integers(lowest, highest + 1)))
-        elif kind == "blur":
-            perturbed[index] = gaussian_blur(perturbed[index], float(rng.uniform(lowest, highest)))
+        if kind in WHOLE_NUMBER_LEVELS:
+            level = int(rng.integers(lowest, highest + 1))
         else:
-            perturbed[index] = gaussian_noise(perturbed[index], float(rng.uniform(lowest, highest)), rng)
+            level = float(rng.uniform(lowest, highest))
+        perturbed[index] = perturb_image(perturbed[index], kind, level, rng)
     return perturbed
