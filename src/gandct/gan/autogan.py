@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from gandct.gan.losses import logistic_discriminator_loss, non_saturating_generator_loss
-from gandct.gan.trainer import Checkpoint, PairTrainer, Phase
+from gandct.gan.trainer import PairTrainer
 from gandct.params import Params
 
 LEAK = 0.2
@@ -122,25 +122,15 @@ class AutoGANTrainer(PairTrainer):
     """Train the auto-encoder (`generator`) and its patch discriminator in one phase; batches are keyed by seed
     and step."""
 
+    name = "autogan"
     loss_columns = LOSS_COLUMNS
     shown = ("l1", "d_loss")
 
-    def __init__(
-        self,
-        config: AutoGANConfig,
-        reals: np.ndarray,
-        checkpoint: Checkpoint | None = None,
-        checkpoint_seconds: float = 60.0,
-    ) -> None:
-        """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
-        phase = Phase(f"{config.resolution}x{config.resolution}", config.images, config.batch_size)
-        networks = (build_autoencoder(config), build_patch_discriminator(config))
-        super().__init__("autogan", phase, networks, config.learning_rate, checkpoint, checkpoint_seconds)
-        self.config = config
-        self.reals = tf.constant(reals)
-        self._train_step = self._build_step()
+    @staticmethod
+    def build_networks(config: AutoGANConfig) -> tuple[keras.Model, keras.Model]:
+        return (build_autoencoder(config), build_patch_discriminator(config))
 
-    def _build_step(self) -> Callable:
+    def build_step(self) -> Callable:
         config = self.config
         autoencoder, discriminator = self.generator, self.discriminator
         g_optimizer, d_optimizer = self.optimizers
@@ -166,7 +156,3 @@ class AutoGANTrainer(PairTrainer):
             return d_loss, g_loss, l1, adversarial
 
         return train_step
-
-    def train_step(self, phase: Phase) -> dict[str, float]:
-        values = (float(value) for value in self._train_step(tf.constant(self.state.step, tf.int64)))
-        return dict(zip(LOSS_COLUMNS[2:], values, strict=True))

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from gandct.gan.losses import logistic_discriminator_loss, non_saturating_generator_loss
-from gandct.gan.trainer import Checkpoint, PairTrainer, Phase
+from gandct.gan.trainer import PairTrainer
 from gandct.params import AugmentParams
 
 LOSS_COLUMNS = ("step", "images", "d_loss", "g_loss")
@@ -98,24 +97,14 @@ def build_discriminator(config: DCGANConfig) -> keras.Model:
 class DCGANTrainer(PairTrainer):
     """Train a DCGAN in one phase; random draws are keyed by the seed and the step number."""
 
+    name = "dcgan"
     loss_columns = LOSS_COLUMNS
 
-    def __init__(
-        self,
-        config: DCGANConfig,
-        reals: np.ndarray,
-        checkpoint: Checkpoint | None = None,
-        checkpoint_seconds: float = 60.0,
-    ) -> None:
-        """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
-        phase = Phase(f"{config.resolution}x{config.resolution}", config.images, config.batch_size)
-        networks = (build_generator(config), build_discriminator(config))
-        super().__init__("dcgan", phase, networks, config.learning_rate, checkpoint, checkpoint_seconds)
-        self.config = config
-        self.reals = tf.constant(reals)
-        self._train_step = self._build_step()
+    @staticmethod
+    def build_networks(config: DCGANConfig) -> tuple[keras.Model, keras.Model]:
+        return (build_generator(config), build_discriminator(config))
 
-    def _build_step(self) -> Callable:
+    def build_step(self) -> Callable:
         config = self.config
         generator, discriminator = self.generator, self.discriminator
         g_optimizer, d_optimizer = self.optimizers
@@ -145,7 +134,3 @@ class DCGANTrainer(PairTrainer):
             return d_loss, g_loss
 
         return train_step
-
-    def train_step(self, phase: Phase) -> dict[str, float]:
-        d_loss, g_loss = (float(value) for value in self._train_step(tf.constant(self.state.step, tf.int64)))
-        return {"d_loss": d_loss, "g_loss": g_loss}

@@ -16,9 +16,10 @@ import math
 import time
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -295,24 +296,54 @@ class ResumableTrainer(ABC):
         self.state.phase_seconds[phase.name] = seconds + time.perf_counter() - started
 
 
+class PairConfig(Protocol):
+    """What `PairTrainer` reads of a GAN's config."""
+
+    resolution: int
+    images: int
+    batch_size: int
+    learning_rate: float
+
+
 class PairTrainer(ResumableTrainer):
-    """A generator and a discriminator trained in one phase, each by its own Adam (beta1 0.5, as DCGAN and
-    pix2pix do); the checkpoint holds both networks' weights and both optimizers' slots."""
+    """A generator and a discriminator trained in one phase on `reals`, each by its own Adam (beta1 0.5, as
+    DCGAN and pix2pix do); the checkpoint holds both networks' weights and both optimizers' slots.
+
+    A subclass names itself and gives `build_networks` and `build_step`.
+    """
+
+    name: str
 
     def __init__(
         self,
-        name: str,
-        phase: Phase,
-        networks: tuple[keras.Model, keras.Model],
-        learning_rate: float,
-        checkpoint: Checkpoint | None,
-        checkpoint_seconds: float,
+        config: PairConfig,
+        reals: np.ndarray,
+        checkpoint: Checkpoint | None = None,
+        checkpoint_seconds: float = 60.0,
     ) -> None:
-        super().__init__(name, [phase], checkpoint, checkpoint_seconds)
-        self.generator, self.discriminator = networks
-        self.optimizers = tuple(keras.optimizers.Adam(learning_rate, beta_1=0.5) for _ in range(2))
-        for optimizer, network in zip(self.optimizers, networks, strict=True):
+        """`reals`: float32 images in [-1, 1] of shape (count, resolution, resolution, 3)."""
+        phase = Phase(f"{config.resolution}x{config.resolution}", config.images, config.batch_size)
+        super().__init__(self.name, [phase], checkpoint, checkpoint_seconds)
+        self.config = config
+        self.generator, self.discriminator = self.build_networks(config)
+        self.optimizers = tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
+        for optimizer, network in zip(self.optimizers, (self.generator, self.discriminator), strict=True):
             optimizer.build(network.trainable_variables)
+        self.reals = keras.ops.convert_to_tensor(reals)
+        self._train_step = self.build_step()
+
+    @staticmethod
+    @abstractmethod
+    def build_networks(config: PairConfig) -> tuple[keras.Model, keras.Model]:
+        """The (generator, discriminator) pair, freshly initialised."""
+
+    @abstractmethod
+    def build_step(self) -> Callable:
+        """A compiled step taking the step number (int64 tensor), returning the values of `loss_columns[2:]`."""
+
+    def train_step(self, phase: Phase) -> dict[str, float]:
+        values = self._train_step(keras.ops.convert_to_tensor(self.state.step, "int64"))
+        return dict(zip(self.loss_columns[2:], (float(value) for value in values), strict=True))
 
     def checkpoint_arrays(self) -> dict[str, np.ndarray]:
         return {
