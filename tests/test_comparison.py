@@ -213,3 +213,66 @@ def test_unknown_metric_is_one_clear_error(labels):
 )
 def test_verdict_sentences(difference, low, high, expected):
     assert describe(BootstrapInterval("roc_auc", difference, low, high, 0.95, 2000)) == expected
+
+
+def seed_runs(labels: np.ndarray, separations: list[float], noise_seed: int) -> np.ndarray:
+    """(seeds, images) p_fake of training runs that differ in how well they separate the classes."""
+    return np.stack([noisy_scores(labels, seed=noise_seed + i, separation=s) for i, s in enumerate(separations)])
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "roc_auc"])
+def test_seeds_that_agree_give_exactly_the_image_only_interval(labels, metric):
+    a, b = noisy_scores(labels, seed=1), noisy_scores(labels, seed=2, separation=0.25)
+    image_only = paired_bootstrap(labels, a, b, metric, seed=4, resamples=500, thresholds=(0.5, 0.55))
+    same_seeds = paired_bootstrap(
+        labels, np.tile(a, (8, 1)), np.tile(b, (5, 1)), metric, seed=4, resamples=500, thresholds=(0.5, [0.55] * 5)
+    )
+    assert same_seeds.seeds == (8, 5) and image_only.seeds == (1, 1)
+    got, expected = (
+        (same_seeds.difference, same_seeds.low, same_seeds.high),
+        (
+            image_only.difference,
+            image_only.low,
+            image_only.high,
+        ),
+    )
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_interval_widens_to_the_spread_between_seeds(labels):
+    """Eight runs per detector whose AUCs spread widely: the seeds' spread, not the images', sets the width."""
+    a = seed_runs(labels, [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6], noise_seed=10)
+    b = seed_runs(labels, [0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5], noise_seed=30)
+    interval = paired_bootstrap(labels, a, b, "roc_auc", seed=0, resamples=2000)
+    image_only = paired_bootstrap(labels, a.mean(axis=0), b.mean(axis=0), "roc_auc", seed=0, resamples=2000)
+    per_seed = [[metrics.roc_auc_score(labels, run) for run in runs] for runs in (a, b)]
+    assert interval.difference == pytest.approx(np.mean(per_seed[0]) - np.mean(per_seed[1]), abs=1e-12)
+    # the standard error of a difference of two means of 8 runs each, from the runs' own spread
+    seed_error = np.sqrt(sum(np.var(values, ddof=1) / len(values) for values in per_seed))
+    width = interval.high - interval.low
+    assert 0.7 * 2 * 1.96 * seed_error < width < 1.3 * 2 * 1.96 * seed_error
+    assert width > 4 * (image_only.high - image_only.low)
+    assert interval.low < 0 < interval.high and verdict(interval) == "no clear difference"
+
+
+def test_resampled_seeds_are_the_plain_loop_over_seeds_and_images(labels):
+    labels = labels[::6]
+    a, b = seed_runs(labels, [0.1, 0.3, 0.5], noise_seed=1), seed_runs(labels, [0.2, 0.4], noise_seed=7)
+    interval = paired_bootstrap(labels, a, b, "roc_auc", seed=3, resamples=100)
+    draws = np.random.default_rng([3, 1])
+    weights_a, weights_b = comparison.seed_weights(3, 100, draws), comparison.seed_weights(2, 100, draws)
+    differences = []
+    for row, counts in enumerate(np.concatenate(list(resample_counts(labels, 100, seed=3)))):
+        drawn = np.repeat(np.arange(len(labels)), counts)
+        auc_a = [metrics.roc_auc_score(labels[drawn], run[drawn]) for run in a]
+        auc_b = [metrics.roc_auc_score(labels[drawn], run[drawn]) for run in b]
+        differences.append(weights_a[row] @ auc_a - weights_b[row] @ auc_b)
+    assert (interval.low, interval.high) == pytest.approx(tuple(np.quantile(differences, [0.025, 0.975])), abs=1e-12)
+    assert (weights_a.sum(axis=1) == 1).all() and set(np.unique(weights_a * 3)) <= {0, 1, 2, 3}
+
+
+def test_each_seed_is_scored_at_its_own_threshold():
+    labels = np.array([0, 0, 1, 1])
+    runs = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]])
+    one = paired_bootstrap(labels, runs, runs[:1], "accuracy", seed=0, resamples=50, thresholds=([0.25, 0.65], 0.5))
+    assert one.difference == pytest.approx(1.0 - 0.5)  # both seeds perfect at their cut; b calls all real

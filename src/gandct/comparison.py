@@ -1,4 +1,4 @@
-"""Statistics for comparing detectors: metrics, a validation threshold, seed summaries, paired bootstraps.
+"""Statistics for comparing detectors: metrics, a validation threshold, seed summaries, a seed-and-image bootstrap.
 
 Labels are 0 = real, 1 = fake; `p_fake` is the probability of 1 and an image is called fake when
 `p_fake >= threshold`. Everything here is numpy and scikit-learn, so the stages can import it without
@@ -114,7 +114,8 @@ def summarise_seeds(per_seed: dict[int, dict[str, float | None]]) -> dict[str, d
 
 @dataclass(frozen=True)
 class BootstrapInterval:
-    """metric(a) - metric(b) on the whole test set, and its percentile interval over paired resamples."""
+    """metric(a) - metric(b), each the mean over a detector's seeds on the whole test set, and its percentile
+    interval over resamples of the seeds and the test images (`paired_bootstrap`); `seeds` = (a's, b's)."""
 
     metric: str
     difference: float
@@ -122,8 +123,9 @@ class BootstrapInterval:
     high: float
     level: float
     resamples: int
+    seeds: tuple[int, int] = (1, 1)
 
-    def to_dict(self) -> dict[str, float | int | str]:
+    def to_dict(self) -> dict[str, float | int | str | list[int]]:
         return {
             "metric": self.metric,
             "difference": round(self.difference, DIGITS),
@@ -131,6 +133,7 @@ class BootstrapInterval:
             "high": round(self.high, DIGITS),
             "level": self.level,
             "resamples": self.resamples,
+            "seeds": list(self.seeds),
         }
 
 
@@ -181,6 +184,22 @@ def _metric_per_row(
     return _weighted_auc(labels, scores, counts)
 
 
+def seed_weights(seeds: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(resamples, seeds) weights: how often each training seed is drawn (with replacement, `seeds` draws) into
+    each resample, divided by `seeds`, so each row sums to 1. One seed always gets weight 1."""
+    return rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=resamples) / seeds
+
+
+def _per_seed(scores: np.ndarray, thresholds: float | list[float] | np.ndarray, name: str) -> tuple:
+    """Scores as (seeds, images) float64 rows and one threshold per seed: a 1-D array is one seed."""
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores[None] if scores.ndim == 1 else scores
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (len(scores),))
+    if scores.ndim != 2 or len(scores) == 0:
+        raise ValueError(f"{name} must be (images,) or (seeds, images), got shape {scores.shape}")
+    return scores, thresholds
+
+
 def paired_bootstrap(
     labels: np.ndarray,
     scores_a: np.ndarray,
@@ -189,33 +208,61 @@ def paired_bootstrap(
     *,
     seed: int,
     resamples: int = 2000,
-    thresholds: tuple[float, float] = (0.5, 0.5),
+    thresholds: tuple = (0.5, 0.5),
     level: float = 0.95,
 ) -> BootstrapInterval | None:
-    """metric(a) - metric(b) and its `level` percentile interval, both models scored on the same resamples.
+    """The seed-mean metric of a minus that of b, and its `level` percentile interval over a two-level bootstrap.
 
-    `metric` is "accuracy" (at `thresholds`, a's then b's) or "roc_auc". The resamples come from
-    `resample_counts(labels, resamples, seed)` whatever the metric, so one seed gives one set of resamples.
+    `scores_a` and `scores_b` are p_fake per training seed and test image, (seeds, images), or (images,) for
+    one seed; the detectors may have different numbers of seeds. `metric` is "accuracy" (each seed at its own
+    threshold: `thresholds` = (a's, b's), a number or one per seed) or "roc_auc".
+
+    What a re-run changes is both the training (seed, data order, initial weights) and which test images
+    are drawn, so each resample draws both: every detector's seeds with replacement (`seed_weights`,
+    independently for a and b, which are separate training runs), and the test images with replacement
+    (`resample_counts`, the same draw for a and b, which score the same images). The difference of the drawn
+    seeds' mean metric on the drawn images is one resample. With one seed each, or seeds that score alike,
+    it is the image-only paired bootstrap; when seeds disagree, the seed draw widens the interval to their
+    spread, which a test set of any size cannot shrink. The image draws depend on (labels, resamples, seed)
+    only, so one seed gives one set of resamples whatever the metric or the number of training seeds.
     Returns None for ROC AUC on a one-class test set, where it is not defined.
     """
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"metric must be one of {', '.join(BOOTSTRAP_METRICS)}, got {metric!r}")
     if resamples < 1 or not 0 < level < 1:
         raise ValueError(f"resamples must be >= 1 and level in (0, 1), got {resamples} and {level}")
-    labels, scores_a = _checked(labels, scores_a, "scores_a")
-    scores_b = _checked(labels, scores_b, "scores_b")[1]
+    (scores_a, thresholds_a), (scores_b, thresholds_b) = (
+        _per_seed(scores, cut, name)
+        for scores, cut, name in zip((scores_a, scores_b), thresholds, ("scores_a", "scores_b"), strict=True)
+    )
+    for rows, name in ((scores_a, "scores_a"), (scores_b, "scores_b")):
+        for row in rows:
+            labels = _checked(labels, row, name)[0]
     if metric == "roc_auc" and labels.min() == labels.max():
         return None
-    (threshold_a, threshold_b), tail = thresholds, (1 - level) / 2
+    tail = (1 - level) / 2
 
-    def differences(counts: np.ndarray) -> np.ndarray:
-        a = _metric_per_row(metric, labels, scores_a, threshold_a, counts)
-        return a - _metric_per_row(metric, labels, scores_b, threshold_b, counts)
+    def seed_metrics(scores: np.ndarray, cuts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(rows of counts, seeds): each seed's metric on each resample of the images."""
+        return np.stack([_metric_per_row(metric, labels, s, t, counts) for s, t in zip(scores, cuts, strict=True)], 1)
 
-    difference = differences(np.ones((1, len(labels)), dtype=np.int64))[0]
-    spread = np.concatenate([differences(counts) for counts in resample_counts(labels, resamples, seed)])
+    everything = np.ones((1, len(labels)), dtype=np.int64)
+    difference = (
+        seed_metrics(scores_a, thresholds_a, everything).mean()
+        - seed_metrics(scores_b, thresholds_b, everything).mean()
+    )
+    seed_draws = np.random.default_rng([seed, 1])  # a stream of its own: the image draws stay those of `seed`
+    weights_a = seed_weights(len(scores_a), resamples, seed_draws)
+    weights_b = seed_weights(len(scores_b), resamples, seed_draws)
+    spread, done = np.empty(resamples), 0
+    for counts in resample_counts(labels, resamples, seed):
+        rows = slice(done, done + len(counts))
+        a = (seed_metrics(scores_a, thresholds_a, counts) * weights_a[rows]).sum(axis=1)
+        spread[rows] = a - (seed_metrics(scores_b, thresholds_b, counts) * weights_b[rows]).sum(axis=1)
+        done += len(counts)
     low, high = np.quantile(spread, [tail, 1 - tail])
-    return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples)
+    seeds = (len(scores_a), len(scores_b))
+    return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples, seeds)
 
 
 def verdict(interval: BootstrapInterval | None) -> str:
