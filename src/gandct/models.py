@@ -1,8 +1,9 @@
 """Detector architectures: plain builder functions returning Functional `keras.Model`s.
 
-Every model maps one input map (a z-scored log-DCT spectrum or pixels in [-1, 1]) to one sigmoid
-unit, the probability that the image is fake. No Lambda layers: saved `.keras` files load with
-`safe_mode=True`, and saliency tools can swap the last activation.
+Every model maps one input map (a z-scored log-DCT spectrum or pixels in [-1, 1]) to one logit, then
+`Activation("sigmoid", name="p_fake")`: the probability that the image is fake. The logit is the input of
+the `p_fake` layer, which `seed_ensemble` averages over seeds. No Lambda layers: saved `.keras` files load
+with `safe_mode=True`, and saliency tools can swap the last activation.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper") -> keras.M
     x = layers.AveragePooling2D(2)(x)
     x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
     x = layers.Flatten()(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="p_fake")(x)
+    logit = layers.Dense(1, name="logit")(x)
+    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -101,9 +103,10 @@ def logistic_regression(input_shape: tuple[int, int, int], weights: np.ndarray, 
     so it is saved, loaded, evaluated and explained like the CNNs."""
     inputs = keras.Input(shape=input_shape, name="spectrum")
     x = layers.Flatten()(inputs)
-    dense = layers.Dense(1, activation="sigmoid", name="p_fake")
-    outputs = dense(x)
+    dense = layers.Dense(1, name="logit")
+    logit = dense(x)
     dense.set_weights([np.asarray(weights, np.float32).reshape(-1, 1), np.asarray([bias], np.float32)])
+    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
     return keras.Model(inputs, outputs, name="linear")
 
 
@@ -184,7 +187,24 @@ def imagenet_net(input_shape: tuple[int, int, int], name: str, weights: str = "n
     for layer in backbone.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = min(layer.momentum, BATCH_NORM_MOMENTUM)
-    outputs = layers.Dense(1, activation="sigmoid", name="p_fake")(backbone(x))
+    logit = layers.Dense(1, name="logit")(backbone(x))
+    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def seed_ensemble(members: dict[int, keras.Model], name: str) -> keras.Model:
+    """The seed ensemble of detector `name` from `members` ({seed: trained model}): the sigmoid of the mean of
+    the seeds' logits, each the input of its member's `p_fake` layer. Each member becomes the sub-model
+    `seed_<s>` up to its logit, sharing its weights; one member gives that member's own outputs."""
+    first = next(iter(members.values()))
+    inputs = keras.Input(shape=first.input_shape[1:], name=first.layers[0].name)
+    logits = [
+        keras.Model(member.input, member.get_layer("p_fake").input, name=f"seed_{seed}")(inputs)
+        for seed, member in members.items()
+    ]
+    # Mean logit, the standard logit-averaging ensemble: saliency linearises p_fake to it, so gradients stay alive.
+    logit = layers.Average(name="mean_logit")(logits) if len(logits) > 1 else logits[0]
+    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
     return keras.Model(inputs, outputs, name=name)
 
 

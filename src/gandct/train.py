@@ -1,11 +1,12 @@
 """train stage: fit one detector once per seed of `train.seeds`, `gandct train <model>`, on the cached features.
 
 Writes each seed's model `models/detectors/<model>/seed_<s>.keras`, with beside it the train statistics it
-reads its inputs with (`.dct_stats.npz`) and the threshold chosen on the val split (`.threshold.json`);
-copies the seed with the lowest val loss to `models/detectors/<model>.keras` (with both files), the model
-users score with. Also the curves of every seed (dvclive, `reports/train/<model>/plots/seed_<s>/`), the
-training figures per seed and the best seed (`summary.json`), the seconds per seed (`timing.json`) and a
-PNG of the curves (`reports/figures/train_<model>.png`).
+reads its inputs with (`.dct_stats.npz`) and the threshold chosen on the val split (`.threshold.json`); then
+the seed ensemble of every seed (`models.seed_ensemble`: the sigmoid of the seeds' mean logit), with its own
+val threshold and both files, to `models/detectors/<model>.keras`, the model users score with. Also the
+curves of every seed (dvclive, `reports/train/<model>/plots/seed_<s>/`), the training figures per seed, the
+seed with the lowest val loss and the ensemble's figures (`summary.json`), the seconds per seed
+(`timing.json`) and a PNG of the curves (`reports/figures/train_<model>.png`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from gandct.figures import plot_coefficient_weights, plot_training_curves
 from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
-from gandct.models import MODELS, logistic_regression
+from gandct.models import MODELS, logistic_regression, seed_ensemble
 from gandct.params import KerasTrainParams, LinearTrainParams, Params, TrainPerturbParams, load_params
 from gandct.perturbations import perturb_randomly
 
@@ -158,7 +159,7 @@ def seed_figures(history: dict, threshold: dict[str, float]) -> dict:
     }
 
 
-def save_seed(model: keras.Model, model_path: Path, threshold: dict[str, float]) -> None:
+def save_with_threshold(model: keras.Model, model_path: Path, threshold: dict[str, float]) -> None:
     """Write one model with its statistics and its threshold beside it."""
     save_model(model, model_path)  # unchanged weights keep the old file, so evaluate and report need not re-run
     # The statistics travel with the model, so no scorer can pair it with another run's preprocessing.
@@ -166,14 +167,6 @@ def save_seed(model: keras.Model, model_path: Path, threshold: dict[str, float])
         shutil.copyfile(paths.DCT_STATS, tmp)
     record = {**threshold, "chosen_on": "val split: the cut with the highest balanced accuracy"}
     write_text(paths.model_threshold(model_path), json.dumps(record, indent=2) + "\n")
-
-
-def publish(name: str, seed: int) -> None:
-    """Copy the model of `seed` with its statistics and threshold to the paths users score with."""
-    source, target = paths.seed_model(name, seed), paths.detector_model(name)
-    for locate in (Path, paths.model_stats, paths.model_threshold):
-        with atomic_path(locate(target)) as tmp:
-            shutil.copyfile(locate(source), tmp)
 
 
 def best_seed(per_seed: dict[int, dict]) -> int:
@@ -196,24 +189,32 @@ def train_detector(name: str, params: Params) -> dict:
                 live.end()
                 shutil.move(Path(scratch) / "plots" / "metrics", curves / f"seed_{seed}")
             threshold = val_threshold(name, trained[seed])
-            save_seed(trained[seed], paths.seed_model(name, seed), threshold)
+            save_with_threshold(trained[seed], paths.seed_model(name, seed), threshold)
             seconds[seed] = round(time.perf_counter() - started, 1)
             per_seed[seed] = seed_figures(histories[seed], threshold)
             log.info("%s seed %d: val loss %.4f, %.0f s", name, seed, per_seed[seed]["val_loss"], seconds[seed])
-    best = best_seed(per_seed)
-    publish(name, best)
+    ensemble = seed_ensemble(trained, name)
+    ensemble_threshold = val_threshold(name, ensemble)
+    save_with_threshold(ensemble, paths.detector_model(name), ensemble_threshold)
     summary = {
         "model": name,
         "features": MODELS[name].features,
-        "best_seed": best,  # the model at paths.detector_model(name)
+        "best_seed": best_seed(per_seed),  # lowest val loss: the report draws its training curves
         "seeds": {str(seed): figures for seed, figures in per_seed.items()},
+        "published": {  # the model at paths.detector_model(name), the one users score with
+            "kind": "seed ensemble (mean logit)",
+            "seeds": seeds,
+            "threshold": ensemble_threshold["threshold"],
+            "val_accuracy_at_threshold": ensemble_threshold["val_accuracy"],
+            "val_balanced_accuracy_at_threshold": ensemble_threshold["val_balanced_accuracy"],
+        },
     }
     write_text(paths.train_summary(name), json.dumps(summary, indent=2) + "\n")
     timing = {"train_seconds": {str(seed): value for seed, value in seconds.items()}}
     write_text(paths.train_timing(name), json.dumps(timing, indent=2) + "\n")
     if name == "linear":  # one fit, no curves: show which coefficients it weighs instead
-        model = trained[best]
-        weights = model.get_layer("p_fake").get_weights()[0].reshape(model.input_shape[1:])
+        model = trained[seeds[0]]
+        weights = model.get_layer("logit").get_weights()[0].reshape(model.input_shape[1:])
         plot_coefficient_weights(weights, paths.FIGURES / f"train_{name}.png")
     else:
         plot_training_curves({f"seed {seed}": histories[seed] for seed in seeds}, paths.FIGURES / f"train_{name}.png")
@@ -229,15 +230,17 @@ def main(argv: list[str] | None = None) -> None:
     strategy = distribute.strategy(params.train.strategy)  # before any other TensorFlow op (multiworker)
     with distribute.outputs_of(strategy):  # on a cluster only the chief's outputs stay
         summary = train_detector(args.model, params)
-    best = summary["seeds"][str(summary["best_seed"])]
+    published, best = summary["published"], summary["seeds"][str(summary["best_seed"])]
     log.info(
-        "%s: best seed %d of %d (val loss %.4f, val accuracy %.4f); %s is that seed's model",
+        "%s: %s is the seed ensemble of %d seed(s), val balanced accuracy %.4f at its threshold %.4g; "
+        "lowest val loss: seed %d (%.4f)",
         args.model,
-        summary["best_seed"],
-        len(summary["seeds"]),
-        best["val_loss"],
-        best["val_accuracy"],
         paths.detector_model(args.model),
+        len(published["seeds"]),
+        published["val_balanced_accuracy_at_threshold"],
+        published["threshold"],
+        summary["best_seed"],
+        best["val_loss"],
     )
 
 
