@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, gan_like, photo_like
+from sklearn import metrics
 
 import gandct
 from gandct import evaluate, features, paths, predict, report, train
+from gandct.comparison import paired_bootstrap
 from gandct.detector import Detector
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb, save_png
@@ -134,10 +136,57 @@ def test_metrics_cover_every_model_seed_and_test_set(inside):
         for metric, interval in by_metric.items():
             assert interval["metric"] == metric and interval["resamples"] == 200
             assert interval["low"] <= interval["difference"] <= interval["high"]
+            assert interval["seeds"] == [len(SEEDS), 1]  # paper's seeds were resampled, linear's one fit
     roc = read_rows(inside / "reports/evaluate/roc/paper.csv")
     assert float(roc[0]["fpr"]) == 0 and float(roc[-1]["tpr"]) == 1
     predictions = read_rows(inside / "reports/evaluate/predictions/linear.csv")
     assert len(predictions) == 2 * COUNTS["test"]
+
+
+def test_the_published_scores_recompute_every_figure_and_interval(inside):
+    """reports/evaluate/scores/<set>.csv: every seed's and ensemble's p_fake per image, enough to recompute the
+    seed metrics, the ensemble's and the comparison intervals without Keras."""
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    test_ids = read_rows(inside / paths.features_file("test", "ids.csv"))
+    for test_set in SETS:
+        rows = read_rows(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
+        split = test_set if test_set in paths.TEST_SETS else "test"
+        assert [row["id"] for row in rows] == [row["path"] for row in read_rows(paths.features_file(split, "ids.csv"))]
+        labels = np.array([int(row["label"]) for row in rows])
+        column = {key: np.array([float(row[key]) for row in rows]) for key in rows[0] if key.startswith(tuple(MODELS))}
+        for name in MODELS:
+            figures = detail["detectors"][name]["sets"][test_set]
+            for seed, auc in figures["seeds"]["roc_auc"]["seeds"].items():
+                assert metrics.roc_auc_score(labels, column[f"{name}_seed_{seed}"]) == pytest.approx(auc, abs=1e-6)
+            assert metrics.roc_auc_score(labels, column[f"{name}_ensemble"]) == pytest.approx(
+                figures["ensemble"]["roc_auc"], abs=1e-6
+            )
+        paper = np.stack([column[f"paper_seed_{seed}"] for seed in SEEDS])
+        again = paired_bootstrap(
+            labels, paper, column["linear_seed_0"], "roc_auc", seed=load_params().seed, resamples=200
+        )
+        assert again.to_dict() == detail["comparisons"]["paper - linear"][test_set]["roc_auc"]
+    assert len(test_ids) == 2 * COUNTS["test"]
+
+
+def test_users_score_with_the_seed_ensemble(inside):
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    ensemble = Detector.load(paths.detector_model("paper"))
+    fitted, labels = np.load(paths.features_file("test", "pixels.npy")), np.load(paths.features_file("test", "y.npy"))
+    logits = [seed_logits(Detector.load(paths.seed_model("paper", seed)), fitted) for seed in SEEDS]
+    np.testing.assert_allclose(seed_logits(ensemble, fitted), np.mean(logits, axis=0), rtol=1e-5, atol=1e-5)
+    p_fake = ensemble.predict_fitted(fitted)
+    figures = detail["detectors"]["paper"]["sets"]["test"]["ensemble"]
+    assert figures["roc_auc"] == pytest.approx(metrics.roc_auc_score(labels, p_fake), abs=1e-6)
+    at_threshold = np.mean((p_fake >= ensemble.threshold) == labels)
+    assert figures["accuracy_at_val_threshold"] == pytest.approx(at_threshold, abs=1e-6)
+    assert detail["detectors"]["paper"]["ensemble_val_threshold"] == ensemble.threshold
+
+
+def seed_logits(detector: Detector, fitted: np.ndarray) -> np.ndarray:
+    """The logit a detector's sigmoid reads (the input of its p_fake layer), for fitted images."""
+    model = detector.model
+    return keras.Model(model.input, model.get_layer("p_fake").input)(detector.inputs(fitted)).numpy()[:, 0]
 
 
 def test_the_dvc_metrics_are_the_headline_numbers_only(inside):
@@ -180,7 +229,15 @@ def test_evaluate_scores_the_cache_without_retracing(inside, caplog):
 
 def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     figures = inside / "reports/figures"
-    for name in ("samples", "mean_spectra", "mean_spectra_unseen", "diagonal_profile", "training_curves", "roc_test"):
+    for name in (
+        "samples",
+        "mean_spectra",
+        "mean_spectra_unseen",
+        "diagonal_profile",
+        "training_curves",
+        "roc_test",
+        "seed_roc_auc",
+    ):
         assert (figures / f"{name}.png").stat().st_size > 10_000, name
     for name in ("paper", "linear", "mean"):
         assert (figures / "saliency" / f"{name}.png").stat().st_size > 10_000, name
@@ -240,7 +297,15 @@ def test_the_saliency_sentence_follows_the_numbers(look, words):
 
 
 def interval(metric: str, difference: float, low: float, high: float) -> dict:
-    return {"metric": metric, "difference": difference, "low": low, "high": high, "level": 0.95, "resamples": 2000}
+    return {
+        "metric": metric,
+        "difference": difference,
+        "low": low,
+        "high": high,
+        "level": 0.95,
+        "resamples": 2000,
+        "seeds": [8, 8],
+    }
 
 
 def test_the_reading_words_follow_the_intervals_alone():
@@ -290,7 +355,7 @@ def test_linear_saliency_is_its_weight_map(inside):
     detector = Detector.load(paths.detector_model("linear"))
     model = detector.model
     maps = saliency_maps(model, detector.inputs(np.load(paths.features_file("test", "pixels.npy"))[:3]))
-    weights = np.abs(model.get_layer("p_fake").get_weights()[0].reshape(32, 32))
+    weights = np.abs(model.get_layer("seed_0").get_layer("logit").get_weights()[0].reshape(32, 32))
     for saliency in maps:
         np.testing.assert_allclose(saliency, weights, rtol=1e-5)
 

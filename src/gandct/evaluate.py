@@ -1,12 +1,14 @@
-"""evaluate stage: score every seed of every detector on the test split, the unseen generator and perturbed tests.
+"""evaluate stage: score every seed of every detector, and the seed ensemble users score with, on every test set.
 
-Writes `reports/evaluate/detail.json`: per detector and test set each seed's metrics and their mean and
-standard deviation over seeds, the metrics of the seed-averaged scores, and the paired bootstrap intervals of
-the comparisons (`COMPARISONS`) on those averaged scores. `reports/metrics.json` holds only the headline
-numbers (DVC metrics). For `dvc plots`: the ROC and precision-recall curves and the per-image predictions of
-each detector's seed-averaged scores on the clean test split, under `reports/evaluate/`. Every score starts
-from the fitted uint8 images of the feature cache; the perturbed test sets apply a seeded perturbation to them
-(both classes alike) before each detector's own transform.
+Test sets: the test split, the unseen generator, the paired twins, and perturbed copies of the test split.
+Writes `reports/evaluate/detail.json`: per detector and test set each seed's metrics with their mean and
+standard deviation over seeds, the ensemble's metrics, and for each pair of `COMPARISONS` the difference of
+the seed-mean metrics with its interval over resampled seeds and test images (`comparison.paired_bootstrap`).
+`reports/metrics.json` holds only the headline numbers (DVC metrics). `reports/evaluate/scores/<set>.csv`
+holds every image's p_fake from every seed and the ensemble, so any interval can be recomputed without Keras.
+For `dvc plots`: the ensemble's ROC and precision-recall curves and per-image predictions on the clean test
+split. Every score starts from the fitted uint8 images of the feature cache; the perturbed test sets apply a
+seeded perturbation to them (both classes alike) before each detector's own transform.
 """
 
 from __future__ import annotations
@@ -23,19 +25,12 @@ from sklearn import metrics
 
 from gandct import paths
 from gandct.cli import run_command
-from gandct.comparison import (
-    BOOTSTRAP_METRICS,
-    choose_threshold,
-    describe,
-    detection_metrics,
-    paired_bootstrap,
-    summarise_seeds,
-)
+from gandct.comparison import BOOTSTRAP_METRICS, describe, detection_metrics, paired_bootstrap, summarise_seeds
 from gandct.datasets import load_split
 from gandct.dct import Preprocessing
 from gandct.detector import Detector
 from gandct.detector_names import PIXELS, trained_seeds
-from gandct.fileio import write_csv, write_text
+from gandct.fileio import read_csv, write_csv, write_text
 from gandct.logs import progress, setup_logging
 from gandct.params import Params, load_params
 from gandct.perturbations import perturb_batch
@@ -54,7 +49,9 @@ HEADLINE = {
     "test_paired": ("roc_auc",),
     "jpeg_75": ("roc_auc",),
 }
-HEADLINE_COMPARISON = ("custom", "paper", "test", "roc_auc")
+# custom - paper, the project's claim: its interval on these sets (those that exist) is a headline number
+HEADLINE_COMPARISON = ("custom", "paper", ("test", "test_unseen", "jpeg_75"), "roc_auc")
+ENSEMBLE = "ensemble"  # the key of a detector's seed ensemble beside its seeds' (name, seed) keys
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -92,7 +89,7 @@ def score_split(
 
 
 def seed_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """One seed's figures on one test set: SEED_METRICS at 0.5 and THRESHOLD_METRICS at its val threshold."""
+    """One model's figures on one test set: SEED_METRICS at 0.5 and THRESHOLD_METRICS at its val threshold."""
     at_half, at_threshold = detection_metrics(labels, p_fake), detection_metrics(labels, p_fake, threshold)
     return {name: at_half[name] for name in SEED_METRICS} | {
         name + AT_THRESHOLD: at_threshold[name] for name in THRESHOLD_METRICS
@@ -116,31 +113,56 @@ def write_curves(model_name: str, labels: np.ndarray, p_fake: np.ndarray, thresh
     write_csv(paths.EVALUATION / "predictions" / f"{model_name}.csv", ["actual", "predicted"], rows)
 
 
+def score_column(key: tuple[str, int | str]) -> str:
+    """The scores file's column of one model: "paper_seed_3", or "paper_ensemble"."""
+    name, seed = key
+    return f"{name}_{ENSEMBLE}" if seed == ENSEMBLE else f"{name}_seed_{seed}"
+
+
+def write_scores(
+    test_set: str, split: str, labels: np.ndarray, by_key: dict[tuple[str, int | str], np.ndarray]
+) -> None:
+    """reports/evaluate/scores/<test_set>.csv: each image's id (its path), label and generator as the features
+    stage listed them (`split` is the split whose images the set holds), then every model's p_fake in the
+    shortest text that reads back to the same float32, so ranks and ties survive the file exactly."""
+    ids = read_csv(paths.features_file(split, "ids.csv"))
+    columns = {score_column(key): p_fake.astype(np.float32) for key, p_fake in by_key.items()}
+    rows = [
+        {"id": row["path"], "label": int(label), "generator": row["generator"]}
+        | {column: str(values[index]) for column, values in columns.items()}
+        for index, (row, label) in enumerate(zip(ids, labels, strict=True))
+    ]
+    write_csv(paths.EVALUATION_SCORES / f"{test_set}.csv", ["id", "label", "generator", *columns], rows)
+
+
 def comparisons(
     names: list[str],
     labels: dict[str, np.ndarray],
-    mean_scores: dict[str, dict[str, np.ndarray]],
-    thresholds: dict[str, float],
+    scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
+    seeds: dict[str, list[int]],
+    thresholds: dict[tuple[str, int | str], float],
     params: Params,
 ) -> dict[str, dict[str, dict[str, dict | None]]]:
-    """{"a - b": {test set: {metric: interval}}} of the seed-averaged scores, for each pair of COMPARISONS
-    whose detectors were both trained; accuracy at each detector's val threshold of its averaged scores."""
+    """{"a - b": {test set: {metric: interval}}} for each pair of COMPARISONS whose detectors were both
+    trained: the difference of their seed-mean metrics, resampling seeds and test images together; accuracy
+    at each seed's own val threshold."""
     found: dict[str, dict[str, dict[str, dict | None]]] = {}
     for first, second in COMPARISONS:
         if first not in names or second not in names:
             continue
         by_set = found.setdefault(f"{first} - {second}", {})
         for test_set, set_labels in labels.items():
+            runs = [np.stack([scores[test_set][name, seed] for seed in seeds[name]]) for name in (first, second)]
+            cuts = tuple([thresholds[name, seed] for seed in seeds[name]] for name in (first, second))
             by_set[test_set] = {}
             for metric in BOOTSTRAP_METRICS:
                 interval = paired_bootstrap(
                     set_labels,
-                    mean_scores[test_set][first],
-                    mean_scores[test_set][second],
+                    *runs,
                     metric,
                     seed=params.seed,
                     resamples=params.evaluate.bootstrap_resamples,
-                    thresholds=(thresholds[first], thresholds[second]),
+                    thresholds=cuts,
                 )
                 by_set[test_set][metric] = interval and interval.to_dict()
                 log.info("%s - %s, %s, %s: %s", first, second, test_set, metric, describe(interval))
@@ -149,7 +171,7 @@ def comparisons(
 
 def headline(detail: dict) -> dict:
     """The few numbers `dvc metrics show` and `dvc exp show` compare runs by: per detector the seed mean of
-    HEADLINE's metrics on the sets that exist, and the custom - paper ROC AUC interval on the clean test."""
+    HEADLINE's metrics on the sets that exist, and the custom - paper interval on HEADLINE_COMPARISON's sets."""
     numbers: dict[str, dict] = {}
     for name, result in detail["detectors"].items():
         for test_set, wanted in HEADLINE.items():
@@ -157,12 +179,53 @@ def headline(detail: dict) -> dict:
             for metric in wanted if summary else ():
                 if summary[metric]["mean"] is not None:
                     numbers.setdefault(name, {}).setdefault(test_set, {})[metric] = summary[metric]["mean"]
-    first, second, test_set, metric = HEADLINE_COMPARISON
-    interval = detail["comparisons"].get(f"{first} - {second}", {}).get(test_set, {}).get(metric)
-    if interval:
-        bounds = {key: interval[key] for key in ("difference", "low", "high")}
-        numbers[f"{first}_minus_{second}"] = {test_set: {metric: bounds}}
+    first, second, test_sets, metric = HEADLINE_COMPARISON
+    for test_set in test_sets:
+        interval = detail["comparisons"].get(f"{first} - {second}", {}).get(test_set, {}).get(metric)
+        if interval:
+            bounds = {key: interval[key] for key in ("difference", "low", "high")}
+            numbers.setdefault(f"{first}_minus_{second}", {})[test_set] = {metric: bounds}
     return numbers
+
+
+def load_detectors(names: list[str], params: Params) -> dict[tuple[str, int | str], Detector]:
+    """Every seed's model of every detector, keyed (name, seed), and each seed ensemble, keyed (name, ENSEMBLE);
+    all checked against the feature cache's preprocessing."""
+    preprocessing = Preprocessing.from_params(params.features)
+    detectors: dict[tuple[str, int | str], Detector] = {}
+    for name in names:
+        for seed in trained_seeds(name, params.train.seeds):
+            detectors[name, seed] = Detector.load(paths.seed_model(name, seed))
+        detectors[name, ENSEMBLE] = Detector.load(paths.detector_model(name))
+    for detector in detectors.values():
+        detector.stats.check_matches(preprocessing)  # the cache was made with params.features
+    return detectors
+
+
+def detector_results(
+    name: str,
+    seeds: list[int],
+    labels: dict[str, np.ndarray],
+    scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
+    thresholds: dict[tuple[str, int | str], float],
+) -> dict:
+    """One detector's figures: per test set each seed's metrics with their summary, and the ensemble's."""
+    sets = {}
+    for test_set, set_labels in labels.items():
+        per_seed = {
+            seed: seed_metrics(set_labels, scores[test_set][name, seed], thresholds[name, seed]) for seed in seeds
+        }
+        sets[test_set] = {
+            "images": len(set_labels),
+            "seeds": summarise_seeds(per_seed),
+            ENSEMBLE: seed_metrics(set_labels, scores[test_set][name, ENSEMBLE], thresholds[name, ENSEMBLE]),
+        }
+    return {
+        "seeds": seeds,
+        "val_thresholds": {str(seed): thresholds[name, seed] for seed in seeds},
+        "ensemble_val_threshold": thresholds[name, ENSEMBLE],
+        "sets": sets,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -170,66 +233,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     setup_logging()
     params = load_params()
-    preprocessing = Preprocessing.from_params(params.features)
     names = list(params.train.models)
-    detectors = {
-        (name, seed): Detector.load(paths.seed_model(name, seed))
-        for name in names
-        for seed in trained_seeds(name, params.train.seeds)
-    }
-    for detector in detectors.values():
-        detector.stats.check_matches(preprocessing)  # the cache was made with params.features
+    seeds = {name: trained_seeds(name, params.train.seeds) for name in names}
+    detectors = load_detectors(names, params)
+    thresholds = {key: detector.threshold for key, detector in detectors.items()}
 
-    batch = params.evaluate.batch_size
-    val_labels, val_scores = score_split(detectors, "val", batch)
-    labels, scores = {}, {}  # per test set: the labels, and {(name, seed): p_fake}
+    labels, scores = {}, {}  # per test set: the labels, and {(name, seed or ENSEMBLE): p_fake}
     for split in paths.TEST_SETS:
-        labels[split], scores[split] = score_split(detectors, split, batch)
+        labels[split], scores[split] = score_split(detectors, split, params.evaluate.batch_size)
+        write_scores(split, split, labels[split], scores[split])
     for set_name, by_key in score_perturbed(detectors, params).items():
         labels[set_name], scores[set_name] = labels["test"], by_key
+        write_scores(set_name, "test", labels[set_name], by_key)
 
-    def seed_mean(by_key: dict[tuple[str, int], np.ndarray], name: str) -> np.ndarray:
-        return np.mean([p_fake for (owner, _), p_fake in by_key.items() if owner == name], axis=0)
-
-    # The seed-averaged scores get their own val threshold, chosen as each seed's was.
-    thresholds = {name: choose_threshold(val_labels, seed_mean(val_scores, name)) for name in names}
-    mean_scores = {test_set: {name: seed_mean(by_key, name) for name in names} for test_set, by_key in scores.items()}
-    results: dict[str, dict] = {}
+    results = {name: detector_results(name, seeds[name], labels, scores, thresholds) for name in names}
     for name in names:
-        seeds = trained_seeds(name, params.train.seeds)
-        sets = {}
-        for test_set, set_labels in labels.items():
-            per_seed = {
-                seed: seed_metrics(set_labels, scores[test_set][name, seed], detectors[name, seed].threshold)
-                for seed in seeds
-            }
-            sets[test_set] = {
-                "images": len(set_labels),
-                "seeds": summarise_seeds(per_seed),
-                "seed_mean_scores": seed_metrics(set_labels, mean_scores[test_set][name], thresholds[name]),
-            }
-        results[name] = {
-            "seeds": seeds,
-            "val_thresholds": {str(seed): detectors[name, seed].threshold for seed in seeds},
-            "seed_mean_val_threshold": thresholds[name],
-            "sets": sets,
-        }
-        write_curves(name, labels["test"], mean_scores["test"][name], thresholds[name])
-
+        write_curves(name, labels["test"], scores["test"][name, ENSEMBLE], thresholds[name, ENSEMBLE])
     detail = {
-        "bootstrap": {"resamples": params.evaluate.bootstrap_resamples, "seed": params.seed},
+        "bootstrap": {
+            "resamples": params.evaluate.bootstrap_resamples,
+            "seed": params.seed,
+            "resampled": "each detector's training seeds and the test images (paired across detectors)",
+        },
         "detectors": results,
-        "comparisons": comparisons(names, labels, mean_scores, thresholds, params),
+        "comparisons": comparisons(names, labels, scores, seeds, thresholds, params),
     }
     write_text(paths.EVALUATION_DETAIL, json.dumps(detail, indent=2) + "\n")
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")
     for name, result in results.items():
-        test = result["sets"]["test"]["seeds"]
+        test = result["sets"]["test"]
         log.info(
-            "%s: clean test accuracy %s, ROC AUC %s (seed means)",
+            "%s: clean test ROC AUC %s (seed mean), %s (ensemble); unseen %s, %s",
             name,
-            test["accuracy"]["mean"],
-            test["roc_auc"]["mean"],
+            test["seeds"]["roc_auc"]["mean"],
+            test[ENSEMBLE]["roc_auc"],
+            result["sets"]["test_unseen"]["seeds"]["roc_auc"]["mean"],
+            result["sets"]["test_unseen"][ENSEMBLE]["roc_auc"],
         )
 
 

@@ -245,3 +245,28 @@ def plot_twin_pairs(
     figure.colorbar(mean_shown, ax=axes[2, count], fraction=0.1)
     figure.suptitle("test reals and their autogan twins: the same content, up-sampled by the decoder")
     save_figure(figure, path)
+
+
+def plot_seed_spread(
+    per_seed: dict[str, dict[str, list[float]]], ensemble: dict[str, dict[str, float]], metric: str, path: Path
+) -> None:
+    """One panel per test set: every seed's `metric` per detector as dots (spread sideways so equal values stay
+    visible), their mean as a bar, the seed ensemble as a star; `per_seed` maps set -> detector -> values."""
+    columns = min(3, len(per_seed))
+    rows = -(-len(per_seed) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows), squeeze=False, layout="constrained")
+    for axis in axes.ravel()[len(per_seed) :]:
+        axis.set_axis_off()
+    for axis, (test_set, by_detector) in zip(axes.ravel(), per_seed.items(), strict=False):
+        for position, (name, values) in enumerate(by_detector.items()):
+            offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+            axis.plot(position + offsets, values, "o", color=f"C{position}", alpha=0.7, markersize=4)
+            axis.plot([position - 0.25, position + 0.25], [np.mean(values)] * 2, "-", color="black", linewidth=1.5)
+            axis.plot(position + 0.32, ensemble[test_set][name], "*", color=f"C{position}", markersize=9)
+        axis.set_xticks(range(len(by_detector)), list(by_detector), fontsize=8)
+        axis.set_title(test_set, fontsize=9)
+        axis.grid(alpha=0.3, axis="y")
+    for row in axes:
+        row[0].set_ylabel(metric)
+    figure.suptitle(f"{metric} per test set: each seed (dots), their mean (bar), the seed ensemble (star)")
+    save_figure(figure, path)

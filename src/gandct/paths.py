@@ -31,7 +31,7 @@ GENERATORS = (
 
 
 def detector_model(name: str) -> Path:
-    """The detector `name` users score with, a copy of its seed with the best val loss:
+    """The detector `name` users score with, the seed ensemble of every seed's model:
     models/detectors/<name>.keras."""
     return DETECTORS / f"{name}.keras"
 
@@ -65,7 +65,8 @@ TRAIN_REPORTS = REPORTS / "train"  # per detector: summary.json, timing.json, pl
 
 
 def train_summary(name: str) -> Path:
-    """Every seed's training figures and the best seed of detector `name`."""
+    """Every seed's training figures, the seed with the lowest val loss and the seed ensemble's figures of
+    detector `name`."""
     return TRAIN_REPORTS / name / "summary.json"
 
 
@@ -81,6 +82,7 @@ def train_curves(name: str) -> Path:
 
 EVALUATION = REPORTS / "evaluate"  # ROC, precision-recall and prediction plot data, and detail.json
 METRICS = REPORTS / "metrics.json"  # the headline numbers: DVC metrics
+EVALUATION_SCORES = EVALUATION / "scores"  # every model's p_fake per image, one CSV per test set
 EVALUATION_DETAIL = EVALUATION / "detail.json"  # every figure of the evaluate stage: committed, not a metric
 
 

@@ -1,7 +1,8 @@
 """report stage: figures, saliency numbers and `reports/report.md` from the features, models and metrics.
 
 Figures (reports/figures/): samples.png, mean_spectra.png, mean_spectra_unseen.png, diagonal_profile.png,
-training_curves.png (each detector's best seed), roc_test.png (seed-averaged scores), saliency/<model>.png,
+training_curves.png (each detector's best val-loss seed), roc_test.png (the seed ensembles), seed_roc_auc.png
+(every seed on every test set), saliency/<model>.png,
 saliency/mean.png. Numbers: reports/saliency.json. Tables and comparisons come from reports/evaluate/detail.json.
 """
 
@@ -214,8 +215,29 @@ def metrics_table(detectors: dict[str, dict], key: str) -> str:
     return "\n".join(lines)
 
 
+def ensemble_table(detectors: dict[str, dict], key: str) -> str:
+    """A Markdown table: one row per model, one column per test set, `key` of its seed ensemble."""
+    sets = list(next(iter(detectors.values()))["sets"])
+    lines = ["| model (seeds) | " + " | ".join(set_title(s) for s in sets) + " |", "|---" * (len(sets) + 1) + "|"]
+    for name, result in detectors.items():
+        cells = ["n/a" if (value := result["sets"][s]["ensemble"][key]) is None else f"{value:.3f}" for s in sets]
+        lines.append(f"| {name} ({len(result['seeds'])}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def seed_spread_figure(detectors: dict[str, dict], metric: str, path: Path) -> None:
+    """Every seed's `metric` and the ensemble's, per test set and detector (`figures.plot_seed_spread`)."""
+    sets = list(next(iter(detectors.values()))["sets"])
+    per_seed = {
+        set_title(s): {name: list(r["sets"][s]["seeds"][metric]["seeds"].values()) for name, r in detectors.items()}
+        for s in sets
+    }
+    ensemble = {set_title(s): {name: r["sets"][s]["ensemble"][metric] for name, r in detectors.items()} for s in sets}
+    figures.plot_seed_spread(per_seed, ensemble, metric, path)
+
+
 def interval_of(found: dict | None) -> BootstrapInterval | None:
-    return BootstrapInterval(**found) if found else None
+    return BootstrapInterval(**(found | {"seeds": tuple(found["seeds"])})) if found else None
 
 
 def interval_cell(found: dict | None) -> str:
@@ -409,18 +431,27 @@ def write_report(params: Params, detail: dict, shares: dict, looks: dict, counts
         metrics_table(detail["detectors"], "accuracy_at_val_threshold"),
         "ROC AUC:",
         metrics_table(detail["detectors"], "roc_auc"),
+        figure("seed_roc_auc.png", "ROC AUC of every seed on every test set"),
+        "Every seed's ROC AUC (dots), their mean (bar) and the seed ensemble's (star): how far apart training runs "
+        "of one detector land is what the comparisons below must count.",
         "Average precision:",
         metrics_table(detail["detectors"], "average_precision"),
         "Perturbed sets re-encode, blur, rescale or add noise to every test image of both classes before the "
         "transform; the unseen generator is a DCGAN no detector was trained on.",
+        "The seed ensemble, what `gandct predict` and `load_detector` score with (the sigmoid of the seeds' mean "
+        "logit), ROC AUC and accuracy at its own val threshold:",
+        ensemble_table(detail["detectors"], "roc_auc"),
+        ensemble_table(detail["detectors"], "accuracy_at_val_threshold"),
         "## Comparisons",
-        f"Differences of the seed-averaged scores, a - b, with their 95% paired bootstrap interval "
-        f"({detail['bootstrap']['resamples']} resamples of the test images, the same for both detectors); "
-        'accuracy at each detector\'s val threshold for its averaged scores. "better" means the whole interval '
-        'is above 0, "worse" below 0, otherwise "no clear difference".',
+        "Differences of the seed-mean metric, a - b, with their 95% interval from a two-level bootstrap "
+        f"({detail['bootstrap']['resamples']} resamples): each resample draws every detector's training seeds "
+        "with replacement and the test images with replacement (the same images for both detectors), so the "
+        "interval counts what a re-run changes, the training as well as the test images. Accuracy is each "
+        'seed\'s at its own val threshold. "better" means the whole interval is above 0, "worse" below 0, '
+        'otherwise "no clear difference".',
         intervals_table(detail["comparisons"]),
         figure("roc_test.png", "ROC curves, clean test split"),
-        "Training curves of the seed each detector's users score with (the lowest val loss):",
+        "Training curves of each detector's seed with the lowest val loss:",
         figure("training_curves.png", "training curves, best seed"),
         "## Where the detectors look",
         "Share of saliency mass (|d logit / d input|, tf-keras-vis) in the high-frequency quadrant: vanilla "
@@ -466,8 +497,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in params.train.models:
         points = read_csv(paths.EVALUATION / "roc" / f"{name}.csv")
         fpr, tpr = (np.array([float(p[k]) for p in points]) for k in ("fpr", "tpr"))
-        roc[name] = (fpr, tpr, detail["detectors"][name]["sets"]["test"]["seed_mean_scores"]["roc_auc"])
-    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "clean test split, seed-averaged scores")
+        roc[name] = (fpr, tpr, detail["detectors"][name]["sets"]["test"]["ensemble"]["roc_auc"])
+    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "clean test split, seed ensembles")
+    seed_spread_figure(detail["detectors"], "roc_auc", FIGURES / "seed_roc_auc.png")
     shares, looks = saliency_report(params)
     measures = {
         name: share | {"frequency": {split: looks[split][name] for split in looks}} for name, share in shares.items()
