@@ -411,6 +411,49 @@ def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, c
         detector.predict([folder / "broken.png"])
 
 
+def test_an_auc_from_predicts_csv_is_the_one_evaluate_reports(inside, tmp_path):
+    test_rows = read_rows(inside / paths.features_file("test", "ids.csv"))
+    out = tmp_path / "scores.csv"
+    predict.main(
+        [
+            *(str(inside / row["path"]) for row in test_rows),
+            "--model",
+            str(paths.detector_model("paper")),
+            "--out",
+            str(out),
+        ]
+    )
+    rows = read_rows(out)
+    labels = [int(row["label"]) for row in test_rows]
+    reported = json.loads(paths.EVALUATION_DETAIL.read_text())["detectors"]["paper"]["sets"]["test"]["ensemble"]
+    assert metrics.roc_auc_score(labels, [float(row["p_fake"]) for row in rows]) == pytest.approx(
+        reported["roc_auc"], abs=1e-6
+    )
+    assert metrics.roc_auc_score(labels, [float(row["logit"]) for row in rows]) == pytest.approx(
+        reported["roc_auc"], abs=1e-6
+    )
+
+
+def test_scores_far_below_one_in_a_million_keep_their_order_through_predicts_csv(inside, tmp_path):
+    """A model whose logits all lie near -40 (p_fake about 1e-18): six decimals would print every score as 0."""
+    model = keras.saving.load_model(paths.seed_model("paper", 0), safe_mode=True)
+    kernel, bias = model.get_layer("logit").get_weights()
+    model.get_layer("logit").set_weights([kernel, bias - 40])
+    sure = tmp_path / "paper.keras"
+    model.save(sure)
+    paths.model_stats(sure).write_bytes(paths.model_stats(paths.detector_model("paper")).read_bytes())
+    paths.model_threshold(sure).write_text(json.dumps({"threshold": 0.5}))
+    files = [str(inside / row["path"]) for row in read_rows(inside / paths.features_file("test", "ids.csv"))]
+    out = tmp_path / "scores.csv"
+    predict.main([*files, "--model", str(sure), "--out", str(out)])
+    rows = read_rows(out)
+    p_fake, logits = (np.array([float(row[key]) for row in rows]) for key in ("p_fake", "logit"))
+    expected = Detector.load(sure).predict(files)
+    assert (p_fake < 1e-6).all() and len(np.unique(p_fake)) == len(np.unique(expected)) > len(files) // 2
+    np.testing.assert_array_equal(p_fake, expected)  # the very numbers, so the very order
+    np.testing.assert_array_equal(np.argsort(p_fake, kind="stable"), np.argsort(logits, kind="stable"))
+
+
 def copy_detector(name: str, folder: Path, threshold: float | None) -> Path:
     """The published model and statistics of `name` copied into `folder`, with `threshold` saved beside them."""
     model = folder / f"{name}.keras"
@@ -472,11 +515,18 @@ def test_predict_refuses_unsafe_unknown_or_mismatched_models(inside, tmp_path):
     with pytest.raises(GandctError, match="unknown detector 'stranger'"):
         predict.main([image, "--model", str(tmp_path / "stranger.keras")])
 
-    small_inputs = keras.Input((16, 16, 1))
-    mismatched = keras.Model(small_inputs, keras.layers.Dense(1)(keras.layers.Flatten()(small_inputs)), name="paper")
-    mismatched.save(tmp_path / "paper.keras")
     stats = paths.model_stats(paths.detector_model("paper"))
     (tmp_path / "paper.dct_stats.npz").write_bytes((inside / stats).read_bytes())
+    # a detector of an older gandct: the sigmoid inside its last Dense, no logit of its own
+    fused = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, fused, name="paper").save(tmp_path / "paper.keras")
+    with pytest.raises(GandctError, match="no sigmoid layer `p_fake` after the logit"):
+        predict.main([image, "--model", str(tmp_path / "paper.keras")])
+
+    small_inputs = keras.Input((16, 16, 1))
+    logit = keras.layers.Dense(1, name="logit")(keras.layers.Flatten()(small_inputs))
+    mismatched = keras.Model(small_inputs, keras.layers.Activation("sigmoid", name="p_fake")(logit), name="paper")
+    mismatched.save(tmp_path / "paper.keras")
     with pytest.raises(GandctError, match=r"takes inputs of shape \(16, 16, 1\) but its statistics describe"):
         predict.main([image, "--model", str(tmp_path / "paper.keras")])
 

@@ -36,8 +36,10 @@ def workdir(tmp_path, monkeypatch) -> Path:
 
 
 def val_scores(model: keras.Model, kind: str) -> np.ndarray:
+    """p_fake of the val split as every scorer computes it: the float64 sigmoid of the model's logits."""
     rows = np.load(paths.features_file("val", "dct.npy" if kind == "dct" else "pixels.npy"))
-    return model.predict(cached_inputs(rows, kind, DctStats.load(paths.DCT_STATS)), verbose=0)[:, 0]
+    logits = models.logit_model(model).predict(cached_inputs(rows, kind, DctStats.load(paths.DCT_STATS)), verbose=0)
+    return models.probabilities(logits[:, 0])
 
 
 @pytest.mark.parametrize("name", ["paper", "custom", "paper_pixel", "linear"])

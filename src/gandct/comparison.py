@@ -125,6 +125,11 @@ class BootstrapInterval:
     resamples: int
     seeds: tuple[int, int] = (1, 1)
 
+    @classmethod
+    def from_dict(cls, found: dict) -> BootstrapInterval:
+        """The interval `to_dict` wrote (e.g. read back from detail.json)."""
+        return cls(**found | {"seeds": tuple(found["seeds"])})
+
     def to_dict(self) -> dict[str, float | int | str | list[int]]:
         return {
             "metric": self.metric,

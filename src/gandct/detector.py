@@ -23,6 +23,7 @@ from gandct.dct import DctStats, cached_inputs, fit_image, log_spectra
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb
+from gandct.models import logit_model, probabilities
 from gandct.paths import model_stats, model_threshold
 
 DEFAULT_BATCH = 256
@@ -46,7 +47,7 @@ class Detector:
         # so five detectors, traced once each, would already be reported as retracing; a partial of this
         # model counts on its own.
         signature = [tf.TensorSpec((None, *self.stats.preprocessing.shape), tf.float32)]
-        forward = tf.function(functools.partial(self.model, training=False), input_signature=signature)
+        forward = tf.function(functools.partial(logit_model(self.model), training=False), input_signature=signature)
         object.__setattr__(self, "_forward", forward)
 
     @classmethod
@@ -64,6 +65,13 @@ class Detector:
             raise GandctError(message) from None
         if model.name not in INPUT_KIND:
             raise GandctError(f"{model_path}: unknown detector {model.name!r}; expected one of {', '.join(INPUT_KIND)}")
+        if not isinstance(
+            next((layer for layer in model.layers if layer.name == "p_fake"), None), keras.layers.Activation
+        ):
+            raise GandctError(
+                f"{model_path}: no sigmoid layer `p_fake` after the logit, as every gandct detector has since the "
+                "seed ensembles; a model saved before them must be trained again (dvc repro train)"
+            )
         stats = DctStats.load(model_stats(model_path))
         if tuple(model.input_shape[1:]) != stats.preprocessing.shape:
             raise GandctError(
@@ -91,14 +99,19 @@ class Detector:
                 raise ImageError(f"{image}: {err}") from None
         return fitted
 
-    def predict_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """p_fake (float64, N) of fitted uint8 images (N, H, W, C), which may be memory-mapped, scored
+    def logits_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """The logits (float32, N) of fitted uint8 images (N, H, W, C), which may be memory-mapped, scored
         `batch_size` images at a time."""
-        p_fake = np.empty(len(fitted), np.float64)
+        logits = np.empty(len(fitted), np.float32)
         for start in range(0, len(fitted), batch_size):
             rows = np.asarray(fitted[start : start + batch_size])
-            p_fake[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()[:, 0]
-        return p_fake
+            logits[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()[:, 0]
+        return logits
+
+    def predict_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """p_fake (float64, N) of fitted uint8 images: the sigmoid of `logits_fitted` in float64, so scores
+        that rank differently never round to the same value."""
+        return probabilities(self.logits_fitted(fitted, batch_size))
 
     def predict(self, images: Sequence[Path | str | np.ndarray], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """p_fake (float64, N) of image files or decoded uint8 RGB images of any size."""

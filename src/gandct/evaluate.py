@@ -124,12 +124,12 @@ def write_scores(
 ) -> None:
     """reports/evaluate/scores/<test_set>.csv: each image's id (its path), label and generator as the features
     stage listed them (`split` is the split whose images the set holds), then every model's p_fake in the
-    shortest text that reads back to the same float32, so ranks and ties survive the file exactly."""
+    shortest text that reads back to the same float64 (repr), so ranks and ties survive the file exactly."""
     ids = read_csv(paths.features_file(split, "ids.csv"))
-    columns = {score_column(key): p_fake.astype(np.float32) for key, p_fake in by_key.items()}
+    columns = {score_column(key): p_fake.tolist() for key, p_fake in by_key.items()}
     rows = [
         {"id": row["path"], "label": int(label), "generator": row["generator"]}
-        | {column: str(values[index]) for column, values in columns.items()}
+        | {column: repr(values[index]) for column, values in columns.items()}
         for index, (row, label) in enumerate(zip(ids, labels, strict=True))
     ]
     write_csv(paths.EVALUATION_SCORES / f"{test_set}.csv", ["id", "label", "generator", *columns], rows)

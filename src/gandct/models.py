@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import layers
+from scipy import special
 
 from gandct.detector_names import IMAGENET_NAMES, INPUT_KIND
 from gandct.errors import GandctError
@@ -206,6 +207,17 @@ def seed_ensemble(members: dict[int, keras.Model], name: str) -> keras.Model:
     logit = layers.Average(name="mean_logit")(logits) if len(logits) > 1 else logits[0]
     outputs = layers.Activation("sigmoid", name="p_fake")(logit)
     return keras.Model(inputs, outputs, name=name)
+
+
+def logit_model(model: keras.Model) -> keras.Model:
+    """`model` up to its logit, the input of the sigmoid layer `p_fake` every detector ends with."""
+    return keras.Model(model.input, model.get_layer("p_fake").input, name=f"{model.name}_logit")
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """p_fake in float64 from the model's float32 logits: a float32 sigmoid rounds every logit above about 17
+    to 1.0 (and far below 0 to tiny ties), which would tie scores that rank differently."""
+    return special.expit(np.asarray(logits, np.float64))
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """predict: score new images with a trained detector, `gandct predict PATH... --model models/detectors/custom.keras`.
 
 Each image goes through exactly the features stage's preprocessing, with the train statistics saved
-beside the model (`models/detectors/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, label, error`; `label`
-is fake when p_fake reaches the model's own threshold, chosen on the val split and saved beside it
-(`<name>.threshold.json`), or `--threshold`. A file that cannot be read gets a row with its error instead of
-stopping the run.
+beside the model (`models/detectors/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, logit, label,
+error`: p_fake (float64, the sigmoid of the logit) and the logit (the model's float32 output) at full
+precision, so scores rank and tie in the file exactly as they do in the model; `label` is fake when p_fake
+reaches the model's own threshold, chosen on the val split and saved beside it (`<name>.threshold.json`), or
+`--threshold`. A file that cannot be read gets a row with its error instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from gandct.errors import GandctError
 from gandct.fileio import atomic_path, expand_paths, output_problem
 from gandct.images import ImageError, load_rgb
 from gandct.logs import progress, setup_logging
+from gandct.models import probabilities
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["path", "p_fake", "label", "error"]
+COLUMNS = ["path", "p_fake", "logit", "label", "error"]
 
 
 def score(files: list[Path], detector: Detector, batch_size: int, threshold: float) -> Iterator[dict]:
@@ -43,16 +45,16 @@ def score(files: list[Path], detector: Detector, batch_size: int, threshold: flo
                 fitted.append(fit_image(load_rgb(path), detector.stats.preprocessing))
             except ImageError as err:
                 errors[path] = str(err)
-        p_fake = iter(())
-        if fitted:
-            p_fake = iter(detector.predict_fitted(np.stack(fitted), batch_size))
+        logits = iter(detector.logits_fitted(np.stack(fitted), batch_size) if fitted else ())
         for path in batch:
             if path in errors:
-                yield {"path": str(path), "p_fake": "", "label": "", "error": errors[path]}
-            else:
-                probability = float(next(p_fake))
-                label = "fake" if probability >= threshold else "real"
-                yield {"path": str(path), "p_fake": f"{probability:.6f}", "label": label, "error": ""}
+                yield {"path": str(path), "p_fake": "", "logit": "", "label": "", "error": errors[path]}
+                continue
+            logit = next(logits)
+            probability = float(probabilities(logit))
+            label = "fake" if probability >= threshold else "real"
+            # repr and float32's str: the shortest text that reads back to the same number
+            yield {"path": str(path), "p_fake": repr(probability), "logit": str(logit), "label": label, "error": ""}
 
 
 def write_rows(rows: Iterator[dict], handle: TextIO, total: int) -> int:

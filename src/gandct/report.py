@@ -237,7 +237,7 @@ def seed_spread_figure(detectors: dict[str, dict], metric: str, path: Path) -> N
 
 
 def interval_of(found: dict | None) -> BootstrapInterval | None:
-    return BootstrapInterval(**(found | {"seeds": tuple(found["seeds"])})) if found else None
+    return BootstrapInterval.from_dict(found) if found else None
 
 
 def interval_cell(found: dict | None) -> str:

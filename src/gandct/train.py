@@ -38,7 +38,7 @@ from gandct.figures import plot_coefficient_weights, plot_training_curves
 from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
-from gandct.models import MODELS, logistic_regression, seed_ensemble
+from gandct.models import MODELS, logistic_regression, logit_model, probabilities, seed_ensemble
 from gandct.params import KerasTrainParams, LinearTrainParams, Params, TrainPerturbParams, load_params
 from gandct.perturbations import perturb_randomly
 
@@ -133,7 +133,8 @@ def val_threshold(name: str, model: keras.Model) -> dict[str, float]:
     kind = MODELS[name].features
     x_val, y_val = load_split("val", kind)
     inputs = partial(cached_inputs, kind=kind, stats=DctStats.load(paths.DCT_STATS))
-    p_fake = model.predict(batches(x_val, y_val, SCORE_BATCH, inputs), verbose=0)[:, 0].astype(np.float64)
+    logits = logit_model(model).predict(batches(x_val, y_val, SCORE_BATCH, inputs), verbose=0)[:, 0]
+    p_fake = probabilities(logits)  # as every scorer computes it (`Detector.predict_fitted`)
     labels = np.asarray(y_val).astype(np.int64)
     threshold = choose_threshold(labels, p_fake)
     at_threshold = detection_metrics(labels, p_fake, threshold)
