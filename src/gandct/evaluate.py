@@ -25,7 +25,14 @@ from sklearn import metrics
 
 from gandct import paths
 from gandct.cli import run_command
-from gandct.comparison import BOOTSTRAP_METRICS, describe, detection_metrics, paired_bootstrap, summarise_seeds
+from gandct.comparison import (
+    BOOTSTRAP_METRICS,
+    BootstrapInterval,
+    describe,
+    detection_metrics,
+    paired_bootstrap,
+    summarise_seeds,
+)
 from gandct.datasets import load_split
 from gandct.dct import Preprocessing
 from gandct.detector import Detector
@@ -164,8 +171,10 @@ def comparisons(
                     resamples=params.evaluate.bootstrap_resamples,
                     thresholds=cuts,
                 )
+                # The verdict is read from the published (rounded) numbers, as the report reads it.
                 by_set[test_set][metric] = interval and interval.to_dict()
-                log.info("%s - %s, %s, %s: %s", first, second, test_set, metric, describe(interval))
+                published = interval and BootstrapInterval.from_dict(by_set[test_set][metric])
+                log.info("%s - %s, %s, %s: %s", first, second, test_set, metric, describe(published))
     return found
 
 
