@@ -448,7 +448,9 @@ def write_report(params: Params, detail: dict, shares: dict, looks: dict, counts
         "with replacement and the test images with replacement (the same images for both detectors), so the "
         "interval counts what a re-run changes, the training as well as the test images. Accuracy is each "
         'seed\'s at its own val threshold. "better" means the whole interval is above 0, "worse" below 0, '
-        'otherwise "no clear difference".',
+        'otherwise "no clear difference". The interval does not count what only a re-run with another `seed` '
+        "draws anew (the few photographs of the test split, the GANs' own training), so a verdict stands only "
+        "when a replicate run gives it too: see docs/replication.md.",
         intervals_table(detail["comparisons"]),
         figure("roc_test.png", "ROC curves, clean test split"),
         "Training curves of each detector's seed with the lowest val loss:",

@@ -1,0 +1,65 @@
+"""The README's Results quote only numbers that the committed reports/ hold, so a stale figure fails here."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from conftest import REPO
+
+DECIMAL = re.compile(r"(?<![\w.])[+-]?\d+\.\d+")  # 0.844, +0.055, -0.014, 2.68 (of "2.68x"); not 2090 or 15%
+
+
+def results_section(readme: str) -> str:
+    """The text of the README's `## Results` section, up to the next second-level heading."""
+    start = readme.index("\n## Results\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+def json_numbers(value: object) -> Iterator[float]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield float(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from json_numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_numbers(item)
+
+
+def reported_numbers(reports: Path) -> set[float]:
+    """Every number of every JSON file and of report.md under `reports/`, committed outputs of `dvc repro`."""
+    found: set[float] = set()
+    for path in reports.rglob("*.json"):
+        found.update(json_numbers(json.loads(path.read_text())))
+    for path in reports.rglob("*.md"):
+        found.update(float(text) for text in DECIMAL.findall(path.read_text()))
+    return found
+
+
+def missing_numbers(results: str, reported: set[float]) -> list[str]:
+    """The decimals of `results` that no reported number rounds to, at the decimals the text gives."""
+    missing = []
+    for text in DECIMAL.findall(results):
+        value, decimals = float(text), len(text.split(".")[1])
+        if not any(round(number, decimals) == round(value, decimals) for number in reported):
+            missing.append(text)
+    return missing
+
+
+def test_every_number_in_the_readme_results_is_in_the_committed_reports():
+    results = results_section((REPO / "README.md").read_text())
+    assert len(DECIMAL.findall(results)) >= 20, "the Results section should quote the run's numbers"
+    missing = missing_numbers(results, reported_numbers(REPO / "reports"))
+    assert not missing, f"README Results quotes numbers that no file under reports/ holds: {missing}"
+
+
+def test_a_stale_or_invented_number_is_caught():
+    reported = {0.8437, -0.0512, 2.6849}
+    assert missing_numbers("AUC 0.844, custom - paper -0.051, SWD 2.68x", reported) == []
+    assert missing_numbers("AUC 0.845, custom - paper +0.051, SWD 2.7x", reported) == ["0.845", "+0.051"]

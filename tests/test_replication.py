@@ -1,0 +1,48 @@
+"""Replicate runs of the default pipeline (another `seed`: new splits, new GAN fakes, new detectors): the
+committed reports hold one, the project's claim never flips between them, and docs/replication.md says which
+verdicts do not replicate."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import REPO
+
+from gandct.replication import contradictions, replicated_verdict, verdicts
+
+RUNS = (REPO / "reports/evaluate/detail.json", *sorted((REPO / "reports/replicate").glob("*/detail.json")))
+
+
+def run_verdicts() -> list[dict]:
+    return [verdicts(json.loads(path.read_text())) for path in RUNS]
+
+
+def test_a_replicate_run_is_committed_beside_the_default_one():
+    assert len(RUNS) >= 2, "reports/replicate/<run>/detail.json: a run of the pipeline with another seed"
+    seeds = {json.loads(path.read_text())["bootstrap"]["seed"] for path in RUNS}
+    assert len(seeds) == len(RUNS), "each replicate must use another `seed`"
+    first, *others = run_verdicts()
+    assert all(set(other) == set(first) for other in others)
+
+
+def test_the_custom_against_paper_verdicts_never_flip_between_runs():
+    flipped = [key for key in contradictions(run_verdicts()) if key[0] == "custom - paper"]
+    assert not flipped, f"custom - paper: one run says better, another worse, on {flipped}"
+
+
+def test_the_replication_doc_names_every_comparison_the_runs_contradict_on():
+    text = (REPO / "docs/replication.md").read_text()
+    for pair, test_set, metric in contradictions(run_verdicts()):
+        assert f"| {pair} | {test_set} | {metric} |" in text and "not replicated" in text
+
+
+def test_only_a_verdict_every_run_gives_stands():
+    assert replicated_verdict(["better", "better"]) == "better"
+    assert replicated_verdict(["no clear difference"] * 3) == "no clear difference"
+    assert replicated_verdict(["better", "no clear difference"]) == "not replicated"
+    assert replicated_verdict(["worse", "better"]) == "not replicated"
+    runs = [
+        {("a - b", "t", "m"): "better", ("a - b", "u", "m"): "better"},
+        {("a - b", "t", "m"): "worse", ("a - b", "u", "m"): "no clear difference"},
+    ]
+    assert contradictions(runs) == [("a - b", "t", "m")]
