@@ -8,6 +8,7 @@ import csv
 import io
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def gandct(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["gandct", *args], cwd=cwd, env=pipeline_env(), capture_output=True, text=True)
+    # the timeout turns a read that blocks (a named pipe) into a failure instead of a hung test run
+    return subprocess.run(["gandct", *args], cwd=cwd, env=pipeline_env(), capture_output=True, text=True, timeout=300)
 
 
 def run_cli(*argv: str) -> int:
@@ -91,6 +93,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     (real / "loop").symlink_to(folder)
     (real / "dangling.png").symlink_to(folder / "gone.png")
     (real / "self_loop.png").symlink_to(real / "self_loop.png")
+    os.mkfifo(real / "pipe.png")  # reading it would wait for a writer forever
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(real / "socket.png"))
+    listener.close()  # the socket file stays
     save(folder / "unsorted" / "who.png", photo_like(rng, 48))
     bad = {
         "real/empty.png": "empty file",
@@ -103,6 +109,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
         "real/loop": "symbolic link to a folder it is inside (a loop): not followed",
         "real/dangling.png": "broken symbolic link: No such file or directory",
         "real/self_loop.png": "broken symbolic link: Too many levels of symbolic links",
+        "real/pipe.png": "named pipe, not a regular file: not read",
+        "real/socket.png": "socket, not a regular file: not read",
         "unsorted/who.png": "no label",
     }
     return folder, bad, {f"real/linked/linked_{index}.png" for index in range(2)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import stat
 from pathlib import Path
 
 import cv2
@@ -91,11 +93,40 @@ def decode_rgb(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+# Entries that are neither files nor folders: reading a named pipe or a device can block forever.
+SPECIAL_FILES = (
+    (stat.S_ISFIFO, "named pipe"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+
+
+def special_kind(mode: int) -> str | None:
+    """What an entry of this `st_mode` is when it is neither a regular file nor a folder, else None."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((name for is_kind, name in SPECIAL_FILES if is_kind(mode)), "special file")
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file (after links); an ImageError, never a blocking read, if it
+    is a named pipe, a socket or a device. Opened without blocking, then checked on the open file, so the
+    entry cannot turn into a pipe between the check and the read."""
+    if kind := special_kind(os.stat(path).st_mode):  # a socket cannot be opened at all
+        raise ImageError(f"{kind}, not a regular file: not read")
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        if kind := special_kind(os.fstat(descriptor).st_mode):
+            raise ImageError(f"{kind}, not a regular file: not read")
+        return handle.read()
+
+
 def read_file(path: Path | str) -> bytes:
     """The bytes of one listed file; raise ImageError saying why it cannot be read."""
     path = Path(path)
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
     except OSError as err:
         reason = err.strerror or str(err)
     if path.is_symlink() and path.is_dir():  # only a loop is listed, see gandct.fileio.walk_files
