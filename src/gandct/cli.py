@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Callable
+from types import ModuleType
 from typing import NoReturn
 
 from gandct.errors import GandctError
@@ -27,10 +31,45 @@ COMMANDS = {
 }
 
 
+# TensorFlow's C++ start-up notices: written straight to file descriptor 2 while its modules import, before
+# any Python logging exists, so neither logging nor TF_CPP_MIN_LOG_LEVEL stops them.
+START_UP_NOTICES = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on|cpu_feature_guard"
+    r"|^To enable the following instructions"
+)
+VERBOSE_ENV = "GANDCT_VERBOSE"  # set to 1 (e.g. for a whole `dvc repro`) to keep the notices, as --verbose does
+
+
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
-    return "usage: gandct <command> [options]\n\ncommands:\n" + "\n".join(lines) + "\n"
+    return (
+        "usage: gandct [--verbose] <command> [options]\n\n--verbose keeps TensorFlow's start-up notices "
+        f"(or {VERBOSE_ENV}=1)\n\ncommands:\n" + "\n".join(lines) + "\n"
+    )
+
+
+def without_start_up_notices(text: str) -> str:
+    """`text` less TensorFlow's start-up notice lines; every other line as it was."""
+    return "".join(line for line in text.splitlines(keepends=True) if not START_UP_NOTICES.search(line))
+
+
+def import_quietly(module_name: str) -> ModuleType:
+    """Import a command's module with file descriptor 2 held in a temporary file, then write back all it
+    caught but TensorFlow's start-up notices (Python warnings and errors of the import stay)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            sys.stderr.write(without_start_up_notices(held.read().decode(errors="replace")))
+            sys.stderr.flush()
 
 
 def run_command(name: str, stage_main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> NoReturn:
@@ -45,6 +84,8 @@ def run_command(name: str, stage_main: Callable[[list[str] | None], None], argv:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     argv = sys.argv[1:] if argv is None else argv
+    verbose = argv[:1] == ["--verbose"] or os.environ.get(VERBOSE_ENV) == "1"
+    argv = argv[1:] if argv[:1] == ["--verbose"] else argv
     if not argv or argv[0] in {"-h", "--help"}:
         sys.stdout.write(usage())
         sys.exit(0)
@@ -52,5 +93,5 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if name not in COMMANDS:
         sys.stderr.write(f"gandct: unknown command {name!r}\n\n{usage()}")
         sys.exit(2)
-    module = importlib.import_module(COMMANDS[name][0])
+    module = (importlib.import_module if verbose else import_quietly)(COMMANDS[name][0])
     run_command(name, module.main, rest)
