@@ -259,5 +259,5 @@ def test_predict_on_a_folder_without_files_says_so(tmp_path, detector, monkeypat
     (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     assert run_cli("predict", "empty", "--model", str(detector)) == 0
-    assert capsys.readouterr().out.strip() == "path,p_fake,logit,label,error"
+    assert capsys.readouterr().out.strip() == "path,view,tiles,p_fake,logit,p_fake_max,label,error"
     assert "no files found in empty: nothing to score" in caplog.text

@@ -1,11 +1,16 @@
 """predict: score new images with a trained detector, `gandct predict PATH... --model models/detectors/custom.keras`.
 
 Each image goes through exactly the features stage's preprocessing, with the train statistics saved
-beside the model (`models/detectors/<name>.dct_stats.npz`). Writes CSV rows `path, p_fake, logit, label,
-error`: p_fake (float64, the sigmoid of the logit) and the logit (the model's float32 output) at full
-precision, so scores rank and tie in the file exactly as they do in the model; `label` is fake when p_fake
-reaches the model's own threshold, chosen on the val split and saved beside it (`<name>.threshold.json`), or
-`--threshold`. A file that cannot be read gets a row with its error instead of stopping the run.
+beside the model (`models/detectors/<name>.dct_stats.npz`): the view the model was trained on
+(`features.crop`: the central square at native resolution, or the whole image resized). With `--tiles`, every
+tile of the model's input size at native resolution instead (non-overlapping from the top-left, plus the tiles
+flush with the right and bottom borders), summarised by their mean and maximum p_fake.
+
+Writes CSV rows `path, view, tiles, p_fake, logit, p_fake_max, label, error`: p_fake (float64, the sigmoid of
+the logit; with tiles the mean over tiles, and logit its logit) and the logit at full precision, so scores rank
+and tie in the file exactly as they do in the model; `label` is fake when p_fake reaches the model's own
+threshold, chosen on the val split and saved beside it (`<name>.threshold.json`), or `--threshold`. A file
+that cannot be read gets a row with its error instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+from scipy import special
 
 from gandct import paths
 from gandct.cli import run_command
@@ -32,29 +38,71 @@ from gandct.models import probabilities
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["path", "p_fake", "logit", "label", "error"]
+COLUMNS = ["path", "view", "tiles", "p_fake", "logit", "p_fake_max", "label", "error"]
 
 
-def score(files: list[Path], detector: Detector, batch_size: int, threshold: float) -> Iterator[dict]:
-    """One CSV row per file, in order: p_fake and its label at `threshold`, or the error that made the file
-    unusable."""
+def tile_origins(length: int, size: int) -> list[int]:
+    """Where the tiles of `size` start along a side of `length`: every `size` from 0, plus one flush with the
+    far border when `size` does not divide `length`; none when the side is shorter than a tile."""
+    origins = list(range(0, length - size + 1, size))
+    return [*origins, length - size] if origins and origins[-1] + size < length else origins
+
+
+def tiles_of(rgb: np.ndarray, size: int) -> list[np.ndarray]:
+    """Every tile of `size` x `size` at native resolution (`tile_origins` along both sides), row by row."""
+    height, width = rgb.shape[:2]
+    if height < size or width < size:
+        raise ImageError(f"{width}x{height} is smaller than one {size}x{size} tile")
+    return [
+        rgb[top : top + size, left : left + size]
+        for top in tile_origins(height, size)
+        for left in tile_origins(width, size)
+    ]
+
+
+def score(
+    files: list[Path], detector: Detector, batch_size: int, threshold: float, tiles: bool = False
+) -> Iterator[dict]:
+    """One CSV row per file, in order: its score and label at `threshold` (the trained view, or the mean and
+    maximum over its tiles), or the error that made the file unusable."""
+    preprocessing = detector.stats.preprocessing
+    view = "tiles" if tiles else preprocessing.crop
     for start in range(0, len(files), batch_size):
-        batch, errors, fitted = files[start : start + batch_size], {}, []
+        batch, errors, fitted, counts = files[start : start + batch_size], {}, [], {}
         for path in batch:
             try:
-                fitted.append(fit_image(load_rgb(path), detector.stats.preprocessing))
+                rgb = load_rgb(path)
+                parts = tiles_of(rgb, preprocessing.image_size) if tiles else [rgb]
+                fitted += [fit_image(part, preprocessing) for part in parts]
+                counts[path] = len(parts)
             except ImageError as err:
                 errors[path] = str(err)
         logits = iter(detector.logits_fitted(np.stack(fitted), batch_size) if fitted else ())
         for path in batch:
+            row = {"path": str(path), "view": view}
             if path in errors:
-                yield {"path": str(path), "p_fake": "", "logit": "", "label": "", "error": errors[path]}
+                yield row | {
+                    "tiles": "",
+                    "p_fake": "",
+                    "logit": "",
+                    "p_fake_max": "",
+                    "label": "",
+                    "error": errors[path],
+                }
                 continue
-            logit = next(logits)
-            probability = float(probabilities(logit))
-            label = "fake" if probability >= threshold else "real"
-            # repr and float32's str: the shortest text that reads back to the same number
-            yield {"path": str(path), "p_fake": repr(probability), "logit": str(logit), "label": label, "error": ""}
+            part_logits = np.array([next(logits) for _ in range(counts[path])])
+            p_fake = probabilities(part_logits)
+            mean = float(p_fake.mean())
+            # one view: the model's own float32 logit; tiles: the logit of the mean p_fake
+            logit = str(part_logits[0]) if len(part_logits) == 1 else repr(float(special.logit(mean)))
+            yield row | {
+                "tiles": len(part_logits),
+                "p_fake": repr(mean),  # repr: the shortest text that reads back to the same float64
+                "logit": logit,
+                "p_fake_max": repr(float(p_fake.max())),
+                "label": "fake" if mean >= threshold else "real",
+                "error": "",
+            }
 
 
 def write_rows(rows: Iterator[dict], handle: TextIO, total: int) -> int:
@@ -77,6 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threshold", type=float, help="call an image fake when p_fake >= this (default: the model's val-chosen one)"
     )
+    parser.add_argument(
+        "--tiles",
+        action="store_true",
+        help="score every tile of the model's input size at native resolution (mean and max p_fake), "
+        "not the trained view",
+    )
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         raise GandctError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -92,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     files = expand_paths(args.paths)
     if not files:
         log.warning("no files found in %s: nothing to score", ", ".join(args.paths))
-    rows = score(files, detector, args.batch_size, threshold)
+    rows = score(files, detector, args.batch_size, threshold, args.tiles)
     if args.out is None:
         failed = write_rows(rows, sys.stdout, len(files))
     else:
