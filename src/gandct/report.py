@@ -439,8 +439,9 @@ def write_report(params: Params, detail: dict, shares: dict, looks: dict, counts
         "Perturbed sets re-encode, blur, rescale or add noise to every test image of both classes before the "
         "transform; the unseen generator is a DCGAN no detector was trained on.",
         "The seed ensemble, what `gandct predict` and `load_detector` score with (the sigmoid of the seeds' mean "
-        "logit), ROC AUC and accuracy at its own val threshold:",
+        "logit). ROC AUC:",
         ensemble_table(detail["detectors"], "roc_auc"),
+        "Accuracy of the seed ensemble at its own val threshold:",
         ensemble_table(detail["detectors"], "accuracy_at_val_threshold"),
         "## Comparisons",
         "Differences of the seed-mean metric, a - b, with their 95% interval from a two-level bootstrap "
