@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features train report all quick compare test bench lint format clean
+.PHONY: help requirements data features train report all quick compare compare-wide test bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -62,7 +62,7 @@ quick: $(INSTALLED)
 	dvc exp run --temp --name quick-$$(date +%Y%m%d-%H%M%S) $(QUICK_PARAMS)
 	$(MAKE) --no-print-directory compare
 
-# The columns `make compare` may show: the params, and the headline metrics (per detector: clean-test accuracy
+# The columns `make compare-wide` may show: the params, and the headline metrics (per detector: clean-test accuracy
 # and ROC AUC, unseen-generator, paired-fakes and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
 # floor). --only-changed keeps those that differ between the rows; the --drop pattern removes everything else
 # (the other metrics, the dependencies' hashes).
@@ -70,8 +70,12 @@ COMPARE_PARAMS := seed|(data|prepare|augment|autogan|quality|features|train|eval
 COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(test_unseen|test_paired|jpeg_75)\.roc_auc|ratio_to_floor)
 COMPARE_COLUMNS := Experiment|Created|$(COMPARE_PARAMS)|$(COMPARE_METRICS)
 
-## compare: table of the experiments (dvc exp run) against their commit: changed params, headline metrics
+## compare: the experiments' headline metrics beside their commit, one column per run, fitting the terminal
 compare: $(INSTALLED)
+	$(BIN)/gandct compare
+
+## compare-wide: dvc exp show's table: every changed param and headline metric as a column
+compare-wide: $(INSTALLED)
 	dvc exp show --no-pager --only-changed --drop '(?!($(COMPARE_COLUMNS))$$).*'
 
 ## test: run the test suite (installs everything it needs first)

@@ -141,7 +141,7 @@ def headline_values(row: dict) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics_in_200_columns(pipeline):
+def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics(pipeline):
     """Runs second to last: it leaves the experiment (train.custom.width=16) in the workspace."""
     pipeline.run("git", "add", "-A")  # the tiny run is the experiment's baseline
     pipeline.run("git", *GIT_IDENTITY, "commit", "--allow-empty", "-qm", "the tiny run")
@@ -155,7 +155,7 @@ def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics_in
     changed = {name for name in values[0] if len({row[name] for row in values}) > 1}
     assert changed and all(name.startswith("custom.") for name in changed), changed
 
-    make = ["make", "--silent", "compare", "INSTALLED="]  # INSTALLED=: the test's environment is installed
+    make = ["make", "--silent", "compare-wide", "INSTALLED="]  # INSTALLED=: the test's environment is installed
     env = {**pipeline_env(), "COLUMNS": "200"}
     table = subprocess.run(make, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
     lines = table.splitlines()
@@ -165,6 +165,15 @@ def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics_in
     assert set(header.split()) == {"Experiment", "Created", "train.custom.width", *changed}, table
     width_column = [line.split()[-1] for line in lines if " [" in line]  # the experiment's own row
     assert width_column == ["16"], table
+
+    # make compare: every headline metric of every run, in full, in 80 columns
+    narrow = ["make", "--silent", "compare", "INSTALLED="]
+    env = {**pipeline_env(), "COLUMNS": "80"}
+    table = subprocess.run(narrow, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80, table
+    labels = {line.split()[0] for line in table.split("Changed params:")[0].splitlines() if line.startswith("  ")}
+    assert {name.split(".", 1)[1] for name in values[0]} <= labels, table
+    assert "train.custom.width=16" in table.split("Changed params:")[1], table
 
 
 @pytest.mark.slow

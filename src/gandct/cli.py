@@ -28,6 +28,7 @@ COMMANDS = {
     "report": ("gandct.report", "write figures, saliency numbers and reports/report.md"),
     "predict": ("gandct.predict", "score image files or folders with a trained detector"),
     "heatmap": ("gandct.heatmap", "draw images beside their DCT heatmaps"),
+    "compare": ("gandct.compare", "the experiments' headline metrics, one column per run, fitting the terminal"),
 }
 
 
