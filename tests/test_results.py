@@ -267,6 +267,58 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
         assert (inside / "reports" / link.split("(")[1].rstrip(")")).is_file(), link
 
 
+def table_cells(text: str, header_start: str) -> dict[str, dict[str, str]]:
+    """{row name: {column: cell}} of the first Markdown table whose header starts with `header_start`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    columns = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(columns[1:], cells[1:], strict=True))
+    return rows
+
+
+def test_the_report_opens_with_its_answer_in_the_tables_own_numbers(inside):
+    text = (inside / "reports/report.md").read_text()
+    opening = text.split("\n## ")[0]
+    assert opening.startswith("# gandct report\n\n**Question.**") and len(opening.splitlines()) <= 16
+    summary = table_cells(opening, "| ROC AUC |")
+    full = table_cells(text.split("ROC AUC:\n\n", 1)[1], "| model (seeds) |")
+    assert set(summary) == set(full) == {"paper (2)", "linear (1)"}
+    for row, cells in summary.items():
+        assert set(cells) == {"unseen generator", "jpeg_75"}
+        assert all(cells[column] == full[row][column] for column in cells), (row, cells, full[row])
+    shares = json.loads((inside / "reports/saliency.json").read_text())
+    corner = "yes" if all(share["vanilla"] > 0.25 for share in shares.values()) else "no"
+    assert (
+        f"high-frequency corner? {corner}: share of saliency there `paper` {shares['paper']['vanilla']:.0%}" in opening
+    )
+    assert "`custom` beats `paper`: not asked" in opening  # custom is not trained here
+    for heading in ("Data", "Comparisons", "Where the detectors look", "Reading"):
+        assert f"[{heading}]({report.anchor(heading)})" in opening and f"\n## {heading}\n" in text
+
+
+def test_the_summary_verdicts_follow_the_intervals_and_the_fakes_line_the_quality_file():
+    better, level = interval("roc_auc", 0.1, 0.04, 0.16), interval("roc_auc", 0.01, -0.01, 0.03)
+    worse = interval("roc_auc", -0.02, -0.03, -0.01)
+    sets = {"test_unseen": {"roc_auc": better}, "jpeg_75": {"roc_auc": better}, "noise_5": {"roc_auc": level}}
+    assert "holds in this run (unseen generator better; jpeg_75 better; worse on no test set)" in report.claim_verdict(
+        {"custom - paper": sets}
+    )
+    sets["noise_5"] = {"roc_auc": worse}
+    assert "does not hold in this run" in report.claim_verdict({"custom - paper": sets})
+    quality = {
+        "images_per_set": 10,
+        "floor": {"swd_avg": 1.0},
+        "progan": {"ratio_to_floor": 3.391},
+        "test_reals": {"ratio_to_floor": 5.268},
+    }
+    assert report.quality_line(quality).endswith("progan 3.39x (the test photographs 5.27x).")
+
+
 def a_look(rho: float, low: float, high: float, ratio: float) -> dict:
     """Frequency measures of one detector on one set, as `frequency_measures.where_it_looks` writes them."""
     return {

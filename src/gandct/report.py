@@ -405,13 +405,94 @@ def first_look_note(params: Params) -> list[str]:
     ]
 
 
-def write_report(params: Params, detail: dict, shares: dict, looks: dict, counts: dict[str, int]) -> None:
+SUMMARY_SETS = ("test_unseen", "jpeg_75")  # where the headline question is answered: never-seen fakes, re-encoding
+CLAIM = ("custom", "paper")  # the project's claim: custom beats the paper's CNN
+SECTIONS = ("Data", "The evidence: spectra", "Detectors", "Comparisons", "Where the detectors look", "Reading")
+
+
+def anchor(heading: str) -> str:
+    """The Markdown link target of a `## heading` (lower case, spaces to dashes, punctuation dropped)."""
+    return "#" + "".join(c for c in heading.lower().replace(" ", "-") if c.isalnum() or c == "-")
+
+
+def quality_line(quality: dict | None) -> str:
+    """The fakes' quality in one sentence, from reports/augment/quality.json."""
+    if not quality:
+        return "Fakes: no quality measured (`reports/augment/quality.json` missing)."
+    ratios = {
+        name: found["ratio_to_floor"]
+        for name, found in quality.items()
+        if isinstance(found, dict) and "ratio_to_floor" in found
+    }
+    reals = ratios.pop("test_reals", None)
+    text = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items())
+    floor = f" (the test photographs {reals:.2f}x)" if reals is not None else ""
+    return f"Fakes: SWD to the train photographs as a multiple of the real-against-real floor: {text}{floor}."
+
+
+def claim_verdict(comparisons: dict) -> str:
+    """Whether `custom` beats `paper` in ROC AUC on SUMMARY_SETS and is worse nowhere, from the intervals."""
+    pair = f"{CLAIM[0]} - {CLAIM[1]}"
+    if pair not in comparisons:
+        return f"`{CLAIM[0]}` beats `{CLAIM[1]}`: not asked (one of them is not in `train.models`)."
+    by_set = comparisons[pair]
+    on_sets = {s: verdict(interval_of(by_set[s]["roc_auc"])) for s in SUMMARY_SETS if s in by_set}
+    worse = [s for s, found in by_set.items() if verdict(interval_of(found["roc_auc"])) == "worse"]
+    holds = all(word == "better" for word in on_sets.values()) and not worse
+    detail = "; ".join(f"{set_title(s)} {word}" for s, word in on_sets.items())
+    worse_text = f"; worse on {', '.join(map(set_title, worse))}" if worse else "; worse on no test set"
+    answer = "holds" if holds else "does not hold"
+    return f"`{CLAIM[0]}` beats `{CLAIM[1]}` (ROC AUC): {answer} in this run ({detail}{worse_text})."
+
+
+def corner_verdict(shares: dict) -> str:
+    """Whether the detectors look at the high-frequency corner more than a uniform map would."""
+    if not shares:
+        return "High-frequency corner: no saliency measured."
+    looks = {name: share["vanilla"] for name, share in shares.items()}
+    more = all(share > 0.25 for share in looks.values())
+    text = ", ".join(f"`{name}` {share:.0%}" for name, share in looks.items())
+    answer = "yes" if more else "no"
+    return f"Do the detectors look at the high-frequency corner? {answer}: share of saliency there {text}, uniform 25%."
+
+
+def summary(params: Params, detail: dict, shares: dict, quality: dict | None) -> list[str]:
+    """The report's opening: the question, the fakes' quality, the headline table and the two verdicts, from the
+    same numbers and the same cell formats as the full tables below."""
+    detectors, comparisons = detail["detectors"], detail["comparisons"]
+    sets = [s for s in SUMMARY_SETS if s in next(iter(detectors.values()))["sets"]]
+    header = "| ROC AUC | " + " | ".join(set_title(s) for s in sets) + " |"
+    rows = [header, "|---" * (len(sets) + 1) + "|"]
+    for name, result in detectors.items():
+        rows.append(
+            f"| {name} ({len(result['seeds'])}) | "
+            + " | ".join(spread(result["sets"][s]["seeds"]["roc_auc"]) for s in sets)
+            + " |"
+        )
+    pair = f"{CLAIM[0]} - {CLAIM[1]}"
+    if pair in comparisons:
+        rows.append(f"| {pair} | " + " | ".join(interval_cell(comparisons[pair][s]["roc_auc"]) for s in sets) + " |")
+    return [
+        "**Question.** Do detectors trained on one GAN's DCT spectra catch fakes of a generator they never saw and "
+        f"fakes re-encoded as JPEG, and does `{CLAIM[0]}` beat the CNN of Frank et al. 2020 (`{CLAIM[1]}`)? "
+        + quality_line(quality),
+        "\n".join(rows),
+        "Seed mean ± standard deviation (seeds in brackets); the difference row has its 95% interval over seeds "
+        "and test images. " + claim_verdict(comparisons) + " " + corner_verdict(shares),
+        "Sections: " + " · ".join(f"[{heading}]({anchor(heading)})" for heading in SECTIONS),
+    ]
+
+
+def write_report(
+    params: Params, detail: dict, shares: dict, looks: dict, counts: dict[str, int], quality: dict | None = None
+) -> None:
     """reports/report.md: tables, figures and the reading, all from this run's files."""
     sections = [
         "# gandct report",
+        *first_look_note(params),
+        *summary(params, detail, shares, quality),
         f"Data source `{params.data.source}`, seed {params.seed}, DCT of {params.features.image_size}px "
         f"{params.features.color} images. Every number and figure below is regenerated by `dvc repro`.",
-        *first_look_note(params),
         "## Data",
         "Test images per kind: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()) + ".",
         figure("samples.png", "real and generated test images"),
@@ -508,7 +589,8 @@ def main(argv: list[str] | None = None) -> None:
         name: share | {"frequency": {split: looks[split][name] for split in looks}} for name, share in shares.items()
     }
     write_text(paths.REPORTS / "saliency.json", json.dumps(measures, indent=2) + "\n")
-    write_report(params, detail, shares, looks, counts)
+    quality = json.loads(paths.GAN_QUALITY.read_text()) if paths.GAN_QUALITY.is_file() else None
+    write_report(params, detail, shares, looks, counts, quality)
     log.info("wrote %s and %s", paths.REPORTS / "report.md", Path(FIGURES))
 
 
