@@ -72,7 +72,7 @@ COMPARE_COLUMNS := Experiment|Created|$(COMPARE_PARAMS)|$(COMPARE_METRICS)
 
 ## compare: the experiments' headline metrics beside their commit, one column per run, fitting the terminal
 compare: $(INSTALLED)
-	$(BIN)/gandct compare
+	gandct compare
 
 ## compare-wide: dvc exp show's table: every changed param and headline metric as a column
 compare-wide: $(INSTALLED)

@@ -47,7 +47,7 @@ def test_editable_install_runs_from_a_path_with_a_space(tmp_path: Path) -> None:
     env["PATH"] = f"{environment / 'bin'}{os.pathsep}{env['PATH']}"
     result = subprocess.run(["bash", "-c", "gandct --help"], cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"gandct --help from {project}: {result.stderr.strip()}"
-    assert result.stdout.startswith("usage: gandct <command>")
+    assert result.stdout.startswith("usage: gandct [--verbose] <command>")
 
     # The script runs the copy's code, and gandct.__version__ is the one setup.py writes.
     probe = "import gandct; print(gandct.__file__); print(gandct.__version__)"
