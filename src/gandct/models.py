@@ -193,25 +193,23 @@ def imagenet_net(input_shape: tuple[int, int, int], name: str, weights: str = "n
     return keras.Model(inputs, outputs, name=name)
 
 
+def logit_model(model: keras.Model, name: str | None = None) -> keras.Model:
+    """`model` up to its logit, the input of the sigmoid layer `p_fake` every detector ends with, sharing its
+    weights; named `name`, or `<model>_logit`."""
+    return keras.Model(model.input, model.get_layer("p_fake").input, name=name or f"{model.name}_logit")
+
+
 def seed_ensemble(members: dict[int, keras.Model], name: str) -> keras.Model:
     """The seed ensemble of detector `name` from `members` ({seed: trained model}): the sigmoid of the mean of
     the seeds' logits, each the input of its member's `p_fake` layer. Each member becomes the sub-model
     `seed_<s>` up to its logit, sharing its weights; one member gives that member's own outputs."""
     first = next(iter(members.values()))
     inputs = keras.Input(shape=first.input_shape[1:], name=first.layers[0].name)
-    logits = [
-        keras.Model(member.input, member.get_layer("p_fake").input, name=f"seed_{seed}")(inputs)
-        for seed, member in members.items()
-    ]
+    logits = [logit_model(member, f"seed_{seed}")(inputs) for seed, member in members.items()]
     # Mean logit, the standard logit-averaging ensemble: saliency linearises p_fake to it, so gradients stay alive.
     logit = layers.Average(name="mean_logit")(logits) if len(logits) > 1 else logits[0]
     outputs = layers.Activation("sigmoid", name="p_fake")(logit)
     return keras.Model(inputs, outputs, name=name)
-
-
-def logit_model(model: keras.Model) -> keras.Model:
-    """`model` up to its logit, the input of the sigmoid layer `p_fake` every detector ends with."""
-    return keras.Model(model.input, model.get_layer("p_fake").input, name=f"{model.name}_logit")
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
