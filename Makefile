@@ -32,9 +32,9 @@ $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml setup.py
 data: $(INSTALLED)
 	dvc repro prepare
 
-## features: cache the DCT maps and pixels of every image in data/processed/ (dvc repro features)
+## features: cache the DCT maps and pixels of every image in data/processed/ (dvc repro features test_features)
 features: $(INSTALLED)
-	dvc repro features
+	dvc repro features test_features
 
 ## train: run everything up to the trained detectors (dvc repro train)
 train: $(INSTALLED)
@@ -63,11 +63,11 @@ quick: $(INSTALLED)
 	$(MAKE) --no-print-directory compare
 
 # The columns `make compare-wide` may show: the params, and the headline metrics (per detector: clean-test accuracy
-# and ROC AUC, unseen-generator, paired-fakes and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
+# and ROC AUC, unseen-mean and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
 # floor). --only-changed keeps those that differ between the rows; the --drop pattern removes everything else
 # (the other metrics, the dependencies' hashes).
 COMPARE_PARAMS := seed|(data|prepare|augment|autogan|quality|features|train|evaluate|report)\..+
-COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(test_unseen|test_paired|jpeg_75)\.roc_auc|ratio_to_floor)
+COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(unseen_mean|jpeg_75)\.roc_auc|ratio_to_floor)
 COMPARE_COLUMNS := Experiment|Created|$(COMPARE_PARAMS)|$(COMPARE_METRICS)
 
 ## compare: the experiments' headline metrics beside their commit, one column per run, fitting the terminal

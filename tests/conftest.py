@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-# GANs (and the AutoGAN) of a few steps at 16x16: enough to run every code path of the GAN stages in seconds.
+# GANs (and the auto-encoder zoo) of a few steps at 16x16: enough to run every code path of the GAN stages in seconds.
 # The features must fit in their fakes (features.image_size <= augment.resolution with crop: center).
 TINY_AUGMENT = {
     "features": {"image_size": 16},
@@ -33,7 +33,7 @@ TINY_AUGMENT = {
         },
         "dcgan": {"latent_size": 8, "channels": [8, 4], "batch_size": 4, "images": 8},
     },
-    "autogan": {"channels": [4, 8, 8], "discriminator_channels": [4], "batch_size": 4, "images": 8},
+    "autogan": {"channels": [4, 8, 8], "crop": 8, "batch_size": 4, "images": 8},
 }
 
 

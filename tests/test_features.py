@@ -1,6 +1,6 @@
 """The features stage on a small real project: smooth photo-like reals and fakes with a periodic
-up-sampling pattern, listed in a manifest and the GAN stages' listings as prepare, progan, dcgan and autogan (a
-twin of every real, with its stem) write them."""
+up-sampling pattern, listed in a manifest and the GAN stages' listings as prepare, progan, dcgan and the
+auto-encoder families (a twin of every real, with its stem) write them."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, pe
 SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
 UNSEEN_FAKES = 4
 PROGAN_LISTING, DCGAN_LISTING = "data/interim/generated/progan.csv", "data/interim/generated/dcgan.csv"
-AUTOGAN_LISTING = "data/interim/generated/autogan.csv"
+TWIN_FAMILIES = ("autogan_nearest", "autogan_bilinear")  # two of the zoo: each its own listing and test set
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -69,24 +69,28 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
             save_png(tmp_path / fake, gan_like(rng, 64))
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
-            twin = f"data/interim/generated/autogan/{split}/{split}_{index:02d}.png"
-            (tmp_path / twin).parent.mkdir(parents=True, exist_ok=True)
-            save_png(tmp_path / twin, gan_like(rng, 64))
-            generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": "autogan"})
+            for family in TWIN_FAMILIES:
+                twin = f"data/interim/generated/{family}/{split}/{split}_{index:02d}.png"
+                (tmp_path / twin).parent.mkdir(parents=True, exist_ok=True)
+                save_png(tmp_path / twin, gan_like(rng, 64))
+                generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": family})
         for index in range(SOURCE_FAKES):
             fake = f"data/raw/sample/fake_stylegan/{split}_{index:02d}.png"
             (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
             save_png(tmp_path / fake, gan_like(rng, 72))
             manifest.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "stylegan"})
     for index in range(UNSEEN_FAKES):
-        fake = f"data/interim/generated/dcgan/{index:02d}.png"
+        fake = f"data/interim/generated/dcgan/test/{index:02d}.png"
         (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
         save_png(tmp_path / fake, gan_like(rng, 64))
-        generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
+        generated.append({"path": fake, "label": "fake", "split": "test", "group": fake, "generator": "dcgan"})
     write_listing(tmp_path / "data/interim/manifest.csv", [{**row, "sha256": ""} for row in manifest])
-    for listing, generator in ((PROGAN_LISTING, "progan"), (DCGAN_LISTING, "dcgan"), (AUTOGAN_LISTING, "autogan")):
+    for generator in ("progan", "dcgan", *TWIN_FAMILIES):
         rows = [{**row, "sha256": ""} for row in generated if row["generator"] == generator]
-        write_listing(tmp_path / listing, rows)
+        write_listing(tmp_path / paths.generated_listing(generator), rows)
+    # The families this project leaves out: empty listings, as a stage that wrote no twin would leave them.
+    for generator in set(paths.AUTOGAN_GENERATORS) - set(TWIN_FAMILIES):
+        write_listing(tmp_path / paths.generated_listing(generator), [])
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -95,28 +99,34 @@ def processed(split: str, name: str) -> Path:
     return Path("data/processed") / split / name
 
 
+FIXTURE_SPLITS = ("train", "val", "test", "test_dcgan", *(f"test_{family}" for family in TWIN_FAMILIES))
+
+
 def run_all_splits() -> None:
-    for split in paths.FEATURE_SPLITS:
+    for split in FIXTURE_SPLITS:
         features.main([split])
 
 
 def all_generated(root: Path) -> list[dict[str, str]]:
-    return read_rows(root / PROGAN_LISTING) + read_rows(root / DCGAN_LISTING)
+    return [
+        row for gan in ("progan", "dcgan", *TWIN_FAMILIES) for row in read_rows(root / paths.generated_listing(gan))
+    ]
 
 
 def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
     run_all_splits()
     manifest = read_rows(project / "data/interim/manifest.csv")
     generated = all_generated(project)
+    progan = read_rows(project / PROGAN_LISTING)  # train.fakes: [progan]
     expected = {
-        split: [row for row in manifest if row["split"] == split] + [row for row in generated if row["split"] == split]
+        split: [row for row in manifest if row["split"] == split] + [row for row in progan if row["split"] == split]
         for split in ("train", "val", "test")
     }
     test_reals = [row for row in manifest if row["split"] == "test" and row["label"] == "real"]
-    expected["test_unseen"] = test_reals + [row for row in generated if row["split"] == "test_unseen"]
-    expected["test_paired"] = test_reals + [
-        row for row in read_rows(project / AUTOGAN_LISTING) if row["split"] == "test"
-    ]
+    for gan in ("dcgan", *TWIN_FAMILIES):  # the test reals, then that generator's test fakes; no source fakes
+        expected[f"test_{gan}"] = test_reals + [
+            row for row in generated if row["split"] == "test" and row["generator"] == gan
+        ]
     for split, rows in expected.items():
         dct = np.load(processed(split, "dct.npy"), mmap_mode="r")
         pixels = np.load(processed(split, "pixels.npy"), mmap_mode="r")
@@ -131,11 +141,13 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         assert [int(row["label"]) for row in ids] == labels.astype(int).tolist()
         assert np.isfinite(dct).all()
     assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "progan", "stylegan"}
-    assert {row["generator"] for row in read_rows(processed("test_unseen", "ids.csv"))} == {"", "dcgan"}
-    paired = read_rows(processed("test_paired", "ids.csv"))
-    assert [Path(row["path"]).stem for row in paired if row["label"] == "1"] == [
-        Path(row["path"]).stem for row in paired if row["label"] == "0"
-    ]  # every test real, then its twin in the same order
+    assert {row["generator"] for row in read_rows(processed("test_dcgan", "ids.csv"))} == {"", "dcgan"}
+    for family in TWIN_FAMILIES:
+        paired = read_rows(processed(f"test_{family}", "ids.csv"))
+        assert {row["generator"] for row in paired} == {"", family}
+        assert [Path(row["path"]).stem for row in paired if row["label"] == "1"] == [
+            Path(row["path"]).stem for row in paired if row["label"] == "0"
+        ]  # every test real, then its twin in the same order
     assert sorted(p.name for p in Path("data/processed").rglob("dct_stats.npz")) == ["dct_stats.npz"]
     # The cache holds log spectra; z-scored with the train statistics the train rows have mean 0 and std 1.
     train = DctStats.load(paths.DCT_STATS).normalize(np.load(processed("train", "dct.npy")))
@@ -153,7 +165,7 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
 def test_stage_arrays_are_exactly_what_the_preprocessing_module_computes(project, settings):
     set_features(project, **settings)
     preprocessing = Preprocessing.from_params(load_params().features)
-    for split in ("train", "test_unseen"):
+    for split in ("train", "test_dcgan"):
         features.main([split])
         rgbs = [load_rgb(row["path"]) for row in read_rows(processed(split, "ids.csv"))]
         fitted = fit_images(rgbs, preprocessing)
@@ -197,7 +209,7 @@ def test_train_statistics_never_see_val_or_test_images(project):
 def test_same_arrays_with_one_worker_or_several_and_any_chunk_size(project):
     set_features(project, workers=1, chunk_size=1000)
     run_all_splits()
-    files = [processed(split, name) for split in paths.FEATURE_SPLITS for name in paths.FEATURE_FILES]
+    files = [processed(split, name) for split in FIXTURE_SPLITS for name in paths.FEATURE_FILES]
     single = {file: file.read_bytes() for file in files}
     single_stats = DctStats.load(paths.DCT_STATS)
     set_features(project, workers=2, chunk_size=3)
@@ -226,7 +238,11 @@ def test_an_undecodable_image_names_the_file_and_keeps_the_previous_output(proje
 
 @pytest.mark.parametrize(
     ("fakes", "generators"),
-    [(["autogan"], {"", "stylegan", "autogan"}), (["progan", "autogan"], {"", "stylegan", "progan", "autogan"})],
+    [
+        (["autogan_nearest"], {"", "stylegan", "autogan_nearest"}),
+        (["progan", "autogan_bilinear"], {"", "stylegan", "progan", "autogan_bilinear"}),
+        (list(TWIN_FAMILIES), {"", "stylegan", *TWIN_FAMILIES}),
+    ],
 )
 def test_train_fakes_choose_whose_fakes_train_and_val_hold_and_the_test_split_keeps_the_progans(
     project, fakes, generators
@@ -247,9 +263,9 @@ def test_missing_generated_images_or_listing_are_clear_errors(project):
     Path(gone).unlink()
     message = rf"1 image\(s\) listed in data/interim/generated/dcgan\.csv are missing \({re.escape(gone)}\)"
     with pytest.raises(GandctError, match=message):
-        features.main(["test_unseen"])
+        features.main(["test_dcgan"])
     assert not Path("data/processed").exists()
-    features.main(["test"])  # the other generator's splits do not need its fakes
+    features.main(["test"])  # the other generators' sets do not need its fakes
     Path(PROGAN_LISTING).unlink()
     with pytest.raises(GandctError, match=r"progan\.csv not found; run the progan stage first"):
         features.main(["train"])
@@ -342,39 +358,41 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     root = project_copy.root
     rng = np.random.default_rng(0)
     rows = []
-    splits = ["train"] * 6 + ["val", "val", "test", "test", "test_unseen", "test_unseen"]
-    fakes = [("dcgan" if split == "test_unseen" else "progan", split) for split in splits]
-    for index, (generator, split) in enumerate([*fakes, ("autogan", "train"), ("autogan", "val"), ("autogan", "test")]):
+    fakes = [("progan", split) for split in ["train"] * 6 + ["val", "val", "test", "test"]] + [("dcgan", "test")] * 2
+    twins = [(family, split) for family in paths.AUTOGAN_GENERATORS for split in ("train", "val", "test")]
+    for index, (generator, split) in enumerate([*fakes, *twins]):
         path = f"data/interim/generated/{generator}/{split}/{index:02d}.png"
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / path, gan_like(rng, 32))
         rows.append({"path": path, "label": "fake", "split": split, "group": "", "generator": generator, "sha256": ""})
-    for generator in ("progan", "dcgan", "autogan"):
+    for generator in paths.GENERATORS:
         write_listing(root / paths.generated_listing(generator), [row for row in rows if row["generator"] == generator])
 
     # --single-item: the generated fakes above stand in for the GAN stages, which must not run here.
-    project_copy.run("dvc", "repro", "--single-item", "features")
+    project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
     manifest = read_rows(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6
     assert np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 1)
     assert DctStats.load(root / paths.DCT_STATS).count == train_rows
-    again = project_copy.run("dvc", "repro", "--single-item", "features")
+    assert np.load(root / "data/processed/test_dcgan/y.npy").tolist().count(1.0) == 2
+    again = project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
     assert "Running stage" not in again.stdout
 
-    # A new autogan listing re-runs the features that may read it, train and val as well as test_paired; under
-    # train.fakes: [progan] they come out byte for byte the same, so what reads them has nothing to re-run.
+    # A new listing of one family re-runs the features that may read it, train and val as well as that
+    # family's test set; under train.fakes: [progan] train and val come out byte for byte the same, so what
+    # reads them has nothing to re-run.
     def outs() -> dict[str, str]:
         lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
-        return {name: stage["outs"][0]["md5"] for name, stage in lock.items() if name.startswith("features@")}
+        return {name: stage["outs"][0]["md5"] for name, stage in lock.items() if "features@" in name}
 
     before = outs()
-    twins = [{**row, "sha256": "new"} for row in rows if row["generator"] == "autogan"]
-    write_listing(root / paths.generated_listing("autogan"), twins)
-    ran = project_copy.run("dvc", "repro", "--single-item", "features").stdout
+    twins = [{**row, "sha256": "new"} for row in rows if row["generator"] == "autogan_bilinear"]
+    write_listing(root / paths.generated_listing("autogan_bilinear"), twins)
+    ran = project_copy.run("dvc", "repro", "--single-item", "features", "test_features").stdout
     assert {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")} == {
         "features@train",
         "features@val",
-        "features@test_paired",
+        "test_features@test_autogan_bilinear",
     }
     assert outs() == before
 

@@ -1,5 +1,5 @@
 """The progan, dcgan and autogan stages on a small real project in tmp_path: inputs, counts, outputs, a user's
-generator, the autogan's twins."""
+generator, an auto-encoder family's twins."""
 
 from __future__ import annotations
 
@@ -92,15 +92,10 @@ def test_no_train_reals_is_one_clear_error():
 
 def test_fake_counts_match_the_real_counts_unless_overridden(project):
     manifest = read_csv(paths.MANIFEST)
-    splits = ("train", "val", "test", "test_unseen")
-    assert fakes.fake_counts(manifest, {}, splits) == {"train": 12, "val": 4, "test": 4, "test_unseen": 4}
-    assert fakes.fake_counts(manifest, {"train": 3, "test_unseen": 0}, splits) == {
-        "train": 3,
-        "val": 4,
-        "test": 4,
-        "test_unseen": 0,
-    }
-    assert fakes.fake_counts(manifest, {"train": 3}, ("test_unseen",)) == {"test_unseen": 4}
+    splits = ("train", "val", "test")
+    assert fakes.fake_counts(manifest, {}, splits) == {"train": 12, "val": 4, "test": 4}
+    assert fakes.fake_counts(manifest, {"train": 3, "test": 0}, splits) == {"train": 3, "val": 4, "test": 0}
+    assert fakes.fake_counts(manifest, {"train": 3}, ("test",)) == {"test": 4}
 
 
 def test_params_reject_lists_that_do_not_fit_the_resolution():
@@ -169,13 +164,13 @@ def test_progan_stage_with_a_users_generator_writes_fakes_listing_and_figures(pr
     assert not paths.generated_dir("dcgan").exists()  # the other generator's stage is not run
 
 
-def test_dcgan_stage_writes_test_unseen_fakes_and_a_generator_plain_keras_loads(project, tmp_path_factory):
+def test_dcgan_stage_writes_test_fakes_only_and_a_generator_plain_keras_loads(project, tmp_path_factory):
     write_params(project, TINY_AUGMENT)
     train_dcgan.main([])
     rows = read_csv(paths.generated_listing("dcgan"))
-    assert Counter((row["split"], row["generator"]) for row in rows) == {("test_unseen", "dcgan"): 4}
+    assert Counter((row["split"], row["generator"]) for row in rows) == {("test", "dcgan"): 4}
     for row in rows:
-        assert row["path"].startswith("data/interim/generated/dcgan/test_unseen/")
+        assert row["path"].startswith("data/interim/generated/dcgan/test/")
         assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
     for kind in ("samples", "losses"):
         assert paths.gan_figure("dcgan", kind).stat().st_size > 1000
@@ -201,12 +196,12 @@ def test_a_users_generator_that_cannot_serve_is_refused(project):
         fakes.load_generator(gray)
 
 
-@pytest.mark.parametrize("stage", [train_progan, train_dcgan, train_autogan])
-def test_stage_without_a_manifest_says_to_run_prepare(stage, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("stage", "argv"), [(train_progan, []), (train_dcgan, []), (train_autogan, ["nearest"])])
+def test_stage_without_a_manifest_says_to_run_prepare(stage, argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, TINY_AUGMENT)
     with pytest.raises(GandctError, match="run the prepare stage first"):
-        stage.main([])
+        stage.main(argv)
 
 
 def test_autogan_stage_writes_one_twin_per_real_with_its_stem_split_group_and_size(project, tmp_path_factory):
@@ -217,30 +212,31 @@ def test_autogan_stage_writes_one_twin_per_real_with_its_stem_split_group_and_si
     manifest.append({"path": odd, "label": "real", "split": "val", "group": "odd", "generator": "", "sha256": digest})
     write_csv(paths.MANIFEST, fakes.COLUMNS, manifest)
     write_params(project, TINY_AUGMENT)
-    train_autogan.main([])
-    rows = read_csv(paths.generated_listing("autogan"))
+    train_autogan.main(["transposed"])
+    rows = read_csv(paths.generated_listing("autogan_transposed"))
     assert len(rows) == len(manifest) == 21
     for real, twin in zip(manifest, rows, strict=True):
-        assert twin["path"] == f"data/interim/generated/autogan/{real['split']}/{Path(real['path']).stem}.png"
+        stem = Path(real["path"]).stem
+        assert twin["path"] == f"data/interim/generated/autogan_transposed/{real['split']}/{stem}.png"
         assert (twin["split"], twin["group"], twin["label"], twin["generator"]) == (
             real["split"],
             real["group"],
             "fake",
-            "autogan",
+            "autogan_transposed",
         )
         assert hashlib.sha256(Path(twin["path"]).read_bytes()).hexdigest() == twin["sha256"]
         assert load_rgb(twin["path"]).shape == load_rgb(real["path"]).shape
     # The twins are what the saved auto-encoder makes of their reals, in a Python without gandct.
-    model = paths.generator_model("autogan").resolve()
+    model = paths.generator_model("autogan_transposed").resolve()
     real = to_unit_range(load_rgb(manifest[0]["path"])[None])
     plain = images_in_plain_keras(model, real, tmp_path_factory.mktemp("load"))
     np.testing.assert_array_equal(to_uint8(plain)[0], load_rgb(rows[0]["path"]))
     for kind in ("samples", "losses"):
-        assert paths.gan_figure("autogan", kind).stat().st_size > 1000
-    losses = paths.gan_losses("autogan").read_text().splitlines()
-    assert losses[0] == "step\timages\td_loss\tg_loss\tl1\tadversarial" and len(losses) == 3
-    timings = json.loads(paths.gan_timings("autogan").read_text())
-    assert {"autogan training", "write twins"} <= set(timings["seconds"])
+        assert paths.gan_figure("autogan_transposed", kind).stat().st_size > 1000
+    losses = paths.gan_losses("autogan_transposed").read_text().splitlines()
+    assert losses[0] == "step\timages\tl1" and len(losses) == 3
+    timings = json.loads(paths.gan_timings("autogan_transposed").read_text())
+    assert {"autogan_transposed training", "write twins"} <= set(timings["seconds"])
     assert not paths.generated_dir("progan").exists()
 
 
@@ -250,8 +246,8 @@ def test_twins_of_reals_that_share_a_stem_in_one_split_get_their_own_folders():
         {"path": "real_b/0001.png", "split": "train", "sha256": "bbbbbbbbbbbb22"},
         {"path": "real_b/0001.png", "split": "test", "sha256": "cccccccccccc33"},
     ]
-    assert [path.as_posix() for path in train_autogan.twin_paths(reals)] == [
-        "data/interim/generated/autogan/train/aaaaaaaaaaaa/0001.png",
-        "data/interim/generated/autogan/train/bbbbbbbbbbbb/0001.png",
-        "data/interim/generated/autogan/test/0001.png",
+    assert [path.as_posix() for path in train_autogan.twin_paths("autogan_bilinear", reals)] == [
+        "data/interim/generated/autogan_bilinear/train/aaaaaaaaaaaa/0001.png",
+        "data/interim/generated/autogan_bilinear/train/bbbbbbbbbbbb/0001.png",
+        "data/interim/generated/autogan_bilinear/test/0001.png",
     ]

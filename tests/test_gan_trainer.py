@@ -26,18 +26,7 @@ PROGAN = ProGANConfig(
     seed=5,
 )
 DCGAN = DCGANConfig(resolution=8, latent_size=8, channels=(4,), images=24, batch_size=4, learning_rate=0.0002, seed=5)
-AUTOGAN = AutoGANConfig(
-    resolution=8,
-    channels=(4, 8),
-    discriminator_channels=(4,),
-    upsampling="nearest",
-    batch_size=4,
-    images=24,
-    learning_rate=0.0002,
-    l1_weight=100.0,
-    adversarial_weight=1.0,
-    seed=5,
-)
+AUTOGAN = AutoGANConfig(family="nearest", channels=(4, 8), crop=8, batch_size=4, images=24, learning_rate=0.001, seed=5)
 
 
 def progan(reals: np.ndarray, checkpoint: Checkpoint | None, cls: type = ProGANTrainer) -> ResumableTrainer:

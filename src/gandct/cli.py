@@ -19,8 +19,14 @@ COMMANDS = {
     "download": ("gandct.download", "fetch or build the raw images for data.source"),
     "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
     "progan": ("gandct.train_progan", "train the ProGAN on the train reals and write its train/val/test fakes"),
-    "dcgan": ("gandct.train_dcgan", "train the DCGAN on the train reals and write its test_unseen fakes"),
-    "autogan": ("gandct.train_autogan", "train the up-sampling simulator and write a twin of every real image"),
+    "dcgan": (
+        "gandct.train_dcgan",
+        "train the DCGAN on the train reals and write its test fakes (a generator no detector sees)",
+    ),
+    "autogan": (
+        "gandct.train_autogan",
+        "train one up-sampling family's auto-encoder and write a twin of every real image",
+    ),
     "quality": ("gandct.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
     "features": ("gandct.features", "cache the DCT maps and pixels of every image as .npy arrays"),
     "train": ("gandct.train", "train one detector on the cached features: gandct train <model>"),

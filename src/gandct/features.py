@@ -1,9 +1,10 @@
 """features stage: cache the fitted images and DCT maps of one split, `gandct features <split>`.
 
 Reads `data/interim/manifest.csv` (prepare) and the listings of the generators whose fakes the split holds:
-for train and val those `train.fakes` names (the ProGAN's, the autogan twins or both), for the test sets
-`paths.SPLIT_GENERATOR`'s: the ProGAN's for test; for test_unseen, the test reals with the fakes of the DCGAN,
-a generator no detector trains on; for test_paired, the test reals with their autogan twins. Writes
+for train and val those `train.fakes` names (the ProGAN's, an auto-encoder family's twins, or several), for
+the test sets `paths.SPLIT_GENERATOR`'s: `test` holds the manifest's test images and the ProGAN's test fakes,
+`test_<generator>` the test reals and that generator's test fakes (an auto-encoder's: the twins of those very
+reals). Writes
 `data/processed/<split>/`: `dct.npy`, the log spectra log(|DCT| + eps) as float32 (N, H, W, C), not
 z-scored; `pixels.npy`, the fitted images as uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake);
 `ids.csv` (path, generator, label of each row). The train split also gets `dct_stats.npz`, its
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 LISTING_COLUMNS = ("path", "label", "split", "generator")
 LEARNING_SPLITS = ("train", "val")  # the splits whose fakes params train.fakes chooses
-TEST_REAL_SETS = ("test_unseen", "test_paired")  # the test reals against another generator's fakes
+MANIFEST_SPLITS = ("train", "val", "test")  # of the manifest's and the generators' listings
 LABELS = {"real": 0, "fake": 1}
 # A split's last jobs leave workers idle while one finishes: several jobs per worker keep the pool busy
 # to the end, which matters for small splits and large images (few images per split, long jobs).
@@ -106,22 +107,21 @@ def split_generators(split: str, train_fakes: Sequence[str]) -> tuple[str, ...]:
 def split_items(
     manifest: Iterable[dict[str, str]], generated: Mapping[Path, Iterable[dict[str, str]]], split: str
 ) -> list[Item]:
-    """The images of one split, in listing order: the manifest's rows of that split (for test_unseen and
-    test_paired, its test reals), then the rows of that split in each listing of `generated` (listing path ->
-    rows; for test_paired, the rows of the test split: the autogan twins of the test reals)."""
+    """The images of one split, in listing order: the manifest's rows of that split (for a test_<generator>
+    set, its test reals only), then the rows of that split in each listing of `generated` (listing path ->
+    rows; for a test_<generator> set, the rows of the test split)."""
+    own_set = split in ("train", "val", "test")  # the others are the test reals against one generator's fakes
     items = []
     for row in manifest:
-        if row["split"] not in ("train", "val", "test"):
+        if row["split"] not in MANIFEST_SPLITS:
             raise GandctError(f"{paths.MANIFEST}: {row['path']} has split {row['split']!r}")
         item = to_item(row, paths.MANIFEST)
-        if row["split"] == split or (
-            split in TEST_REAL_SETS and row["split"] == "test" and item.label == LABELS["real"]
-        ):
+        if row["split"] == split or (not own_set and row["split"] == "test" and item.label == LABELS["real"]):
             items.append(item)
-    fakes_split = "test" if split == "test_paired" else split
+    fakes_split = split if own_set else "test"
     for listing, rows in generated.items():
         for row in rows:
-            if row["split"] not in paths.FEATURE_SPLITS:
+            if row["split"] not in MANIFEST_SPLITS:
                 raise GandctError(f"{listing}: {row['path']} has split {row['split']!r}")
             if row["split"] == fakes_split:
                 items.append(to_item(row, listing))

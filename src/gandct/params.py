@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import ParamsError
+from gandct.paths import TRAINABLE_GENERATORS
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -87,7 +88,7 @@ class DCGANParams(Section):
 class AugmentParams(Section):
     resolution: int = Field(ge=8)
     generator_path: str
-    per_split: dict[Literal["train", "val", "test", "test_unseen"], ImageCount]
+    per_split: dict[Literal["train", "val", "test"], ImageCount]
     checkpoint_seconds: float = Field(gt=0)
     first_look: bool  # small budgets for a first look (make quick): the report says the fakes are not meant to pass
     progan: ProGANParams
@@ -116,14 +117,11 @@ class AugmentParams(Section):
 
 
 class AutoGANParams(Section):
-    upsampling: Literal["nearest", "transposed"]  # the decoder's: the ProGAN's or the DCGAN's
     channels: list[PositiveInt] = Field(min_length=2)  # encoder widths at full size, 1/2, 1/4, ...
-    discriminator_channels: list[PositiveInt] = Field(min_length=1)  # stride-2 convolutions before the logits
+    crop: int = Field(ge=2)  # side of the random training crops
     batch_size: int = Field(ge=1)
-    images: int = Field(ge=0)  # real images shown in the whole run
-    learning_rate: float = Field(gt=0)
-    l1_weight: float = Field(ge=0)
-    adversarial_weight: float = Field(ge=0)
+    images: int = Field(ge=0)  # crops shown in the whole run
+    learning_rate: float = Field(gt=0)  # Adam
 
 
 class QualityParams(Section):
@@ -200,7 +198,7 @@ ModelName = Literal[tuple(INPUT_KIND)]
 
 class TrainParams(Section):
     models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
-    fakes: list[Literal["progan", "autogan"]] = Field(min_length=1, max_length=2)  # whose train/val fakes
+    fakes: list[Literal[TRAINABLE_GENERATORS]] = Field(min_length=1)  # whose train/val fakes
     seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)  # each Keras detector trains once per seed
     strategy: Literal["default", "mirrored", "multiworker"]
     paper: KerasTrainParams
@@ -267,10 +265,12 @@ class Params(Section):
             )
         if len(set(self.train.fakes)) < len(self.train.fakes):
             raise ValueError(f"train.fakes: {self.train.fakes} names a generator twice")
-        if self.augment.resolution % 2 ** (len(self.autogan.channels) - 1):
+        autogan = self.autogan
+        if autogan.crop > self.augment.resolution or autogan.crop % 2 ** (len(autogan.channels) - 1):
             raise ValueError(
-                f"autogan.channels: {len(self.autogan.channels)} widths halve the image "
-                f"{len(self.autogan.channels) - 1} times, more than augment.resolution={self.augment.resolution} allows"
+                f"autogan.crop={autogan.crop} must be at most augment.resolution={self.augment.resolution} and a "
+                f"multiple of {2 ** (len(autogan.channels) - 1)}, since {len(autogan.channels)} autogan.channels "
+                f"halve the image {len(autogan.channels) - 1} times"
             )
         features = self.features
         if features.crop == "center" and features.image_size > self.augment.resolution:

@@ -23,11 +23,13 @@ FIGURES = REPORTS / "figures"
 AUGMENT_REPORTS = REPORTS / "augment"  # the GAN stages' loss tables for `dvc plots` and their phase timings
 GAN_QUALITY = AUGMENT_REPORTS / "quality.json"  # SWD of each generator's fakes, with the floor (quality stage)
 GAN_QUALITY_FIGURE = FIGURES / "gan_quality.png"
-GENERATORS = (
-    "progan",
-    "dcgan",
-    "autogan",
-)  # one stage each; their fakes are what the features stage adds to the manifest's
+# The up-sampling zoo's families: one auto-encoder each (gandct.gan.autogan), whose generator is autogan_<family>.
+AUTOGAN_FAMILIES = ("nearest", "transposed", "bilinear", "pixel_shuffle")
+AUTOGAN_GENERATORS = tuple(f"autogan_{family}" for family in AUTOGAN_FAMILIES)
+# One stage each; their fakes are what the features stage adds to the manifest's.
+GENERATORS = ("progan", "dcgan", *AUTOGAN_GENERATORS)
+# Those with train and val fakes, which train.fakes may name; the DCGAN makes test fakes only.
+TRAINABLE_GENERATORS = ("progan", *AUTOGAN_GENERATORS)
 
 
 def detector_model(name: str) -> Path:
@@ -126,12 +128,12 @@ def raw_source_dir(source: str) -> Path:
     return RAW / source
 
 
-# test_unseen: test reals + fakes of an unseen GAN; test_paired: test reals + their autogan twins
-FEATURE_SPLITS = ("train", "val", "test", "test_unseen", "test_paired")
-TEST_SETS = FEATURE_SPLITS[2:]  # the splits every detector is scored on
-# The generator whose fakes each test set holds (besides the manifest's images); train and val hold those of
+# One test set per generator: the test reals with that generator's test fakes (the twins of those very reals, for
+# the auto-encoders). `test` holds the ProGAN's; test_<generator> the others'. Train and val hold the fakes of
 # params train.fakes. dvc.yaml's features stages declare the same listings.
-SPLIT_GENERATOR = {"test": "progan", "test_unseen": "dcgan", "test_paired": "autogan"}
+SPLIT_GENERATOR = {"test": "progan", **{f"test_{gan}": gan for gan in GENERATORS if gan != "progan"}}
+TEST_SETS = tuple(SPLIT_GENERATOR)  # the splits every detector is scored on
+FEATURE_SPLITS = ("train", "val", *TEST_SETS)
 FEATURE_FILES = ("dct.npy", "pixels.npy", "y.npy", "ids.csv")  # what data/processed/<split>/ holds
 
 

@@ -1,13 +1,14 @@
-"""autogan stage: train the up-sampling simulator on the train-split reals and write a twin of every real image.
+"""autogan stage, one per up-sampling family: `gandct autogan <family>` trains that family's auto-encoder on
+the train-split reals and writes a twin of every real image (`gandct.gan.autogan` has the families).
 
 Reads `data/interim/manifest.csv` (its real images of every split; only the train split's train the
-auto-encoder). Writes the auto-encoder `models/autogan/generator.keras` (image in, image out, built-in Keras
-layers only), one twin per real image as PNG at the real's own size, `data/interim/generated/autogan/<split>/
-<stem of the real>.png` (a stem that repeats within a split goes into a folder named after the real's
-hash), their list `data/interim/generated/autogan.csv` (each twin in its real's split and group),
-`reports/figures/autogan_{samples,losses}.png`, and `reports/augment/autogan_losses.tsv` and
-`autogan_timings.json`. Training resumes from `models/checkpoints/autogan/` when a killed run left a
-checkpoint for the same params and images.
+auto-encoder). Writes, for generator autogan_<family>: the auto-encoder `models/autogan_<family>/generator.keras`
+(image in, image out, built-in Keras layers only), one twin per real image as PNG at the real's own size,
+`data/interim/generated/autogan_<family>/<split>/<stem of the real>.png` (a stem that repeats within a split
+goes into a folder named after the real's hash), their list `data/interim/generated/autogan_<family>.csv`
+(each twin in its real's split and group), `reports/figures/autogan_<family>_{samples,losses}.png`, and
+`reports/augment/autogan_<family>_losses.tsv` and `_timings.json`. Training resumes from
+`models/checkpoints/autogan_<family>/` when a killed run left a checkpoint for the same params and images.
 """
 
 from __future__ import annotations
@@ -19,34 +20,33 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from tqdm import tqdm
 
 from gandct import paths
 from gandct.cli import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, write_csv
 from gandct.gan import fakes
-from gandct.gan.autogan import AutoGANConfig, AutoGANTrainer, reconstruct
+from gandct.gan.autogan import FAMILIES, AutoGANConfig, AutoGANTrainer, generator_name, reconstruct
 from gandct.gan.figures import save_loss_figure, save_samples_figure
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.images import ImageError, encode_png, load_rgb
 from gandct.keras_io import save_model
-from gandct.logs import setup_logging
+from gandct.logs import progress, setup_logging
 from gandct.params import load_params
 from gandct.timing import PhaseTimer
 
 log = logging.getLogger(__name__)
 
-GENERATOR = "autogan"
 SPLITS = ("train", "val", "test")  # every real image gets a twin
 CHUNK = 64  # real images decoded and reconstructed at a time
 
 
-def twin_paths(reals: list[dict[str, str]]) -> list[Path]:
-    """Where each real's twin goes: generated/autogan/<split>/<stem>.png, or .../<split>/<sha256[:12]>/<stem>.png
-    for a stem that two reals of one split share (prepare keeps no two images with one hash)."""
+def twin_paths(generator: str, reals: list[dict[str, str]]) -> list[Path]:
+    """Where each real's twin goes: generated/<generator>/<split>/<stem>.png, or
+    .../<split>/<sha256[:12]>/<stem>.png for a stem that two reals of one split share (prepare keeps no two
+    images with one hash)."""
     stems = Counter((row["split"], Path(row["path"]).stem) for row in reals)
-    folder = paths.generated_dir(GENERATOR)
+    folder = paths.generated_dir(generator)
     twins = []
     for row in reals:
         stem = Path(row["path"]).stem
@@ -75,14 +75,14 @@ def twin_images(autoencoder: keras.Model, images: list[np.ndarray], reduction: i
     return twins
 
 
-def write_twins(autoencoder: keras.Model, manifest: list[dict[str, str]], reduction: int) -> Counter:
-    """Write the twin of every real of SPLITS into generated/autogan/ (atomically) and list them; return the
-    count per split."""
+def write_twins(generator: str, autoencoder: keras.Model, manifest: list[dict[str, str]], reduction: int) -> Counter:
+    """Write the twin of every real of SPLITS into generated/<generator>/ (atomically) and list them; return
+    the count per split."""
     reals = [row for row in manifest if row["label"] == "real" and row["split"] in SPLITS]
-    targets = twin_paths(reals)
-    folder = paths.generated_dir(GENERATOR)
+    targets = twin_paths(generator, reals)
+    folder = paths.generated_dir(generator)
     rows = []
-    with atomic_dir(folder) as staging, tqdm(total=len(reals), desc="autogan twins", unit="img") as bar:
+    with atomic_dir(folder) as staging, progress(total=len(reals), desc=f"{generator} twins", unit="img") as bar:
         for start in range(0, len(reals), CHUNK):
             chunk = reals[start : start + CHUNK]
             twins = twin_images(autoencoder, [read_real(row) for row in chunk], reduction)
@@ -92,11 +92,11 @@ def write_twins(autoencoder: keras.Model, manifest: list[dict[str, str]], reduct
                 staged.parent.mkdir(parents=True, exist_ok=True)
                 staged.write_bytes(data)
                 # The twin keeps its real's group: the same photograph, so never in another split.
-                rows.append(fakes.listing_row(GENERATOR, row["split"], target, data, row["group"]))
+                rows.append(fakes.listing_row(generator, row["split"], target, data, row["group"]))
             bar.update(len(chunk))
-    write_csv(paths.generated_listing(GENERATOR), fakes.COLUMNS, rows)
+    write_csv(paths.generated_listing(generator), fakes.COLUMNS, rows)
     counts = Counter(row["split"] for row in rows)
-    log.info("autogan twins: %s", ", ".join(f"{split}={counts[split]}" for split in SPLITS))
+    log.info("%s twins: %s", generator, ", ".join(f"{split}={counts[split]}" for split in SPLITS))
     return counts
 
 
@@ -104,39 +104,38 @@ def write_reports(trainer: AutoGANTrainer, reals: np.ndarray, seed: int) -> None
     """Samples (train reals beside their twins), the loss table and the loss curves."""
     shown = np.random.default_rng([seed, 8]).permutation(len(reals))[: fakes.SAMPLES_SHOWN]
     twins = to_uint8(reconstruct(trainer.generator, reals[shown], trainer.config.reduction))
-    title = f"AutoGAN twins ({trainer.config.upsampling} up-sampling)"
-    save_samples_figure(paths.gan_figure(GENERATOR, "samples"), to_uint8(reals[shown]), twins, title)
-    trainer.history.write_tsv(paths.gan_losses(GENERATOR))
+    generator, family = trainer.name, trainer.config.family
+    title = f"their twins, {family} up-sampling"
+    save_samples_figure(paths.gan_figure(generator, "samples"), to_uint8(reals[shown]), twins, title)
     history = trainer.history
-    series = {
-        "d_loss": history.column("d_loss"),
-        "l1": history.column("l1"),
-        "adversarial": history.column("adversarial"),
-    }
-    loss_title = "AutoGAN losses (L1 reconstruction, patch discriminator)"
-    save_loss_figure(paths.gan_figure(GENERATOR, "losses"), history.column("step"), series, loss_title)
+    history.write_tsv(paths.gan_losses(generator))
+    series = {"l1": history.column("l1")}
+    loss_title = f"auto-encoder ({family} up-sampling): L1 reconstruction loss per step"
+    save_loss_figure(paths.gan_figure(generator, "losses"), history.column("step"), series, loss_title)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct autogan", description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument("family", choices=FAMILIES, help="how the decoder up-samples")
+    args = parser.parse_args(argv)
     setup_logging()
     params = load_params()
     fakes.configure_tensorflow()
     timer = PhaseTimer()
     with timer.phase("total"):
         manifest, reals, hashes = fakes.read_train_reals(params.augment.resolution, timer)
-        checkpoint = fakes.checkpoint(GENERATOR, params.autogan.model_dump(), params, hashes)
-        config = AutoGANConfig.from_params(params)
+        generator = generator_name(args.family)
+        config = AutoGANConfig.from_params(params, args.family)
+        checkpoint = fakes.checkpoint(generator, config.__dict__, params, hashes)
         trainer = AutoGANTrainer(config, reals, checkpoint, params.augment.checkpoint_seconds)
-        with timer.phase("autogan training"):
+        with timer.phase(f"{generator} training"):
             trainer.train()
-        save_model(trainer.generator, paths.generator_model(GENERATOR))
+        save_model(trainer.generator, paths.generator_model(generator))
         with timer.phase("write twins"):
-            write_twins(trainer.generator, manifest, config.reduction)
+            write_twins(generator, trainer.generator, manifest, config.reduction)
         with timer.phase("figures"):
             write_reports(trainer, reals, params.seed)
-    fakes.write_timings(GENERATOR, timer, trainer.state.phase_seconds)
+    fakes.write_timings(generator, timer, trainer.state.phase_seconds)
 
 
 if __name__ == "__main__":

@@ -1,61 +1,84 @@
-"""AutoGAN, the up-sampling simulator (Zhang, Karaman and Chang 2019, "Detecting and Simulating Artifacts in
-GAN Fake Images", WIFS, section 3): an auto-encoder whose decoder up-samples as GAN generators do, trained to
-reconstruct real images, so that each real image gets a twin with the same content.
+"""The up-sampling zoo: auto-encoders that differ only in how their decoder up-samples (after AutoGAN, Zhang,
+Karaman and Chang 2019, "Detecting and Simulating Artifacts in GAN Fake Images", WIFS, section 3). Each is
+trained to reconstruct the train photos, so every photo gets a twin with its content and one decoder's trace.
 
-The encoder halves the image with stride-2 convolutions; the decoder doubles it back, by default as the
-ProGAN does (nearest-neighbour x2, then a 3x3 convolution), or with 4x4 stride-2 transposed convolutions (the
-DCGAN's); in both a second 3x3 convolution follows, so only the up-sampling differs. No skip connections: every
-output pixel passes through the decoder's up-sampling. The loss is L1 reconstruction plus the non-saturating
-loss of a small patch discriminator (the paper's recipe, after pix2pix and CycleGAN). Both networks are fully
-convolutional (any image size divisible by the encoder's reduction) and built from Keras' own layers, so the
-saved auto-encoder loads with `safe_mode=True` without this package.
+The encoder halves the image with stride-2 convolutions; the decoder doubles it back with one family's
+up-sampling block, then a 3x3 convolution:
+- `nearest`: x2 nearest-neighbour, then a 3x3 convolution (the ProGAN's);
+- `transposed`: a 4x4 stride-2 transposed convolution (the DCGAN's, CycleGAN's);
+- `bilinear`: x2 bilinear, then a 3x3 convolution (close to StyleGAN2's filtered up-sampling);
+- `pixel_shuffle`: a 3x3 convolution to 4x the channels, then depth-to-space (sub-pixel convolution, Shi et
+  al. 2016), written as a fixed 2x2 stride-2 transposed convolution with 0/1 weights, which is exactly the
+  periodic shuffle and keeps the saved model in built-in Keras layers.
+No skip connections: every output pixel passes through the decoder's up-sampling. The loss is L1 alone: an
+adversarial or spectral loss would pull the twin's spectrum towards the photo's, erasing the trace under study.
+The network is fully convolutional (any image size divisible by the encoder's reduction); it trains on random
+crops of the train photos, whose offsets keep the up-sampling grid's phase, so a step costs a fraction of a
+whole image's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gandct.gan.losses import logistic_discriminator_loss, non_saturating_generator_loss
-from gandct.gan.trainer import PairTrainer
+from gandct import paths
+from gandct.gan.trainer import (
+    Checkpoint,
+    Phase,
+    ResumableTrainer,
+    layer_arrays,
+    optimizer_arrays,
+    restore_layers,
+    restore_optimizer,
+)
 from gandct.params import Params
 
 LEAK = 0.2
-UPSAMPLING = ("nearest", "transposed")
-LOSS_COLUMNS = ("step", "images", "d_loss", "g_loss", "l1", "adversarial")
+FAMILIES = paths.AUTOGAN_FAMILIES
+LOSS_COLUMNS = ("step", "images", "l1")
+
+
+def generator_name(family: str) -> str:
+    """The generator a family's stage writes as: autogan_<family>."""
+    return f"autogan_{family}"
 
 
 @dataclass(frozen=True)
 class AutoGANConfig:
-    """Architecture and training length of the auto-encoder and its patch discriminator."""
+    """Architecture and training length of one family's auto-encoder."""
 
-    resolution: int  # side of the training images
+    family: str  # how the decoder up-samples: one of FAMILIES
     channels: tuple[int, ...]  # encoder widths at full size, 1/2, 1/4, ...
-    discriminator_channels: tuple[int, ...]
-    upsampling: str  # "nearest" or "transposed"
+    crop: int  # side of the random training crops (a multiple of the reduction)
     batch_size: int
-    images: int  # real images shown in the whole run
+    images: int  # crops shown in the whole run
     learning_rate: float
-    l1_weight: float
-    adversarial_weight: float
     seed: int = 0
 
     @classmethod
-    def from_params(cls, params: Params) -> AutoGANConfig:
-        """The configuration the `autogan` section (and augment.resolution) of params.yaml asks for."""
-        values = params.autogan.model_dump()
-        values.update({key: tuple(values[key]) for key in ("channels", "discriminator_channels")})
-        return cls(resolution=params.augment.resolution, seed=params.seed, **values)
+    def from_params(cls, params: Params, family: str) -> AutoGANConfig:
+        """The configuration of `family` that the `autogan` section of params.yaml asks for."""
+        section = params.autogan
+        return cls(
+            family=family,
+            channels=tuple(section.channels),
+            crop=section.crop,
+            batch_size=section.batch_size,
+            images=section.images,
+            learning_rate=section.learning_rate,
+            seed=params.seed,
+        )
 
     def __post_init__(self) -> None:
-        if self.upsampling not in UPSAMPLING:
-            raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {self.upsampling!r}")
-        if len(self.channels) < 2 or self.resolution % self.reduction:
-            raise ValueError(f"{len(self.channels)} channel widths do not fit resolution {self.resolution}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if len(self.channels) < 2 or self.crop % self.reduction:
+            raise ValueError(f"{len(self.channels)} channel widths do not fit crop {self.crop}")
 
     @property
     def reduction(self) -> int:
@@ -63,15 +86,43 @@ class AutoGANConfig:
         return 2 ** (len(self.channels) - 1)
 
 
-def _he_normal(seeds: Iterator[int]) -> keras.initializers.Initializer:
-    return keras.initializers.HeNormal(seed=next(seeds))
-
-
 def _conv(x: object, width: int, size: int, strides: int, seeds: Iterator[int], name: str) -> object:
     """A 'same' convolution and its leaky ReLU."""
-    init = _he_normal(seeds)
+    init = keras.initializers.HeNormal(seed=next(seeds))
     conv = keras.layers.Conv2D(width, size, strides=strides, padding="same", kernel_initializer=init, name=name)
     return keras.layers.LeakyReLU(LEAK, name=f"{name}_act")(conv(x))
+
+
+def depth_to_space_kernel(width: int) -> np.ndarray:
+    """The (2, 2, width, 4 * width) kernel of a stride-2 transposed convolution that moves channel
+    (2a + b) * width + c of each input pixel to output pixel (a, b) of its 2x2 block, channel c: depth-to-space."""
+    kernel = np.zeros((2, 2, width, 4 * width), np.float32)
+    for a in range(2):
+        for b in range(2):
+            kernel[a, b, np.arange(width), (2 * a + b) * width + np.arange(width)] = 1.0
+    return kernel
+
+
+def upsample(x: object, width: int, family: str, seeds: Iterator[int], name: str) -> object:
+    """One x2 up-sampling block of `family` to `width` channels (see the module docstring)."""
+    if family in ("nearest", "bilinear"):
+        x = keras.layers.UpSampling2D(2, interpolation=family, name=name)(x)
+        return _conv(x, width, 3, 1, seeds, f"{name}_conv")
+    if family == "transposed":
+        init = keras.initializers.HeNormal(seed=next(seeds))
+        x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", kernel_initializer=init, name=name)(x)
+        return keras.layers.LeakyReLU(LEAK, name=f"{name}_act")(x)
+    x = _conv(x, 4 * width, 3, 1, seeds, f"{name}_conv")
+    shuffle = keras.layers.Conv2DTranspose(
+        width,
+        2,
+        strides=2,
+        use_bias=False,
+        trainable=False,
+        kernel_initializer=keras.initializers.Constant(depth_to_space_kernel(width)),
+        name=name,
+    )
+    return shuffle(x)
 
 
 def build_autoencoder(config: AutoGANConfig) -> keras.Model:
@@ -83,30 +134,11 @@ def build_autoencoder(config: AutoGANConfig) -> keras.Model:
         x = _conv(x, width, 4, 2, seeds, f"encode{level}")
     x = _conv(x, config.channels[-1], 3, 1, seeds, "bottleneck")
     for level in range(len(config.channels) - 2, -1, -1):
-        width = config.channels[level]
-        if config.upsampling == "nearest":
-            x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(x)
-            x = _conv(x, width, 3, 1, seeds, f"decode{level}a")
-        else:
-            up = keras.layers.Conv2DTranspose(
-                width, 4, strides=2, padding="same", kernel_initializer=_he_normal(seeds), name=f"up{level}"
-            )
-            x = keras.layers.LeakyReLU(LEAK, name=f"up{level}_act")(up(x))
-        x = _conv(x, width, 3, 1, seeds, f"decode{level}b")
+        x = upsample(x, config.channels[level], config.family, seeds, f"up{level}")
+        x = _conv(x, config.channels[level], 3, 1, seeds, f"decode{level}")
     # The ProGAN's to-RGB: a linear 1x1 convolution.
     rgb = keras.layers.Conv2D(3, 1, kernel_initializer=keras.initializers.GlorotUniform(next(seeds)), name="to_rgb")(x)
-    return keras.Model(images, rgb, name=f"autogan_{config.upsampling}")
-
-
-def build_patch_discriminator(config: AutoGANConfig) -> keras.Model:
-    """RGB image in, one logit per overlapping patch out (a PatchGAN, Isola et al. 2017, section 3.2)."""
-    seeds = iter(range(config.seed * 1000 + 5000, config.seed * 1000 + 6000))
-    images = keras.Input((None, None, 3), name="images")
-    x = images
-    for index, width in enumerate(config.discriminator_channels):
-        x = _conv(x, width, 4, 2, seeds, f"conv{index}")
-    logits = keras.layers.Conv2D(1, 3, padding="same", kernel_initializer=_he_normal(seeds), name="logits")(x)
-    return keras.Model(images, logits, name="autogan_patch_critic")
+    return keras.Model(images, rgb, name=generator_name(config.family))
 
 
 def reconstruct(autoencoder: keras.Model, images: np.ndarray, reduction: int) -> np.ndarray:
@@ -118,41 +150,61 @@ def reconstruct(autoencoder: keras.Model, images: np.ndarray, reduction: int) ->
     return keras.ops.convert_to_numpy(autoencoder(padded, training=False))[:, :height, :width]
 
 
-class AutoGANTrainer(PairTrainer):
-    """Train the auto-encoder (`generator`) and its patch discriminator in one phase; batches are keyed by seed
-    and step."""
+class AutoGANTrainer(ResumableTrainer):
+    """Train one family's auto-encoder by L1 on random crops of `reals` (Adam, cosine-decayed learning rate);
+    batches are keyed by seed and step, so a resumed run draws what the uninterrupted one would have drawn."""
 
-    name = "autogan"
     loss_columns = LOSS_COLUMNS
-    shown = ("l1", "d_loss")
+    shown = ("l1",)
 
-    @staticmethod
-    def build_networks(config: AutoGANConfig) -> tuple[keras.Model, keras.Model]:
-        return (build_autoencoder(config), build_patch_discriminator(config))
+    def __init__(
+        self,
+        config: AutoGANConfig,
+        reals: np.ndarray,
+        checkpoint: Checkpoint | None = None,
+        checkpoint_seconds: float = 60.0,
+    ) -> None:
+        """`reals`: float32 images in [-1, 1] of shape (count, side, side, 3), side >= config.crop."""
+        phase = Phase(f"{config.crop}x{config.crop} crops", config.images, config.batch_size)
+        super().__init__(generator_name(config.family), [phase], checkpoint, checkpoint_seconds)
+        self.config = config
+        self.generator = build_autoencoder(config)
+        # Cosine decay to zero over the run (Loshchilov and Hutter 2017): large early steps, and final weights
+        # not left wherever the last large step threw them.
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, self.total_steps))
+        self.optimizer = keras.optimizers.Adam(schedule)
+        self.optimizer.build(self.generator.trainable_variables)
+        self.reals = keras.ops.convert_to_tensor(reals)
+        self._train_step = self._build_step(reals.shape[1])
 
-    def build_step(self) -> Callable:
-        config = self.config
-        autoencoder, discriminator = self.generator, self.discriminator
-        g_optimizer, d_optimizer = self.optimizers
+    def _build_step(self, side: int) -> object:
+        config, autoencoder, optimizer = self.config, self.generator, self.optimizer
+        offsets = (side - config.crop) // config.reduction + 1  # crop corners on the up-sampling grid
 
         @tf.function(autograph=False)
-        def train_step(step: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        def train_step(step: tf.Tensor) -> tf.Tensor:
             seed = tf.stack([tf.constant(config.seed, tf.int64), step])
-            count = tf.shape(self.reals)[0]
-            real = tf.gather(
-                self.reals, tf.random.stateless_uniform((config.batch_size,), seed, maxval=count, dtype=tf.int32)
+            picks = tf.random.stateless_uniform(
+                (config.batch_size,), seed, maxval=tf.shape(self.reals)[0], dtype=tf.int32
             )
-            # One forward pass feeds both updates, as in pix2pix: the discriminator learns on this step's output.
-            with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-                rebuilt = autoencoder(real, training=True)
-                fake_logits = discriminator(rebuilt, training=True)
-                d_loss = logistic_discriminator_loss(discriminator(real, training=True), fake_logits)
-                l1 = tf.reduce_mean(tf.abs(rebuilt - real))
-                adversarial = non_saturating_generator_loss(fake_logits)
-                g_loss = config.l1_weight * l1 + config.adversarial_weight * adversarial
-            g_vars, d_vars = autoencoder.trainable_variables, discriminator.trainable_variables
-            g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
-            d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
-            return d_loss, g_loss, l1, adversarial
+            corner = tf.random.stateless_uniform((2,), seed + 1, maxval=offsets, dtype=tf.int32) * config.reduction
+            # A slice of static size, so every layer (bilinear resizing too) sees the crop's shape.
+            begin = tf.stack([0, corner[0], corner[1], 0])
+            real = tf.slice(tf.gather(self.reals, picks), begin, [config.batch_size, config.crop, config.crop, 3])
+            with tf.GradientTape() as tape:
+                l1 = tf.reduce_mean(tf.abs(autoencoder(real, training=True) - real))
+            variables = autoencoder.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(l1, variables), variables, strict=True))
+            return l1
 
         return train_step
+
+    def train_step(self, phase: Phase) -> dict[str, float]:
+        return {"l1": float(self._train_step(keras.ops.convert_to_tensor(self.state.step, "int64")))}
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        return {**layer_arrays("g", self.generator.layers), **optimizer_arrays("g_opt", self.optimizer)}
+
+    def restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        restore_layers("g", self.generator.layers, arrays)
+        restore_optimizer("g_opt", self.optimizer, arrays)

@@ -27,6 +27,7 @@ from gandct.timing import PhaseTimer, reference_workload
 log = logging.getLogger(__name__)
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
+SPLITS = ("train", "val", "test")  # the manifest's splits, in the order that seeds each one's latents
 SAMPLES_SHOWN = 64
 
 
@@ -70,10 +71,9 @@ def checkpoint(generator: str, section: Mapping, params: Params, hashes: Sequenc
 
 
 def fake_counts(manifest: list[dict[str, str]], per_split: dict[str, int], splits: Sequence[str]) -> dict[str, int]:
-    """Fakes per split: as many as the split has reals (test_unseen: as many as test), unless overridden."""
+    """Fakes per split: as many as the split has reals, unless overridden."""
     reals = Counter(row["split"] for row in manifest if row["label"] == "real")
-    default = {"train": reals["train"], "val": reals["val"], "test": reals["test"], "test_unseen": reals["test"]}
-    return {split: per_split.get(split, default[split]) for split in splits}
+    return {split: per_split.get(split, reals[split]) for split in splits}
 
 
 def load_generator(path: Path) -> keras.Model:
@@ -120,7 +120,7 @@ def write_fakes(generator: str, model: keras.Model, counts: dict[str, int], seed
         for split, count in counts.items():
             (staging / split).mkdir(parents=True)
             # Seeded by the split's place among all splits, so each split's latents do not depend on the others.
-            split_seed = [seed, 7, paths.FEATURE_SPLITS.index(split)]
+            split_seed = [seed, 7, SPLITS.index(split)]
             for index, image in enumerate(generate(model, count, split_seed)):
                 data = encode_png(image)
                 file_name = f"{generator}_{split}_{index:05d}.png"
