@@ -1,12 +1,15 @@
 """quality stage: how close each generator's fakes come to the train reals, by the multi-scale sliced
-Wasserstein distance of the ProGAN paper (`gandct.swd`), as a ratio to the distance between two sets of reals.
+Wasserstein distance of the ProGAN paper (`gandct.swd`), as a ratio to the distance between two sets of reals;
+and how close each auto-encoder family's twins come to their own photos, by PSNR.
 
 Reads the train and test reals of `data/interim/manifest.csv` and the fakes listed in
 `data/interim/generated/<gan>.csv` (gan: progan, dcgan), each brought to `augment.resolution` as the GANs
 see the reals (central square, area-resized). One half of a seeded sample of the train reals is the
 reference; against it: the other half (the floor), the test reals (other photographs), and each generator's
-fakes, every set of the same size. Writes `reports/augment/quality.json` (SWD x 1e3 per pyramid level, their
-average, and its ratio to the floor) and `reports/figures/gan_quality.png`.
+fakes, every set of the same size. Each family's twins of the test reals (`generated/autogan_<family>.csv`)
+are compared with their photos pixel by pixel, at the photo's own size. Writes `reports/augment/quality.json`
+(per GAN: SWD x 1e3 per pyramid level, their average, and its ratio to the floor; per family: the median,
+10th and 90th percentile of the twins' PSNR) and `reports/figures/gan_quality.png`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from gandct.images import ImageError, centre_square, load_rgb
 from gandct.logs import progress, setup_logging
 from gandct.params import Params, load_params
 from gandct.swd import multiscale_swd, pyramid_sides
+from gandct.twins import twin_pairs
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,31 @@ def read_sources() -> dict[str, list[dict[str, str]]]:
             raise GandctError(f"{listing} not found; run the {gan} stage first")
         sources[gan] = [row for row in read_csv(listing) if row["label"] == "fake"]
     return sources
+
+
+def twin_psnr(reals: list[dict[str, str]], family: str) -> dict[str, float]:
+    """PSNR (dB) of `family`'s twin of every test real against that real: median, p10, p90 and the pair count."""
+    listing = paths.generated_listing(family)
+    if not listing.is_file():
+        raise GandctError(f"{listing} not found; run its stage first (dvc repro autogan)")
+    twins = [row for row in read_csv(listing) if row["split"] == "test"]
+    rows = [{"path": row["path"], "label": "0"} for row in reals] + [
+        {"path": row["path"], "label": "1"} for row in twins
+    ]
+    pairs = twin_pairs(rows)
+    if not pairs:
+        raise GandctError(f"{listing} holds no twin of a test real; run dvc repro autogan")
+    values = np.array([psnr(load_rgb(rows[real]["path"]), load_rgb(rows[twin]["path"])) for real, twin in pairs])
+    p10, median, p90 = np.percentile(values, [10, 50, 90])
+    return {"psnr_median": round(median, 2), "psnr_p10": round(p10, 2), "psnr_p90": round(p90, 2), "pairs": len(pairs)}
+
+
+def psnr(image: np.ndarray, reference: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB, peak 255) of a uint8 image against its uint8 reference of the same shape."""
+    if image.shape != reference.shape:
+        raise GandctError(f"a twin of shape {image.shape} for a photo of shape {reference.shape}")
+    mse = np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2)
+    return float(10.0 * np.log10(255.0**2 / mse)) if mse else float("inf")
 
 
 def set_size(sources: dict[str, list[dict[str, str]]], wanted: int) -> int:
@@ -116,6 +145,9 @@ def measure(params: Params) -> dict[str, object]:
         if name != FLOOR:
             entry["ratio_to_floor"] = round(float(per_level.mean()) / floor, 3)
         results[name] = entry
+    test_reals = [row for row in read_csv(paths.MANIFEST) if row["split"] == "test" and row["label"] == "real"]
+    for family in paths.AUTOGAN_GENERATORS:
+        results[family] = twin_psnr(test_reals, family)
     return results
 
 
@@ -160,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
         entry = results[name]
         log.info("%-10s SWD avg %8.2f = %.2fx the floor", name, entry["swd_avg"], entry["ratio_to_floor"])
     log.info("%-10s SWD avg %8.2f", FLOOR, results[FLOOR]["swd_avg"])
+    for family in paths.AUTOGAN_GENERATORS:
+        entry = results[family]
+        log.info("%s twins: PSNR median %.2f dB (p10 %.2f)", family, entry["psnr_median"], entry["psnr_p10"])
     write_text(paths.GAN_QUALITY, json.dumps(results, indent=2) + "\n")
     plot_quality(results, pyramid_sides(params.augment.resolution), paths.GAN_QUALITY_FIGURE)
 
