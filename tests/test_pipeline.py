@@ -49,9 +49,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
 def test_every_declared_output_exists(pipeline):
     lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
     stages = set(lock["stages"])
-    assert stages == {"download", "prepare", "progan", "dcgan", "autogan", "quality", "evaluate", "report"} | {
+    assert stages == {"download", "prepare", "progan", "dcgan", "quality", "evaluate", "report"} | {
         f"train@{name}" for name in MODELS
-    } | {f"features@{split}" for split in paths.FEATURE_SPLITS}
+    } | {f"autogan@{family}" for family in paths.AUTOGAN_FAMILIES} | {
+        f"features@{split}" for split in ("train", "val")
+    } | {f"test_features@{split}" for split in paths.TEST_SETS}
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):
             assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
@@ -76,17 +78,21 @@ def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
     assert set(metrics) == {*MODELS, "custom_minus_paper"}
     assert metrics["custom"] == {
         "test": {"accuracy": metrics["custom"]["test"]["accuracy"], "roc_auc": metrics["custom"]["test"]["roc_auc"]},
-        "test_unseen": {"roc_auc": metrics["custom"]["test_unseen"]["roc_auc"]},
-        "test_paired": {"roc_auc": metrics["custom"]["test_paired"]["roc_auc"]},
+        "unseen_mean": {"roc_auc": metrics["custom"]["unseen_mean"]["roc_auc"]},
         "jpeg_75": {"roc_auc": metrics["custom"]["jpeg_75"]["roc_auc"]},
     }
-    assert set(metrics["custom_minus_paper"]) == {"test", "test_unseen", "jpeg_75"}
+    assert set(metrics["custom_minus_paper"]) == {"test", "unseen_mean", "jpeg_75"}
     for interval in (by_set["roc_auc"] for by_set in metrics["custom_minus_paper"].values()):
         assert set(interval) == {"difference", "low", "high"} and interval["low"] <= interval["high"]
     detail = json.loads((pipeline.root / paths.EVALUATION_DETAIL).read_text())
     test = detail["detectors"]["paper"]["sets"]["test"]
     assert test["images"] == len(read_csv(pipeline.root / paths.features_file("test", "ids.csv")))
     assert metrics["paper"]["test"]["accuracy"] == test["seeds"]["accuracy"]["mean"]
+    # The unseen mean is the mean over the generators no detector trained on: the DCGAN and every twin family.
+    unseen = ["test_dcgan", *(f"test_autogan_{family}" for family in paths.AUTOGAN_FAMILIES)]
+    assert detail["unseen_sets"] == unseen
+    per_set = [detail["detectors"]["custom"]["sets"][name]["seeds"]["roc_auc"]["mean"] for name in unseen]
+    assert metrics["custom"]["unseen_mean"]["roc_auc"] == pytest.approx(sum(per_set) / len(per_set))
     again = pipeline.run("dvc", "repro")
     assert "Data and pipelines are up to date." in again.stdout
     assert "Running stage" not in again.stdout
@@ -105,7 +111,7 @@ def test_models_shared_through_a_dvc_remote_predict_the_same_in_a_second_clone(p
     clone.run("dvc", "pull", "train@custom")
     assert (clone_root / paths.model_stats(paths.detector_model("custom"))).is_file()
 
-    images = pipeline.root / "data/interim/generated/dcgan/test_unseen"
+    images = pipeline.root / "data/interim/generated/dcgan/test"
     first = pipeline.run("gandct", "predict", str(images), "--model", model).stdout
     second = clone.run("gandct", "predict", str(images), "--model", model).stdout
     assert first == second
@@ -127,7 +133,7 @@ def test_make_compare_knows_every_params_section():
 
 def headline_values(row: dict) -> dict[str, float]:
     """The headline metrics of one `dvc exp show --json` row that exist before and after reports/metrics.json
-    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen, paired and JPEG-75 ROC AUC (not
+    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen-mean and JPEG-75 ROC AUC (not
     the custom - paper interval, which `make compare` leaves to `dvc metrics show`: its columns would not fit)."""
     metrics = row["data"]["metrics"]["reports/metrics.json"]["data"]
     values = {}
@@ -135,7 +141,7 @@ def headline_values(row: dict) -> dict[str, float]:
         if "accuracy" not in sets["test"]:  # the interval of a comparison, not a detector
             continue
         values[f"{model}.test.accuracy"] = sets["test"]["accuracy"]
-        for name in ("test", "test_unseen", "test_paired", "jpeg_75"):
+        for name in ("test", "unseen_mean", "jpeg_75"):
             values[f"{model}.{name}.roc_auc"] = sets[name]["roc_auc"]
     return values
 
@@ -186,23 +192,26 @@ def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
     ):
         pipeline.set_params(overrides)
         assert "Data and pipelines are up to date" in pipeline.run("dvc", "status").stdout, overrides
-    # The DCGAN only feeds test_unseen: its features, evaluate and report re-run; no detector retrains.
+    # The DCGAN only feeds test_dcgan: its features, evaluate and report re-run; no detector retrains.
     pipeline.set_params({"augment": {"dcgan": {"learning_rate": 0.0003}}})
     ran = pipeline.run("dvc", "repro").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
-    assert stages == {"dcgan", "quality", "features@test_unseen", "evaluate", "report"}, ran
+    assert stages == {"dcgan", "quality", "test_features@test_dcgan", "evaluate", "report"}, ran
 
 
 @pytest.mark.slow
-def test_an_experiment_trains_the_detectors_on_the_autogan_twins(pipeline):
-    """After the test above: `dvc exp run -S` swaps the train and val fakes; the test split keeps the ProGAN's."""
-    ran = pipeline.run("dvc", "exp", "run", "-S", "train.fakes=[autogan]").stdout
+def test_an_experiment_trains_the_detectors_on_the_nearest_twins(pipeline):
+    """After the test above: `dvc exp run -S` swaps the train and val fakes; the test split keeps the ProGAN's,
+    which joins the unseen generators while the nearest twins leave them."""
+    ran = pipeline.run("dvc", "exp", "run", "-S", "train.fakes=[autogan_nearest]").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
     assert {"features@train", "features@val", "evaluate", "report"} | {f"train@{name}" for name in MODELS} <= stages
-    assert "autogan" not in stages and "progan" not in stages
+    assert not {stage for stage in stages if stage.startswith(("autogan", "progan", "test_features"))}, stages
     for split in ("train", "val"):
         ids = read_csv(pipeline.root / paths.features_file(split, "ids.csv"))
-        assert {row["generator"] for row in ids if row["label"] == "1"} == {"autogan"}
+        assert {row["generator"] for row in ids if row["label"] == "1"} == {"autogan_nearest"}
     test = read_csv(pipeline.root / paths.features_file("test", "ids.csv"))
     assert {row["generator"] for row in test if row["label"] == "1"} == {"progan"}
-    assert "test_paired" in json.loads((pipeline.root / "reports/metrics.json").read_text())["paper"]
+    detail = json.loads((pipeline.root / paths.EVALUATION_DETAIL).read_text())
+    others = [f"test_autogan_{family}" for family in paths.AUTOGAN_FAMILIES if family != "nearest"]
+    assert detail["unseen_sets"] == ["test", "test_dcgan", *others]

@@ -59,6 +59,32 @@ def detection_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float =
     }
 
 
+def oracle_accuracy(labels: np.ndarray, p_fake: np.ndarray) -> float:
+    """Accuracy at the threshold that is best on these very scores (the "oracle" accuracy Ojha et al. 2023
+    report beside the fixed-threshold one): how well the scores separate the classes, calibration aside."""
+    labels, p_fake = _checked(labels, p_fake)
+    order = np.argsort(p_fake, kind="stable")
+    ranked, sorted_labels = p_fake[order], labels[order]
+    # cut i calls the i lowest scores real; a cut never splits equal scores
+    cuts = np.concatenate([[0], np.flatnonzero(ranked[1:] != ranked[:-1]) + 1, [len(labels)]])
+    reals_below = np.concatenate([[0], np.cumsum(1 - sorted_labels)])[cuts]
+    fakes_above = labels.sum() - np.concatenate([[0], np.cumsum(sorted_labels)])[cuts]
+    return round(float((reals_below + fakes_above).max() / len(labels)), DIGITS)
+
+
+def detection_rate_at_false_alarms(labels: np.ndarray, p_fake: np.ndarray, false_alarms: float = 0.05) -> float | None:
+    """The share of fakes called fake at the threshold that calls at most `false_alarms` of the reals fake
+    (Ricker et al. 2024's PD@5%): a fake counts when it scores above the (k+1)-th highest real, k the largest
+    whole number of reals allowed. None on a one-class set."""
+    labels, p_fake = _checked(labels, p_fake)
+    reals, fakes = np.sort(p_fake[labels == 0])[::-1], p_fake[labels == 1]
+    if not len(reals) or not len(fakes):
+        return None
+    allowed = int(np.floor(false_alarms * len(reals) + 1e-9))
+    cut = reals[allowed] if allowed < len(reals) else -np.inf
+    return round(float((fakes > cut).mean()), DIGITS)
+
+
 def choose_threshold(labels: np.ndarray, p_fake: np.ndarray) -> float:
     """The threshold that maximises balanced accuracy of `p_fake >= threshold` on these (validation) scores.
 
@@ -142,7 +168,7 @@ class BootstrapInterval:
         }
 
 
-def resample_counts(labels: np.ndarray, resamples: int, seed: int) -> Iterator[np.ndarray]:
+def resample_counts(labels: np.ndarray, resamples: int, seed: int | list[int]) -> Iterator[np.ndarray]:
     """Blocks of (rows, images) counts: how often each image is drawn into each bootstrap resample.
 
     Each resample draws len(labels) images with replacement. When the test set has both classes, a
@@ -232,41 +258,76 @@ def paired_bootstrap(
     only, so one seed gives one set of resamples whatever the metric or the number of training seeds.
     Returns None for ROC AUC on a one-class test set, where it is not defined.
     """
+    return paired_bootstrap_sets(
+        [(labels, scores_a, scores_b)], metric, seed=seed, resamples=resamples, thresholds=thresholds, level=level
+    )
+
+
+def paired_bootstrap_sets(
+    sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    metric: str,
+    *,
+    seed: int,
+    resamples: int = 2000,
+    thresholds: tuple = (0.5, 0.5),
+    level: float = 0.95,
+) -> BootstrapInterval | None:
+    """`paired_bootstrap` of the metric averaged over several test sets, each (labels, scores_a, scores_b) with
+    the seeds in the same order: e.g. the mean ROC AUC over the generators a detector never saw.
+
+    A resample draws the seeds once (one training run is scored on every set) and each set's images on its
+    own (the first set's draws are `paired_bootstrap`'s, set k's come from the seed [seed, k]); it takes the
+    difference of the drawn seeds' mean, over the sets, metric. None if the metric is not defined on a set.
+    """
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"metric must be one of {', '.join(BOOTSTRAP_METRICS)}, got {metric!r}")
     if resamples < 1 or not 0 < level < 1:
         raise ValueError(f"resamples must be >= 1 and level in (0, 1), got {resamples} and {level}")
-    (scores_a, thresholds_a), (scores_b, thresholds_b) = (
-        _per_seed(scores, cut, name)
-        for scores, cut, name in zip((scores_a, scores_b), thresholds, ("scores_a", "scores_b"), strict=True)
-    )
-    for rows, name in ((scores_a, "scores_a"), (scores_b, "scores_b")):
-        for row in rows:
-            labels = _checked(labels, row, name)[0]
-    if metric == "roc_auc" and labels.min() == labels.max():
-        return None
+    if not sets:
+        raise ValueError("paired_bootstrap_sets needs at least one test set")
+    checked = []
+    for labels, scores_a, scores_b in sets:
+        (scores_a, thresholds_a), (scores_b, thresholds_b) = (
+            _per_seed(scores, cut, name)
+            for scores, cut, name in zip((scores_a, scores_b), thresholds, ("scores_a", "scores_b"), strict=True)
+        )
+        for rows, name in ((scores_a, "scores_a"), (scores_b, "scores_b")):
+            for row in rows:
+                labels = _checked(labels, row, name)[0]
+        if metric == "roc_auc" and labels.min() == labels.max():
+            return None
+        checked.append((labels, (scores_a, thresholds_a), (scores_b, thresholds_b)))
+    seed_counts = {(len(a[0]), len(b[0])) for _, a, b in checked}
+    if len(seed_counts) > 1:
+        raise ValueError(f"every test set needs the same seeds of a and b, got {sorted(seed_counts)}")
     tail = (1 - level) / 2
 
-    def seed_metrics(scores: np.ndarray, cuts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def seed_metrics(labels: np.ndarray, run: tuple, counts: np.ndarray) -> np.ndarray:
         """(rows of counts, seeds): each seed's metric on each resample of the images."""
+        scores, cuts = run
         return np.stack([_metric_per_row(metric, labels, s, t, counts) for s, t in zip(scores, cuts, strict=True)], 1)
 
-    everything = np.ones((1, len(labels)), dtype=np.int64)
-    difference = (
-        seed_metrics(scores_a, thresholds_a, everything).mean()
-        - seed_metrics(scores_b, thresholds_b, everything).mean()
+    difference = np.mean(
+        [
+            seed_metrics(labels, a, np.ones((1, len(labels)), np.int64)).mean()
+            - seed_metrics(labels, b, np.ones((1, len(labels)), np.int64)).mean()
+            for labels, a, b in checked
+        ]
     )
+    seeds = seed_counts.pop()
     seed_draws = np.random.default_rng([seed, 1])  # a stream of its own: the image draws stay those of `seed`
-    weights_a = seed_weights(len(scores_a), resamples, seed_draws)
-    weights_b = seed_weights(len(scores_b), resamples, seed_draws)
-    spread, done = np.empty(resamples), 0
-    for counts in resample_counts(labels, resamples, seed):
-        rows = slice(done, done + len(counts))
-        a = (seed_metrics(scores_a, thresholds_a, counts) * weights_a[rows]).sum(axis=1)
-        spread[rows] = a - (seed_metrics(scores_b, thresholds_b, counts) * weights_b[rows]).sum(axis=1)
-        done += len(counts)
+    weights_a = seed_weights(seeds[0], resamples, seed_draws)
+    weights_b = seed_weights(seeds[1], resamples, seed_draws)
+    per_seed_a, per_seed_b = np.zeros((resamples, seeds[0])), np.zeros((resamples, seeds[1]))
+    for index, (labels, a, b) in enumerate(checked):
+        done = 0
+        for counts in resample_counts(labels, resamples, seed if index == 0 else [seed, index]):
+            rows = slice(done, done + len(counts))
+            per_seed_a[rows] += seed_metrics(labels, a, counts) / len(checked)
+            per_seed_b[rows] += seed_metrics(labels, b, counts) / len(checked)
+            done += len(counts)
+    spread = (per_seed_a * weights_a).sum(axis=1) - (per_seed_b * weights_b).sum(axis=1)
     low, high = np.quantile(spread, [tail, 1 - tail])
-    seeds = (len(scores_a), len(scores_b))
     return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples, seeds)
 
 

@@ -1,9 +1,14 @@
 """evaluate stage: score every seed of every detector, and the seed ensemble users score with, on every test set.
 
-Test sets: the test split, the unseen generator, the paired twins, and perturbed copies of the test split.
+Test sets: one per generator (`paths.SPLIT_GENERATOR`: the test reals with that generator's test fakes), and
+perturbed copies of `test`, the ProGAN's. The generators no detector trained on (not in train.fakes) are the
+unseen ones; every metric also gets its mean over them, `unseen_mean`. The metrics follow Wang et al. 2020:
+ROC AUC, average precision, accuracy at the val threshold split into reals and fakes, the accuracy at the
+set's own best threshold (oracle), and the detection rate at 5% false alarms on the reals.
 Writes `reports/evaluate/detail.json`: per detector and test set each seed's metrics with their mean and
 standard deviation over seeds, the ensemble's metrics, and for each pair of `COMPARISONS` the difference of
-the seed-mean metrics with its interval over resampled seeds and test images (`comparison.paired_bootstrap`).
+the seed-mean metrics with its interval over resampled seeds and test images (`comparison.paired_bootstrap`,
+and `paired_bootstrap_sets` for the unseen mean).
 `reports/metrics.json` holds only the headline numbers (DVC metrics). `reports/evaluate/scores/<set>.csv`
 holds every image's p_fake from every seed and the ensemble, so any interval can be recomputed without Keras.
 For `dvc plots`: the ensemble's ROC and precision-recall curves and per-image predictions on the clean test
@@ -30,7 +35,9 @@ from gandct.comparison import (
     BootstrapInterval,
     describe,
     detection_metrics,
-    paired_bootstrap,
+    detection_rate_at_false_alarms,
+    oracle_accuracy,
+    paired_bootstrap_sets,
     summarise_seeds,
 )
 from gandct.datasets import load_split
@@ -50,15 +57,16 @@ COMPARISONS = (("custom", "paper"), ("paper", "paper_pixel"), ("paper", "linear"
 SEED_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "average_precision")  # at 0.5, and ranking
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy")  # also at the val-chosen threshold, with this suffix
 AT_THRESHOLD = "_at_val_threshold"
+UNSEEN_MEAN = "unseen_mean"  # the mean of every metric over the unseen generators' test sets
 HEADLINE = {
     "test": ("accuracy", "roc_auc"),
-    "test_unseen": ("roc_auc",),
-    "test_paired": ("roc_auc",),
+    UNSEEN_MEAN: ("roc_auc",),
     "jpeg_75": ("roc_auc",),
 }
 # custom - paper, the project's claim: its interval on these sets (those that exist) is a headline number
-HEADLINE_COMPARISON = ("custom", "paper", ("test", "test_unseen", "jpeg_75"), "roc_auc")
+HEADLINE_COMPARISON = ("custom", "paper", ("test", UNSEEN_MEAN, "jpeg_75"), "roc_auc")
 ENSEMBLE = "ensemble"  # the key of a detector's seed ensemble beside its seeds' (name, seed) keys
+FALSE_ALARMS = 0.05  # the share of reals called fake at which the detection rate is read
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -95,11 +103,42 @@ def score_split(
     }
 
 
+def unseen_sets(train_fakes: list[str]) -> list[str]:
+    """The test sets of the generators that train.fakes does not name, which no detector learned from."""
+    return [test_set for test_set, gan in paths.SPLIT_GENERATOR.items() if gan not in train_fakes]
+
+
 def seed_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """One model's figures on one test set: SEED_METRICS at 0.5 and THRESHOLD_METRICS at its val threshold."""
+    """One model's figures on one test set: SEED_METRICS at 0.5; THRESHOLD_METRICS at its val threshold, with
+    the accuracy on the reals and on the fakes apart (a detector that calls nearly everything real, or fake,
+    shows here); the oracle accuracy; the detection rate at FALSE_ALARMS of the reals called fake."""
     at_half, at_threshold = detection_metrics(labels, p_fake), detection_metrics(labels, p_fake, threshold)
-    return {name: at_half[name] for name in SEED_METRICS} | {
-        name + AT_THRESHOLD: at_threshold[name] for name in THRESHOLD_METRICS
+    counts = {
+        key: at_threshold[key] for key in ("true_negatives", "false_positives", "false_negatives", "true_positives")
+    }
+    reals, fakes = (
+        counts["true_negatives"] + counts["false_positives"],
+        counts["true_positives"] + counts["false_negatives"],
+    )
+    return (
+        {name: at_half[name] for name in SEED_METRICS}
+        | {name + AT_THRESHOLD: at_threshold[name] for name in THRESHOLD_METRICS}
+        | {
+            "real_accuracy" + AT_THRESHOLD: round(counts["true_negatives"] / reals, 6) if reals else None,
+            "fake_accuracy" + AT_THRESHOLD: round(counts["true_positives"] / fakes, 6) if fakes else None,
+            "oracle_accuracy": oracle_accuracy(labels, p_fake),
+            "detection_at_5_percent_false_alarms": detection_rate_at_false_alarms(labels, p_fake, FALSE_ALARMS),
+        }
+    )
+
+
+def mean_over_sets(per_set: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Each metric's mean over the test sets' figures of one model (None where any set has None)."""
+    return {
+        name: None
+        if any(figures[name] is None for figures in per_set)
+        else round(float(np.mean([f[name] for f in per_set])), 6)
+        for name in per_set[0]
     }
 
 
@@ -148,24 +187,29 @@ def comparisons(
     scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
     seeds: dict[str, list[int]],
     thresholds: dict[tuple[str, int | str], float],
+    unseen: list[str],
     params: Params,
 ) -> dict[str, dict[str, dict[str, dict | None]]]:
-    """{"a - b": {test set: {metric: interval}}} for each pair of COMPARISONS whose detectors were both
-    trained: the difference of their seed-mean metrics, resampling seeds and test images together; accuracy
-    at each seed's own val threshold."""
+    """{"a - b": {test set or UNSEEN_MEAN: {metric: interval}}} for each pair of COMPARISONS whose detectors
+    were both trained: the difference of their seed-mean metrics, resampling seeds and test images together;
+    accuracy at each seed's own val threshold. UNSEEN_MEAN's is that of the mean over the `unseen` sets."""
     found: dict[str, dict[str, dict[str, dict | None]]] = {}
     for first, second in COMPARISONS:
         if first not in names or second not in names:
             continue
         by_set = found.setdefault(f"{first} - {second}", {})
-        for test_set, set_labels in labels.items():
-            runs = [np.stack([scores[test_set][name, seed] for seed in seeds[name]]) for name in (first, second)]
-            cuts = tuple([thresholds[name, seed] for seed in seeds[name]] for name in (first, second))
+        cuts = tuple([thresholds[name, seed] for seed in seeds[name]] for name in (first, second))
+
+        def runs(test_set: str, first: str = first, second: str = second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            pair = (np.stack([scores[test_set][name, seed] for seed in seeds[name]]) for name in (first, second))
+            return (labels[test_set], *pair)
+
+        groups = {test_set: [test_set] for test_set in labels} | ({UNSEEN_MEAN: unseen} if unseen else {})
+        for test_set, members in groups.items():
             by_set[test_set] = {}
             for metric in BOOTSTRAP_METRICS:
-                interval = paired_bootstrap(
-                    set_labels,
-                    *runs,
+                interval = paired_bootstrap_sets(
+                    [runs(member) for member in members],
                     metric,
                     seed=params.seed,
                     resamples=params.evaluate.bootstrap_resamples,
@@ -217,17 +261,28 @@ def detector_results(
     labels: dict[str, np.ndarray],
     scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
     thresholds: dict[tuple[str, int | str], float],
+    unseen: list[str],
 ) -> dict:
-    """One detector's figures: per test set each seed's metrics with their summary, and the ensemble's."""
-    sets = {}
+    """One detector's figures: per test set each seed's metrics with their summary, and the ensemble's; and
+    under UNSEEN_MEAN the same for the mean of each metric over the `unseen` sets."""
+    sets, per_set = {}, {}
     for test_set, set_labels in labels.items():
-        per_seed = {
-            seed: seed_metrics(set_labels, scores[test_set][name, seed], thresholds[name, seed]) for seed in seeds
+        per_set[test_set] = {
+            key: seed_metrics(set_labels, scores[test_set][name, key], thresholds[name, key])
+            for key in (*seeds, ENSEMBLE)
         }
         sets[test_set] = {
             "images": len(set_labels),
-            "seeds": summarise_seeds(per_seed),
-            ENSEMBLE: seed_metrics(set_labels, scores[test_set][name, ENSEMBLE], thresholds[name, ENSEMBLE]),
+            "seeds": summarise_seeds({seed: per_set[test_set][seed] for seed in seeds}),
+            ENSEMBLE: per_set[test_set][ENSEMBLE],
+        }
+    if unseen:
+        means = {key: mean_over_sets([per_set[test_set][key] for test_set in unseen]) for key in (*seeds, ENSEMBLE)}
+        sets[UNSEEN_MEAN] = {
+            "images": sum(len(labels[test_set]) for test_set in unseen),
+            "sets": unseen,
+            "seeds": summarise_seeds({seed: means[seed] for seed in seeds}),
+            ENSEMBLE: means[ENSEMBLE],
         }
     return {
         "seeds": seeds,
@@ -255,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         labels[set_name], scores[set_name] = labels["test"], by_key
         write_scores(set_name, "test", labels[set_name], by_key)
 
-    results = {name: detector_results(name, seeds[name], labels, scores, thresholds) for name in names}
+    unseen = unseen_sets(params.train.fakes)
+    results = {name: detector_results(name, seeds[name], labels, scores, thresholds, unseen) for name in names}
     for name in names:
         write_curves(name, labels["test"], scores["test"][name, ENSEMBLE], thresholds[name, ENSEMBLE])
     detail = {
@@ -264,21 +320,22 @@ def main(argv: list[str] | None = None) -> None:
             "seed": params.seed,
             "resampled": "each detector's training seeds and the test images (paired across detectors)",
         },
+        "unseen_sets": unseen,
         "detectors": results,
-        "comparisons": comparisons(names, labels, scores, seeds, thresholds, params),
+        "comparisons": comparisons(names, labels, scores, seeds, thresholds, unseen, params),
     }
     write_text(paths.EVALUATION_DETAIL, json.dumps(detail, indent=2) + "\n")
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")
     for name, result in results.items():
-        test = result["sets"]["test"]
-        log.info(
-            "%s: clean test ROC AUC %s (seed mean), %s (ensemble); unseen %s, %s",
-            name,
-            test["seeds"]["roc_auc"]["mean"],
-            test[ENSEMBLE]["roc_auc"],
-            result["sets"]["test_unseen"]["seeds"]["roc_auc"]["mean"],
-            result["sets"]["test_unseen"][ENSEMBLE]["roc_auc"],
-        )
+        for test_set, figures in result["sets"].items():
+            if test_set in paths.TEST_SETS or test_set == UNSEEN_MEAN:
+                log.info(
+                    "%s on %s: ROC AUC %s (seed mean), %s (ensemble)",
+                    name,
+                    test_set,
+                    figures["seeds"]["roc_auc"]["mean"],
+                    figures[ENSEMBLE]["roc_auc"],
+                )
 
 
 if __name__ == "__main__":
