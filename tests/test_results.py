@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import keras
@@ -28,7 +29,9 @@ COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}
 MODELS = ["paper", "linear"]
 SEEDS = [0, 1]
-SETS = ["test", "test_unseen", "test_paired", "jpeg_75", "noise_5"]
+SCORED_SETS = [*paths.TEST_SETS, "jpeg_75", "noise_5"]  # the sets whose images are scored
+SETS = [*SCORED_SETS, "unseen_mean"]  # and the mean over the unseen generators
+UNSEEN = [s for s in paths.TEST_SETS if s != "test"]  # train.fakes: [progan]
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -68,15 +71,16 @@ def project(tmp_path_factory: pytest.TempPathFactory):
                 save_png(root / path, image)
             manifest.append({"path": real, "label": "real", "split": split, "group": real, "generator": ""})
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
-            twin = f"generated/autogan/{split}/{split}_{index}.png"  # the real's stem, as the autogan stage names it
-            (root / twin).parent.mkdir(parents=True, exist_ok=True)
-            save_png(root / twin, gan_like(rng, 32))
-            generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": "autogan"})
+            for family in paths.AUTOGAN_GENERATORS:  # the real's stem, as the autogan stage names its twin
+                twin = f"generated/{family}/{split}/{split}_{index}.png"
+                (root / twin).parent.mkdir(parents=True, exist_ok=True)
+                save_png(root / twin, gan_like(rng, 32))
+                generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": family})
     for index in range(COUNTS["test"]):
-        fake = f"generated/dcgan/{index}.png"
+        fake = f"generated/dcgan/test/{index}.png"
         (root / fake).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / fake, gan_like(rng, 32))
-        generated.append({"path": fake, "label": "fake", "split": "test_unseen", "group": fake, "generator": "dcgan"})
+        generated.append({"path": fake, "label": "fake", "split": "test", "group": fake, "generator": "dcgan"})
     write_listing(root / "data/interim/manifest.csv", manifest)
     for generator in paths.GENERATORS:
         write_listing(root / paths.generated_listing(generator), [r for r in generated if r["generator"] == generator])
@@ -110,7 +114,7 @@ def test_metrics_cover_every_model_seed_and_test_set(inside):
         seeds = SEEDS[:1] if name == "linear" else SEEDS
         assert result["seeds"] == seeds and list(result["sets"]) == SETS
         for test_set, figures in result["sets"].items():
-            assert figures["images"] == 2 * COUNTS["test"]
+            assert figures["images"] == 2 * COUNTS["test"] * (len(UNSEEN) if test_set == "unseen_mean" else 1)
             summary = figures["seeds"]
             for metric in (
                 "accuracy",
@@ -148,7 +152,7 @@ def test_the_published_scores_recompute_every_figure_and_interval(inside):
     seed metrics, the ensemble's and the comparison intervals without Keras."""
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
     test_ids = read_rows(inside / paths.features_file("test", "ids.csv"))
-    for test_set in SETS:
+    for test_set in SCORED_SETS:
         rows = read_rows(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
         split = test_set if test_set in paths.TEST_SETS else "test"
         assert [row["id"] for row in rows] == [row["path"] for row in read_rows(paths.features_file(split, "ids.csv"))]
@@ -199,8 +203,7 @@ def test_the_dvc_metrics_are_the_headline_numbers_only(inside):
                 metric: detail["detectors"][name]["sets"]["test"]["seeds"][metric]["mean"]
                 for metric in ("accuracy", "roc_auc")
             },
-            "test_unseen": {"roc_auc": detail["detectors"][name]["sets"]["test_unseen"]["seeds"]["roc_auc"]["mean"]},
-            "test_paired": {"roc_auc": detail["detectors"][name]["sets"]["test_paired"]["seeds"]["roc_auc"]["mean"]},
+            "unseen_mean": {"roc_auc": detail["detectors"][name]["sets"]["unseen_mean"]["seeds"]["roc_auc"]["mean"]},
             "jpeg_75": {"roc_auc": detail["detectors"][name]["sets"]["jpeg_75"]["seeds"]["roc_auc"]["mean"]},
         }
 
@@ -237,6 +240,8 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
         "training_curves",
         "roc_test",
         "seed_roc_auc",
+        "generator_roc_auc",
+        *(f"twin_pairs_{family}" for family in paths.AUTOGAN_FAMILIES),
     ):
         assert (figures / f"{name}.png").stat().st_size > 10_000, name
     for name in ("paper", "linear", "mean"):
@@ -247,7 +252,7 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     ]
     assert f"| paper (2) | {accuracy['mean']:.3f} ± {accuracy['std']:.3f} |" in text
     assert "| linear (1) |" in text
-    assert "| paper - linear, ROC AUC |" in text and "`paper` against `linear`, ROC AUC: clean test " in text
+    assert "| paper - linear, ROC AUC |" in text and "`paper` against `linear`, ROC AUC: ProGAN " in text
     shares = json.loads((inside / "reports/saliency.json").read_text())
     assert set(shares) == {"paper", "linear"}
     for share in shares.values():
@@ -260,8 +265,10 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
             for profile in ("saliency_profile", "difference_profile", "uniform_profile"):
                 assert sum(look[profile]) == pytest.approx(1, abs=1e-3) and len(look[profile]) == 16
     for name in shares:
-        assert set(shares[name]["frequency"]) == {"test", "test_paired"}
-        assert f"Clean test, `{name}`: " in text and f"Paired twins, `{name}`: " in text
+        assert set(shares[name]["frequency"]) == {"test", *(f"test_{gan}" for gan in paths.AUTOGAN_GENERATORS)}
+        assert f"ProGAN, `{name}`: " in text and f"Pixel_shuffle twins, `{name}`: " in text
+    for family in paths.AUTOGAN_FAMILIES:  # one reading line per family: where its decoder acts, who looks there
+        assert re.search(rf"^- {family.capitalize()} twins: the decoder's difference centres at", text, re.MULTILINE)
     assert "|---|---|---|---|---|\n| paper |" in text  # table rows stay together
     for link in [line for line in text.splitlines() if line.startswith("![")]:
         assert (inside / "reports" / link.split("(")[1].rstrip(")")).is_file(), link
@@ -286,11 +293,13 @@ def test_the_report_opens_with_its_answer_in_the_tables_own_numbers(inside):
     opening = text.split("\n## ")[0]
     assert opening.startswith("# gandct report\n\n**Question.**") and len(opening.splitlines()) <= 16
     summary = table_cells(opening, "| ROC AUC |")
-    full = table_cells(text.split("ROC AUC:\n\n", 1)[1], "| model (seeds) |")
-    assert set(summary) == set(full) == {"paper (2)", "linear (1)"}
+    by_generator = table_cells(text.split("\n## Generators\n")[1].split("ROC AUC:\n\n", 1)[1], "| model (seeds) |")
+    perturbed = table_cells(text.split("\n## Detectors\n")[1].split("ROC AUC:\n\n", 1)[1], "| model (seeds) |")
+    assert set(summary) == set(by_generator) == set(perturbed) == {"paper (2)", "linear (1)"}
     for row, cells in summary.items():
-        assert set(cells) == {"unseen generator", "jpeg_75"}
-        assert all(cells[column] == full[row][column] for column in cells), (row, cells, full[row])
+        assert set(cells) == {"unseen mean", "jpeg_75"}
+        assert cells["unseen mean"] == by_generator[row]["unseen mean"], (row, cells, by_generator[row])
+        assert cells["jpeg_75"] == perturbed[row]["jpeg_75"], (row, cells, perturbed[row])
     shares = json.loads((inside / "reports/saliency.json").read_text())
     corner = "yes" if all(share["vanilla"] > 0.25 for share in shares.values()) else "no"
     assert (
@@ -304,8 +313,8 @@ def test_the_report_opens_with_its_answer_in_the_tables_own_numbers(inside):
 def test_the_summary_verdicts_follow_the_intervals_and_the_fakes_line_the_quality_file():
     better, level = interval("roc_auc", 0.1, 0.04, 0.16), interval("roc_auc", 0.01, -0.01, 0.03)
     worse = interval("roc_auc", -0.02, -0.03, -0.01)
-    sets = {"test_unseen": {"roc_auc": better}, "jpeg_75": {"roc_auc": better}, "noise_5": {"roc_auc": level}}
-    assert "holds in this run (unseen generator better; jpeg_75 better; worse on no test set)" in report.claim_verdict(
+    sets = {"unseen_mean": {"roc_auc": better}, "jpeg_75": {"roc_auc": better}, "noise_5": {"roc_auc": level}}
+    assert "holds in this run (unseen mean better; jpeg_75 better; worse on no test set)" in report.claim_verdict(
         {"custom - paper": sets}
     )
     sets["noise_5"] = {"roc_auc": worse}
@@ -342,7 +351,7 @@ def a_look(rho: float, low: float, high: float, ratio: float) -> dict:
 )
 def test_the_saliency_sentence_follows_the_numbers(look, words):
     sentence = report.look_sentence("test", "paper", look)
-    assert sentence.startswith("Clean test, `paper`: ") and words in sentence
+    assert sentence.startswith("ProGAN, `paper`: ") and words in sentence
     assert "lower than a uniform map's 0.50" in sentence
     chance = {1.05: "about chance", 3.0: "above chance", 0.5: "below chance", 1.0: "about chance"}
     assert chance[look["peaks"]["ratio"]] in sentence
@@ -377,19 +386,19 @@ def test_the_reading_words_follow_the_intervals_alone():
     }
     text = report.reading({"comparisons": comparisons}, {}, {})
     assert text.splitlines() == [
-        "- `custom` against `paper`, accuracy at the val threshold: clean test better (+0.004, 95% CI +0.001 to "
+        "- `custom` against `paper`, accuracy at the val threshold: ProGAN better (+0.004, 95% CI +0.001 to "
         "+0.007); jpeg_75 no clear difference (+0.050, 95% CI -0.010 to +0.110).",
-        "- `custom` against `paper`, ROC AUC: clean test no clear difference (+0.000, 95% CI +0.000 to +0.000); "
+        "- `custom` against `paper`, ROC AUC: ProGAN no clear difference (+0.000, 95% CI +0.000 to +0.000); "
         "jpeg_75 worse (-0.020, 95% CI -0.030 to -0.010).",
-        "- `paper` against `paper_pixel`, accuracy at the val threshold: clean test better (+0.200, 95% CI +0.150 to "
+        "- `paper` against `paper_pixel`, accuracy at the val threshold: ProGAN better (+0.200, 95% CI +0.150 to "
         "+0.250); jpeg_75 no clear difference (+0.000, 95% CI -0.100 to +0.100).",
-        "- `paper` against `paper_pixel`, ROC AUC: clean test not defined (the test set has one class); jpeg_75 not "
+        "- `paper` against `paper_pixel`, ROC AUC: ProGAN not defined (the test set has one class); jpeg_75 not "
         "defined (the test set has one class).",
         "- The same CNN on DCT maps against pixels, clean test accuracy: better (+0.200, 95% CI +0.150 to +0.250): "
         "the frequency representation makes the task easier.",
     ]
-    table = report.intervals_table(comparisons).splitlines()
-    assert table[0] == "| difference | clean test | jpeg_75 |"
+    table = report.intervals_table(comparisons, ["test", "jpeg_75"]).splitlines()
+    assert table[0] == "| difference | ProGAN | jpeg_75 |"
     assert table[2] == (
         "| custom - paper, accuracy at the val threshold | +0.004 [+0.001, +0.007] better | "
         "+0.050 [-0.010, +0.110] no clear difference |"
@@ -627,3 +636,72 @@ def test_exploration_notebook_runs_on_the_pipeline_outputs(inside):
     assert shares.keys() == expected.keys()
     for name, share in shares.items():
         assert share == pytest.approx(expected[name]["vanilla"], abs=1e-4)
+
+
+def test_each_seed_gets_the_per_generator_figures_of_its_own_scores(inside):
+    """Real-only and fake-only accuracy at the val threshold, oracle accuracy and PD@5%, recomputed from the
+    published scores and thresholds; the unseen mean is the mean of each seed's figure over the unseen sets."""
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    assert detail["unseen_sets"] == UNSEEN
+    paper = detail["detectors"]["paper"]
+    for test_set in paths.TEST_SETS:
+        rows = read_rows(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
+        labels = np.array([int(row["label"]) for row in rows])
+        for seed in SEEDS:
+            p_fake = np.array([float(row[f"paper_seed_{seed}"]) for row in rows])
+            called = p_fake >= paper["val_thresholds"][str(seed)]
+            reals, fakes = np.sort(p_fake[labels == 0])[::-1], p_fake[labels == 1]
+            cut = reals[int(0.05 * len(reals))]  # 12 reals: none may be called fake
+            cuts = np.concatenate([p_fake, [np.inf]])
+            expected = {
+                "real_accuracy_at_val_threshold": np.mean(~called[labels == 0]),
+                "fake_accuracy_at_val_threshold": np.mean(called[labels == 1]),
+                "oracle_accuracy": max(np.mean((p_fake >= c) == labels) for c in cuts),
+                "detection_at_5_percent_false_alarms": np.mean(fakes > cut),
+            }
+            summary = paper["sets"][test_set]["seeds"]
+            for metric, value in expected.items():
+                assert summary[metric]["seeds"][str(seed)] == pytest.approx(value, abs=1e-6), (test_set, metric)
+    for seed in SEEDS:
+        for metric in ("roc_auc", "oracle_accuracy", "fake_accuracy_at_val_threshold"):
+            per_set = [paper["sets"][s]["seeds"][metric]["seeds"][str(seed)] for s in UNSEEN]
+            got = paper["sets"]["unseen_mean"]["seeds"][metric]["seeds"][str(seed)]
+            assert got == pytest.approx(np.mean(per_set), abs=1e-6)
+    assert paper["sets"]["unseen_mean"]["sets"] == UNSEEN
+
+
+def test_the_report_has_the_generator_tables_and_the_whole_quality_table(inside):
+    text = (inside / "reports/report.md").read_text()
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    generators = text.split("\n## Generators\n", 1)[1].split("\n## ", 1)[0]
+    for key, title in report.GENERATOR_METRICS:
+        table = table_cells(generators.split(report.sentence_start(title) + ":", 1)[1], "| model (seeds) |")
+        assert list(next(iter(table.values()))) == [
+            "ProGAN (seen)",
+            "DCGAN",
+            *(f"{family} twins" for family in paths.AUTOGAN_FAMILIES),
+            "unseen mean",
+        ]
+        for name, result in detail["detectors"].items():
+            row = table[f"{name} ({len(result['seeds'])})"]
+            for test_set, cell in zip([*paths.TEST_SETS, "unseen_mean"], row.values(), strict=True):
+                assert cell == report.spread(result["sets"][test_set]["seeds"][key]), (key, name, test_set)
+    assert "No quality measured (`reports/augment/quality.json` missing)." in text  # no quality stage here
+    twins = text.split("shows where that decoder acts", 1)[1]
+    for family in paths.AUTOGAN_FAMILIES:
+        assert f"(figures/twin_pairs_{family}.png)" in twins
+
+
+def test_the_quality_table_lists_every_generators_swd_and_every_familys_psnr():
+    quality = {
+        "images_per_set": 10,
+        "floor": {"swd_avg": 21.35},
+        "test_reals": {"swd_avg": 112.47, "ratio_to_floor": 5.268},
+        "progan": {"swd_avg": 72.4, "ratio_to_floor": 3.391},
+        "autogan_nearest": {"psnr_median": 32.56, "psnr_p10": 26.77, "psnr_p90": 35.59, "pairs": 450},
+    }
+    rows = table_cells(report.quality_table(quality), "| generator |")
+    assert rows["floor: train photos, other half"]["SWD / floor"] == "1.00x"
+    assert rows["ProGAN"]["SWD x 1e3, average over levels"] == "72.40" and rows["ProGAN"]["SWD / floor"] == "3.39x"
+    assert rows["test photos"]["SWD / floor"] == "5.27x"
+    assert rows["nearest twins"]["twin PSNR, median (p10, p90) dB"] == "32.56 (26.77, 35.59)"

@@ -218,12 +218,21 @@ def plot_difference_peaks(difference: np.ndarray, peaks: np.ndarray, path: Path,
 
 
 def plot_twin_pairs(
-    reals: np.ndarray, twins: np.ndarray, differences: np.ndarray, mean_difference: np.ndarray, path: Path
+    reals: np.ndarray,
+    twins: np.ndarray,
+    differences: np.ndarray,
+    mean_difference: np.ndarray,
+    saliency: dict[str, np.ndarray],
+    family: str,
+    path: Path,
 ) -> None:
     """A row of real images, the row of their twins below, and each pair's log-spectrum difference (twin minus
-    real, channels averaged) below that; the last column is the mean difference over every pair."""
-    count = len(reals)
-    figure, axes = plt.subplots(3, count + 1, figsize=(1.9 * (count + 1), 6.2), squeeze=False, layout="constrained")
+    real, channels averaged) below that; then the mean difference over every pair, and beside it each
+    detector's mean saliency map on the same set (`saliency`: name -> map), to compare where they lie."""
+    count, extra = len(reals), 1 + len(saliency)
+    figure, axes = plt.subplots(
+        3, count + extra, figsize=(1.9 * (count + extra), 6.2), squeeze=False, layout="constrained"
+    )
     limit = float(np.percentile(np.abs(differences), 99)) or 1.0
     for column in range(count):
         for axis, image in ((axes[0, column], reals[column]), (axes[1, column], twins[column])):
@@ -231,7 +240,7 @@ def plot_twin_pairs(
         shown = axes[2, column].imshow(
             differences[column], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
         )
-    for axis, title in zip(axes[:, 0], ("real", "autogan twin", "twin minus real"), strict=True):
+    for axis, title in zip(axes[:, 0], ("photo", f"{family} twin", "twin minus photo"), strict=True):
         axis.set_title(title, loc="left", fontsize=10)
     mean_limit = float(np.abs(mean_difference).max()) or 1.0
     mean_shown = axes[2, count].imshow(
@@ -239,11 +248,29 @@ def plot_twin_pairs(
     )
     axes[2, count].set_title("mean over all pairs", fontsize=9)
     outline_high_frequency_quadrant(axes[2, count], mean_difference.shape)
+    for column, (name, mean_map) in enumerate(saliency.items(), start=count + 1):
+        axes[2, column].imshow(mean_map, cmap="magma", interpolation="nearest")
+        axes[2, column].set_title(f"{name} saliency", fontsize=9)
+        outline_high_frequency_quadrant(axes[2, column], mean_map.shape)
     for axis in axes.ravel():
         axis.set_axis_off()
     figure.colorbar(shown, ax=axes[2, :count], fraction=0.03, label="log|DCT| ratio")
     figure.colorbar(mean_shown, ax=axes[2, count], fraction=0.1)
-    figure.suptitle("test reals and their autogan twins: the same content, up-sampled by the decoder")
+    figure.suptitle(f"test photos and their {family} twins: the same content, up-sampled by the decoder")
+    save_figure(figure, path)
+
+
+def plot_generator_heatmap(values: np.ndarray, detectors: list[str], generators: list[str], path: Path) -> None:
+    """Detectors (rows) by test generators (columns), `values` (e.g. seed-mean ROC AUC) written in each cell."""
+    figure, axis = plt.subplots(figsize=(1.3 * len(generators) + 2.2, 0.6 * len(detectors) + 1.6), layout="constrained")
+    shown = axis.imshow(values, cmap="RdYlGn", vmin=0.5, vmax=1.0, aspect="auto")
+    for row in range(len(detectors)):
+        for column in range(len(generators)):
+            axis.text(column, row, f"{values[row, column]:.3f}", ha="center", va="center", fontsize=9)
+    axis.set_xticks(range(len(generators)), generators, rotation=30, ha="right", fontsize=9)
+    axis.set_yticks(range(len(detectors)), detectors, fontsize=9)
+    figure.colorbar(shown, ax=axis, label="ROC AUC (0.5: chance)")
+    axis.set_title("ROC AUC per detector and test generator (seed mean)", fontsize=10)
     save_figure(figure, path)
 
 

@@ -1,9 +1,12 @@
 """report stage: figures, saliency numbers and `reports/report.md` from the features, models and metrics.
 
-Figures (reports/figures/): samples.png, mean_spectra.png, mean_spectra_unseen.png, diagonal_profile.png,
+Figures (reports/figures/): samples.png, mean_spectra.png, mean_spectra_unseen.png (the DCGAN's),
+diagonal_profile.png, twin_pairs_<family>.png (each auto-encoder family's twins, their mean difference
+spectrum and the detectors' saliency on them), generator_roc_auc.png (detectors by test generators),
 training_curves.png (each detector's best val-loss seed), roc_test.png (the seed ensembles), seed_roc_auc.png
-(every seed on every test set), saliency/<model>.png,
-saliency/mean.png. Numbers: reports/saliency.json. Tables and comparisons come from reports/evaluate/detail.json.
+(every seed on every test set), saliency/<model>.png, saliency/mean.png, saliency/bands_<set>.png and
+saliency/peaks_<set>.png. Numbers: reports/saliency.json. Tables and comparisons come from
+reports/evaluate/detail.json, the fakes' quality from reports/augment/quality.json.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gandct import figures, paths, twins
+from gandct import figures, paths, twin_spectra
 from gandct.cli import run_command
 from gandct.comparison import BootstrapInterval, describe, verdict
 from gandct.datasets import load_split
@@ -33,10 +36,27 @@ from gandct.saliency import high_frequency_share, quadrant_shares, saliency_maps
 log = logging.getLogger(__name__)
 
 FIGURES = paths.FIGURES
-SET_TITLES = {"test": "clean test", "test_unseen": "unseen generator", twins.PAIRED: "paired twins"}
-# The sets on which where the detectors look is measured: the clean test, and the controlled pairs.
-LOOK_SETS = ("test", twins.PAIRED)
+UNSEEN_MEAN = "unseen_mean"  # evaluate's mean over the unseen generators' test sets
+GENERATOR_TITLES = {"progan": "ProGAN", "dcgan": "DCGAN"} | {
+    gan: f"{gan.removeprefix('autogan_')} twins" for gan in paths.AUTOGAN_GENERATORS
+}
+SET_TITLES = {test_set: GENERATOR_TITLES[gan] for test_set, gan in paths.SPLIT_GENERATOR.items()} | {
+    UNSEEN_MEAN: "unseen mean"
+}
+TWIN_SETS = tuple(f"test_{gan}" for gan in paths.AUTOGAN_GENERATORS)
+# The sets on which where the detectors look is measured: the ProGAN's, and each family's controlled pairs.
+LOOK_SETS = ("test", *TWIN_SETS)
 METRIC_TITLES = {"accuracy": "accuracy at the val threshold", "roc_auc": "ROC AUC"}
+# The table of Wang et al. 2020 per test generator: (metric key, what it is)
+GENERATOR_METRICS = (
+    ("roc_auc", "ROC AUC"),
+    ("average_precision", "average precision"),
+    ("accuracy_at_val_threshold", "accuracy at each seed's val threshold"),
+    ("real_accuracy_at_val_threshold", "accuracy on the reals alone, at the val threshold"),
+    ("fake_accuracy_at_val_threshold", "accuracy on the fakes alone, at the val threshold"),
+    ("oracle_accuracy", "oracle accuracy: at the threshold best on that very set"),
+    ("detection_at_5_percent_false_alarms", "detection rate at 5% of the reals called fake (PD@5%)"),
+)
 QUADRANT_NAMES = {
     "low": "low-frequency (top-left)",
     "high_horizontal": "high horizontal, low vertical frequency (top-right)",
@@ -94,15 +114,16 @@ def by_kind(maps: np.ndarray, rows: list[dict[str, str]]) -> dict[str, np.ndarra
 
 def spectra_figures() -> dict[str, int]:
     """Mean spectra, their difference and the diagonal profiles; return image counts per kind."""
-    test, test_rows = channel_mean_spectra("test")
-    unseen, unseen_rows = channel_mean_spectra("test_unseen")
-    groups = by_kind(test, test_rows)  # test_unseen's reals are the test reals: take only its fakes
-    groups |= {kind: maps for kind, maps in by_kind(unseen, unseen_rows).items() if kind != "real"}
+    groups: dict[str, np.ndarray] = {}
+    fakes = {}
+    for test_set in paths.TEST_SETS:
+        maps, rows = channel_mean_spectra(test_set)
+        # the other test sets' reals are the test reals again: take only their fakes
+        groups |= {kind: kind_maps for kind, kind_maps in by_kind(maps, rows).items() if kind not in groups}
+        fakes[test_set] = maps[[row["label"] == "1" for row in rows]].mean(axis=0)
     real = groups["real"].mean(axis=0)
-    test_fakes = test[[row["label"] == "1" for row in test_rows]].mean(axis=0)
-    unseen_fakes = unseen[[row["label"] == "1" for row in unseen_rows]].mean(axis=0)
-    figures.plot_mean_spectra(real, test_fakes, "test-split fake", FIGURES / "mean_spectra.png")
-    figures.plot_mean_spectra(real, unseen_fakes, "unseen-generator fake", FIGURES / "mean_spectra_unseen.png")
+    figures.plot_mean_spectra(real, fakes["test"], "ProGAN fake", FIGURES / "mean_spectra.png")
+    figures.plot_mean_spectra(real, fakes["test_dcgan"], "DCGAN fake", FIGURES / "mean_spectra_unseen.png")
     k = np.arange(real.shape[0])
     profiles = {kind: (maps[:, k, k].mean(axis=0), maps[:, k, k].std(axis=0)) for kind, maps in groups.items()}
     figures.plot_diagonal_profiles(profiles, FIGURES / "diagonal_profile.png")
@@ -113,7 +134,7 @@ def sample_grid(params: Params) -> None:
     """Real test images beside each generator's fakes, at the size they were stored."""
     rng = np.random.default_rng(params.seed)
     rows = {}
-    for split in ("test", "test_unseen"):
+    for split in ("test", "test_dcgan"):  # the twins are in their own figures, beside their photos
         ids = read_csv(paths.features_file(split, "ids.csv"))
         for kind in sorted({kind_of(row) for row in ids}):
             if kind not in rows:
@@ -122,9 +143,10 @@ def sample_grid(params: Params) -> None:
     figures.plot_image_grid(rows, FIGURES / "samples.png", "test images: real photographs and generated fakes")
 
 
-def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict]]]:
-    """Saliency examples and means of each DCT detector; return its quadrant shares on the test split and,
-    for each of `LOOK_SETS`, its frequency measures (`frequency_measures.where_it_looks`).
+def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict]], dict]:
+    """Saliency examples and means of each DCT detector; return its quadrant shares on the test split, for
+    each of `LOOK_SETS` its frequency measures (`frequency_measures.where_it_looks`), and its mean saliency
+    map on each set ({set: {model: map}}).
 
     Vanilla gradients cover every image of a set; SmoothGrad, 20-odd times dearer, covers a seeded sample of
     `report.smoothgrad_images` test images, enough to check that it agrees.
@@ -143,6 +165,7 @@ def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[s
         "seed": params.seed,
     }
     shares, means, looks = {}, {}, {split: {} for split in LOOK_SETS}
+    set_means: dict[str, dict[str, np.ndarray]] = {split: {} for split in LOOK_SETS}
     for name in params.report.saliency_models:  # DCT detectors that were trained: params.py checks both
         detector = Detector.load(paths.detector_model(name))
         model, x_test = detector.model, detector.inputs(fitted)
@@ -165,6 +188,7 @@ def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[s
         for split in LOOK_SETS:
             images, labels = sets[split]
             maps = vanilla if split == "test" else saliency_maps(model, detector.inputs(images))
+            set_means[split][name] = unit_mass(maps).mean(axis=0)
             looks[split][name] = where_it_looks(
                 maps,
                 spectra[split],
@@ -190,7 +214,7 @@ def saliency_report(params: Params) -> tuple[dict[str, dict[str, float]], dict[s
             FIGURES / "saliency" / f"peaks_{split}.png",
             f"{set_title(split)}: mean fake - mean real log-spectrum",
         )
-    return shares, looks
+    return shares, looks, set_means
 
 
 def spread(summary: dict) -> str:
@@ -204,10 +228,31 @@ def set_title(test_set: str) -> str:
     return SET_TITLES.get(test_set, test_set)
 
 
-def metrics_table(detectors: dict[str, dict], key: str) -> str:
+def sentence_start(text: str) -> str:
+    """`text` with its first letter upper case and the rest as it is ("ProGAN" stays "ProGAN")."""
+    return text[:1].upper() + text[1:]
+
+
+def generator_sets(detectors: dict[str, dict]) -> list[str]:
+    """The per-generator test sets the detectors were scored on, then the unseen mean."""
+    present = next(iter(detectors.values()))["sets"]
+    return [s for s in (*paths.TEST_SETS, UNSEEN_MEAN) if s in present]
+
+
+def perturbed_sets(detectors: dict[str, dict]) -> list[str]:
+    """The perturbed copies of the ProGAN's test set, in evaluate's order."""
+    return [s for s in next(iter(detectors.values()))["sets"] if s not in (*paths.TEST_SETS, UNSEEN_MEAN)]
+
+
+def column_title(test_set: str, unseen: list[str]) -> str:
+    """A generator set's column title, marked when the detectors trained on that generator."""
+    seen = test_set in paths.SPLIT_GENERATOR and test_set not in unseen
+    return set_title(test_set) + (" (seen)" if seen else "")
+
+
+def metrics_table(detectors: dict[str, dict], key: str, sets: list[str], unseen: list[str] = ()) -> str:
     """A Markdown table: one row per model, one column per test set, mean ± std over seeds of `key`."""
-    sets = list(next(iter(detectors.values()))["sets"])
-    header = "| model (seeds) | " + " | ".join(set_title(s) for s in sets) + " |"
+    header = "| model (seeds) | " + " | ".join(column_title(s, unseen) for s in sets) + " |"
     lines = [header, "|---" * (len(sets) + 1) + "|"]
     for name, result in detectors.items():
         cells = [spread(result["sets"][s]["seeds"][key]) for s in sets]
@@ -215,9 +260,8 @@ def metrics_table(detectors: dict[str, dict], key: str) -> str:
     return "\n".join(lines)
 
 
-def ensemble_table(detectors: dict[str, dict], key: str) -> str:
+def ensemble_table(detectors: dict[str, dict], key: str, sets: list[str]) -> str:
     """A Markdown table: one row per model, one column per test set, `key` of its seed ensemble."""
-    sets = list(next(iter(detectors.values()))["sets"])
     lines = ["| model (seeds) | " + " | ".join(set_title(s) for s in sets) + " |", "|---" * (len(sets) + 1) + "|"]
     for name, result in detectors.items():
         cells = ["n/a" if (value := result["sets"][s]["ensemble"][key]) is None else f"{value:.3f}" for s in sets]
@@ -248,11 +292,10 @@ def interval_cell(found: dict | None) -> str:
     return f"{interval.difference:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}] {verdict(interval)}"
 
 
-def intervals_table(comparisons: dict[str, dict]) -> str:
-    """A Markdown table: one row per comparison and metric, one column per test set."""
+def intervals_table(comparisons: dict[str, dict], sets: list[str]) -> str:
+    """A Markdown table: one row per comparison and metric, one column per test set of `sets`."""
     if not comparisons:
         return "No compared pair of detectors was trained."
-    sets = list(next(iter(comparisons.values())))
     lines = ["| difference | " + " | ".join(set_title(s) for s in sets) + " |", "|---" * (len(sets) + 1) + "|"]
     for pair, by_set in comparisons.items():
         for metric in next(iter(by_set.values())):
@@ -307,7 +350,7 @@ def difference_sentence(split: str, look: dict) -> str:
     high = look["high_quadrant_difference"]
     energy = "more" if high > 0 else "less"
     return (
-        f"{set_title(split).capitalize()}: the mean log-spectra of fakes and reals differ most at (row, column) "
+        f"{sentence_start(set_title(split))}: the mean log-spectra of fakes and reals differ most at (row, column) "
         f"{spots} (diagonal frequencies {frequencies}); per coefficient the "
         f"difference is largest, {profile[band] / uniform[band]:.1f} times the average, in the band around diagonal "
         f"frequency {look['band_centres'][band]:.2f}; in the high-frequency quadrant the fakes carry {energy} energy "
@@ -343,7 +386,7 @@ def look_sentence(split: str, name: str, look: dict) -> str:
             f"class difference, {peaks['ratio']:.2f} times a uniform map's {peaks['uniform']:.1%} ({times} chance)"
         )
     return (
-        f"{set_title(split).capitalize()}, `{name}`: {where}; its saliency centres at diagonal frequency "
+        f"{sentence_start(set_title(split))}, `{name}`: {where}; its saliency centres at diagonal frequency "
         f"{centre:.2f}, {side} than a uniform map's {uniform:.2f} (the class difference centres at "
         f"{look['difference_mean_frequency']:.2f}); {on_peaks}."
     )
@@ -405,9 +448,17 @@ def first_look_note(params: Params) -> list[str]:
     ]
 
 
-SUMMARY_SETS = ("test_unseen", "jpeg_75")  # where the headline question is answered: never-seen fakes, re-encoding
+SUMMARY_SETS = (UNSEEN_MEAN, "jpeg_75")  # where the headline question is answered: never-seen fakes, re-encoding
 CLAIM = ("custom", "paper")  # the project's claim: custom beats the paper's CNN
-SECTIONS = ("Data", "The evidence: spectra", "Detectors", "Comparisons", "Where the detectors look", "Reading")
+SECTIONS = (
+    "Data",
+    "The evidence: spectra",
+    "Generators",
+    "Detectors",
+    "Comparisons",
+    "Where the detectors look",
+    "Reading",
+)
 
 
 def anchor(heading: str) -> str:
@@ -428,6 +479,53 @@ def quality_line(quality: dict | None) -> str:
     text = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items())
     floor = f" (the test photographs {reals:.2f}x)" if reals is not None else ""
     return f"Fakes: SWD to the train photographs as a multiple of the real-against-real floor: {text}{floor}."
+
+
+def quality_table(quality: dict | None) -> str:
+    """The whole quality table: per GAN its SWD to the train photos and that as a multiple of the floor, per
+    auto-encoder family its twins' PSNR against their own photos."""
+    if not quality:
+        return "No quality measured (`reports/augment/quality.json` missing)."
+    lines = [
+        "| generator | SWD x 1e3, average over levels | SWD / floor | twin PSNR, median (p10, p90) dB |",
+        "|---|---|---|---|",
+    ]
+    for name, found in quality.items():
+        if not isinstance(found, dict):
+            continue
+        title = {"floor": "floor: train photos, other half", "test_reals": "test photos"}.get(
+            name, GENERATOR_TITLES.get(name, name)
+        )
+        swd = f"{found['swd_avg']:.2f}" if "swd_avg" in found else ""
+        ratio = f"{found['ratio_to_floor']:.2f}x" if "ratio_to_floor" in found else ("1.00x" if name == "floor" else "")
+        psnr = (
+            f"{found['psnr_median']:.2f} ({found['psnr_p10']:.2f}, {found['psnr_p90']:.2f})"
+            if "psnr_median" in found
+            else ""
+        )
+        lines.append(f"| {title} | {swd} | {ratio} | {psnr} |")
+    return "\n".join(lines)
+
+
+def twin_look_sentence(test_set: str, by_model: dict[str, dict]) -> str:
+    """Whether the detectors look where one family's decoder acts, now that the content is the same."""
+    first = next(iter(by_model.values()))
+    corner = "inside" if first["difference_mean_frequency"] > first["uniform_mean_frequency"] else "outside"
+    following = []
+    for name, look in by_model.items():
+        interval = look["spearman_interval"]
+        if look["spearman"] is None or interval is None:
+            following.append(f"`{name}` not measurable")
+        else:
+            word = (
+                "follows it" if interval[0] > 0 else "looks away from it" if interval[1] < 0 else "is unrelated to it"
+            )
+            following.append(f"`{name}` {word} ({rank_text(look)})")
+    return (
+        f"{sentence_start(set_title(test_set))}: the decoder's difference centres at diagonal frequency "
+        f"{first['difference_mean_frequency']:.2f} ({corner} the high-frequency half, uniform "
+        f"{first['uniform_mean_frequency']:.2f}); saliency " + ", ".join(following) + "."
+    )
 
 
 def claim_verdict(comparisons: dict) -> str:
@@ -473,12 +571,13 @@ def summary(params: Params, detail: dict, shares: dict, quality: dict | None) ->
     if pair in comparisons:
         rows.append(f"| {pair} | " + " | ".join(interval_cell(comparisons[pair][s]["roc_auc"]) for s in sets) + " |")
     return [
-        "**Question.** Do detectors trained on one GAN's DCT spectra catch fakes of a generator they never saw and "
+        "**Question.** Do detectors trained on one GAN's DCT spectra catch fakes of generators they never saw and "
         f"fakes re-encoded as JPEG, and does `{CLAIM[0]}` beat the CNN of Frank et al. 2020 (`{CLAIM[1]}`)? "
         + quality_line(quality),
         "\n".join(rows),
-        "Seed mean ± standard deviation (seeds in brackets); the difference row has its 95% interval over seeds "
-        "and test images. " + claim_verdict(comparisons) + " " + corner_verdict(shares),
+        "Seed mean ± standard deviation (seeds in brackets); unseen mean: over the generators no detector trained "
+        f"on ({', '.join(set_title(s) for s in detail.get('unseen_sets', []))}); the difference row has its 95% "
+        "interval over seeds and test images. " + claim_verdict(comparisons) + " " + corner_verdict(shares),
         "Sections: " + " · ".join(f"[{heading}]({anchor(heading)})" for heading in SECTIONS),
     ]
 
@@ -487,78 +586,116 @@ def write_report(
     params: Params, detail: dict, shares: dict, looks: dict, counts: dict[str, int], quality: dict | None = None
 ) -> None:
     """reports/report.md: tables, figures and the reading, all from this run's files."""
+    detectors, comparisons = detail["detectors"], detail["comparisons"]
+    unseen = detail.get("unseen_sets", [])
+    by_generator, perturbed = generator_sets(detectors), perturbed_sets(detectors)
+    twin_looks = {s: by_model for s, by_model in looks.items() if s in TWIN_SETS}
     sections = [
         "# gandct report",
         *first_look_note(params),
         *summary(params, detail, shares, quality),
         f"Data source `{params.data.source}`, seed {params.seed}, DCT of {params.features.image_size}px "
-        f"{params.features.color} images. Every number and figure below is regenerated by `dvc repro`.",
+        f"{params.features.color} images, detectors trained on the fakes of {', '.join(params.train.fakes)}. "
+        "Every number and figure below is regenerated by `dvc repro`.",
         "## Data",
         "Test images per kind: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()) + ".",
         figure("samples.png", "real and generated test images"),
+        "How close the fakes come to photographs: the GANs' multi-scale sliced Wasserstein distance (SWD) to the "
+        "train photos, as a multiple of the distance between two halves of the train photos (the floor; other "
+        "photos of the same kind score about the test photos' ratio); the auto-encoder twins' PSNR against the very "
+        "photo each was made from (above 30 dB the twin differs from its photo by little more than its decoder's "
+        "trace).",
+        quality_table(quality),
         "## The evidence: spectra",
         "Mean log-magnitude DCT spectra (lowest frequency top-left, highest bottom-right; the outlined quadrant "
         "holds the highest frequencies). In the difference map red means more energy in the fakes than in the reals.",
-        figure("mean_spectra.png", "mean spectra, test split"),
-        figure("mean_spectra_unseen.png", "mean spectra, unseen generator"),
+        figure("mean_spectra.png", "mean spectra, ProGAN test set"),
+        figure("mean_spectra_unseen.png", "mean spectra, DCGAN test set"),
         figure("diagonal_profile.png", "spectrum along the diagonal"),
-        figure("twin_pairs.png", "test reals, their autogan twins and the spectral difference"),
+        "Each up-sampling family's twins of the test photos: the same content, so the mean difference spectrum "
+        "shows where that decoder acts; beside it each detector's mean saliency on the same set.",
+        *[figure(f"twin_pairs_{s.removeprefix('test_autogan_')}.png", f"{set_title(s)}") for s in TWIN_SETS],
+        "## Generators",
+        "Every detector on every test generator, as Wang et al. 2020 report it: the test photos against one "
+        "generator's fakes (the twins of those photos, for an auto-encoder family). `(seen)` marks the "
+        "generators the detectors trained on; the unseen mean averages the others. Each cell is the mean ± "
+        "standard deviation over seeds.",
+        figure("generator_roc_auc.png", "ROC AUC per detector and test generator"),
+        *[
+            part
+            for key, title in GENERATOR_METRICS
+            for part in (sentence_start(title) + ":", metrics_table(detectors, key, by_generator, unseen))
+        ],
+        "Accuracy on the reals and on the fakes apart shows a threshold that does not transfer: a detector that "
+        "ranks a generator's fakes well (ROC AUC, oracle accuracy) may still call nearly all of them real at the "
+        "threshold chosen on the val split.",
         "## Detectors",
         f"Every Keras detector is trained once per seed of `train.seeds` ({params.train.seeds}); `linear` is one "
-        "deterministic fit. Each cell is the mean ± standard deviation over seeds.",
-        "Accuracy at threshold 0.5:",
-        metrics_table(detail["detectors"], "accuracy"),
-        "Accuracy at each seed's threshold, chosen on the val split (the highest balanced accuracy):",
-        metrics_table(detail["detectors"], "accuracy_at_val_threshold"),
+        "deterministic fit. Perturbed sets re-encode, blur, rescale or add noise to every image of the ProGAN test "
+        "set, both classes, before the transform. Each cell is the mean ± standard deviation over seeds.",
         "ROC AUC:",
-        metrics_table(detail["detectors"], "roc_auc"),
+        metrics_table(detectors, "roc_auc", ["test", *perturbed]),
+        "Accuracy at each seed's threshold, chosen on the val split (the highest balanced accuracy):",
+        metrics_table(detectors, "accuracy_at_val_threshold", ["test", *perturbed]),
+        "Accuracy at threshold 0.5:",
+        metrics_table(detectors, "accuracy", ["test", *perturbed]),
         figure("seed_roc_auc.png", "ROC AUC of every seed on every test set"),
         "Every seed's ROC AUC (dots), their mean (bar) and the seed ensemble's (star): how far apart training runs "
         "of one detector land is what the comparisons below must count.",
-        "Average precision:",
-        metrics_table(detail["detectors"], "average_precision"),
-        "Perturbed sets re-encode, blur, rescale or add noise to every test image of both classes before the "
-        "transform; the unseen generator is a DCGAN no detector was trained on.",
         "The seed ensemble, what `gandct predict` and `load_detector` score with (the sigmoid of the seeds' mean "
         "logit). ROC AUC:",
-        ensemble_table(detail["detectors"], "roc_auc"),
+        ensemble_table(detectors, "roc_auc", by_generator + perturbed),
         "Accuracy of the seed ensemble at its own val threshold:",
-        ensemble_table(detail["detectors"], "accuracy_at_val_threshold"),
+        ensemble_table(detectors, "accuracy_at_val_threshold", by_generator + perturbed),
         "## Comparisons",
         "Differences of the seed-mean metric, a - b, with their 95% interval from a two-level bootstrap "
         f"({detail['bootstrap']['resamples']} resamples): each resample draws every detector's training seeds "
         "with replacement and the test images with replacement (the same images for both detectors), so the "
-        "interval counts what a re-run changes, the training as well as the test images. Accuracy is each "
+        "interval counts what a re-run changes, the training as well as the test images; for the unseen mean "
+        "the seeds are drawn once and each generator's images on their own. Accuracy is each "
         'seed\'s at its own val threshold. "better" means the whole interval is above 0, "worse" below 0, '
         'otherwise "no clear difference". The interval does not count what only a re-run with another `seed` '
-        "draws anew (the few photographs of the test split, the GANs' own training), so a verdict stands only "
-        "when a replicate run gives it too: see docs/replication.md.",
-        intervals_table(detail["comparisons"]),
-        figure("roc_test.png", "ROC curves, clean test split"),
+        "draws anew (the few photographs of the test split, the generators' own training), so a verdict stands "
+        "only when a replicate run gives it too: see docs/replication.md.",
+        "By test generator:",
+        intervals_table(comparisons, by_generator),
+        "Under perturbations of the ProGAN test set:",
+        intervals_table(comparisons, perturbed),
+        figure("roc_test.png", "ROC curves, ProGAN test set"),
         "Training curves of each detector's seed with the lowest val loss:",
         figure("training_curves.png", "training curves, best seed"),
         "## Where the detectors look",
         "Share of saliency mass (|d logit / d input|, tf-keras-vis) in the high-frequency quadrant: vanilla "
-        f"gradients over the whole test split (and per class), SmoothGrad over {params.report.smoothgrad_images} "
-        "test images; a uniform map gives 0.25.",
+        f"gradients over the whole ProGAN test set (and per class), SmoothGrad over {params.report.smoothgrad_images} "
+        "of its images; a uniform map gives 0.25.",
         saliency_table(shares),
         figure("saliency/mean.png", "mean saliency"),
         *[figure(f"saliency/{name}.png", f"saliency examples, {name}") for name in shares],
-        "Against where the classes differ, on the clean test and on the paired twins (each test real against its "
-        "autogan twin, whose only systematic difference is the decoder's up-sampling): the Spearman rank correlation "
-        "of each detector's mean saliency map (per-image maps normalised, then averaged) with the mean absolute "
-        "log-spectrum difference |fake - real|, with its 95% bootstrap interval "
-        f"({params.evaluate.bootstrap_resamples} resamples of the images within each class); the mass-weighted mean "
-        "diagonal frequency (0 at DC, 1 at the bottom-right corner) of the saliency and of |fake - real|; and the "
-        "saliency share on the isolated peaks and troughs of the signed difference (found in the data: local "
-        "extremes standing out from their surroundings by 5 MADs) against a uniform map's share of those positions.",
+        "Against where the classes differ, on the ProGAN test set and on each family's twins (each test photo "
+        "against its twin, whose only systematic difference is the decoder's up-sampling): the Spearman rank "
+        "correlation of each detector's mean saliency map (per-image maps normalised, then averaged) with the mean "
+        "absolute log-spectrum difference |fake - real| (for twins, the mean over pairs of twin minus photo), with "
+        f"its 95% bootstrap interval ({params.evaluate.bootstrap_resamples} resamples of the images within each "
+        "class); the mass-weighted mean diagonal frequency (0 at DC, 1 at the bottom-right corner) of the saliency "
+        "and of |fake - real|; and the saliency share on the isolated peaks and troughs of the signed difference "
+        "(found in the data: local extremes standing out from their surroundings by 5 MADs) against a uniform "
+        "map's share of those positions.",
         look_table(looks),
         *[figure(f"saliency/bands_{split}.png", f"saliency per frequency band, {split}") for split in looks],
         *[figure(f"saliency/peaks_{split}.png", f"class difference and its peaks, {split}") for split in looks],
         "## Reading",
         reading(detail, shares, looks),
+        "Once the content is the same (the twins), where each decoder acts and whether the detectors look there:",
+        "\n".join(f"- {twin_look_sentence(s, by_model)}" for s, by_model in twin_looks.items()),
     ]
     write_text(paths.REPORTS / "report.md", "\n\n".join(sections) + "\n")
+
+
+def generator_heatmap(detectors: dict[str, dict], unseen: list[str], path: Path) -> None:
+    """The seed-mean ROC AUC of every detector on every test generator and the unseen mean, as a heat map."""
+    sets = generator_sets(detectors)
+    values = np.array([[r["sets"][s]["seeds"]["roc_auc"]["mean"] for s in sets] for r in detectors.values()])
+    figures.plot_generator_heatmap(values, list(detectors), [column_title(s, unseen) for s in sets], path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -572,9 +709,6 @@ def main(argv: list[str] | None = None) -> None:
 
     sample_grid(params)
     counts = spectra_figures()
-    figures.plot_twin_pairs(
-        *twins.paired_examples(params.report.examples_per_class, params.seed), FIGURES / "twin_pairs.png"
-    )
     histories = {name: training_history(name, best_seed(name)) for name in params.train.models}
     figures.plot_training_curves(histories, FIGURES / "training_curves.png")
     roc = {}
@@ -582,9 +716,14 @@ def main(argv: list[str] | None = None) -> None:
         points = read_csv(paths.EVALUATION / "roc" / f"{name}.csv")
         fpr, tpr = (np.array([float(p[k]) for p in points]) for k in ("fpr", "tpr"))
         roc[name] = (fpr, tpr, detail["detectors"][name]["sets"]["test"]["ensemble"]["roc_auc"])
-    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "clean test split, seed ensembles")
+    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "ProGAN test set, seed ensembles")
     seed_spread_figure(detail["detectors"], "roc_auc", FIGURES / "seed_roc_auc.png")
-    shares, looks = saliency_report(params)
+    generator_heatmap(detail["detectors"], detail.get("unseen_sets", []), FIGURES / "generator_roc_auc.png")
+    shares, looks, set_means = saliency_report(params)
+    for test_set in TWIN_SETS:
+        examples = twin_spectra.paired_examples(test_set, params.report.examples_per_class, params.seed)
+        family = test_set.removeprefix("test_autogan_")
+        figures.plot_twin_pairs(*examples, set_means[test_set], family, FIGURES / f"twin_pairs_{family}.png")
     measures = {
         name: share | {"frequency": {split: looks[split][name] for split in looks}} for name, share in shares.items()
     }
