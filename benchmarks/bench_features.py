@@ -42,7 +42,7 @@ import yaml
 from gandct import paths
 from gandct.dct import Preprocessing, fit_image
 from gandct.download import SAMPLE_PHOTOS
-from gandct.features import SplitArrays, build_split, create_arrays, job_size, split_items, write_rows
+from gandct.features import SplitArrays, build_split, create_arrays, job_size, split_generators, split_items, write_rows
 from gandct.fileio import write_csv
 from gandct.images import load_rgb, save_png
 from gandct.logs import setup_logging
@@ -82,9 +82,17 @@ def listings(files: list[Path]) -> tuple[list[dict], list[dict]]:
             manifest.append({**row, "label": "real", "generator": ""})
         else:
             unseen = row["split"] == "test" and index % 4 == 1
-            split, name = ("test_unseen", "dcgan") if unseen else (row["split"], "progan")
-            generated.append({**row, "label": "fake", "generator": name, "split": split})
+            generated.append({**row, "label": "fake", "generator": "dcgan" if unseen else "progan"})
     return manifest, generated
+
+
+def split_listings(generated: list[dict], split: str) -> dict[Path, list[dict]]:
+    """The listings the features stage reads for `split` under train.fakes [progan], from the generated rows
+    (the auto-encoder families have none here: their sets hold the test reals alone)."""
+    return {
+        paths.generated_listing(gan): [row for row in generated if row["generator"] == gan]
+        for gan in split_generators(split, ["progan"])
+    }
 
 
 def decode_paths(files: list[str]) -> int:
@@ -162,7 +170,7 @@ def speed_row(size: int, count: int, rounds: int, workers: int, chunk_size: int,
     """One table row: every method on `count` fresh images of `size` px."""
     files = make_images(scratch / f"images{size}", count, size, seed=size)
     manifest, generated = listings(files)
-    items = {split: split_items(manifest, {Path("generated.csv"): generated}, split) for split in paths.FEATURE_SPLITS}
+    items = {split: split_items(manifest, split_listings(generated, split), split) for split in paths.FEATURE_SPLITS}
     rows = [item.path for split in items.values() for item in split]  # what the stages read, test reals twice
     for path in rows:  # every method starts from the page cache
         Path(path).read_bytes()

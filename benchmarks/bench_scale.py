@@ -182,7 +182,7 @@ def main() -> None:
     out += [
         "",
         f"feature cache: {cache / 1024:.1f} KiB per source image ({large['rows']} rows for {counts[1]} images: "
-        "the test reals are cached again in test_unseen); source PNG files: "
+        "the test reals are cached again in each test_<generator> set); source PNG files: "
         f"{source / 1024:.1f} KiB per image",
         f"projected for {PROJECTED:,} images (rates at {counts[1]}, start-up included): {hours:.1f} h for "
         "download + prepare + features, "
