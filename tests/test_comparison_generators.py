@@ -37,7 +37,8 @@ def test_oracle_accuracy_is_at_least_any_fixed_threshold_accuracy():
 
 def test_detection_at_five_percent_false_alarms_counts_the_fakes_above_the_allowed_reals():
     reals = np.linspace(0.0, 0.99, 100)  # 100 reals: 5 may be called fake, so the cut is the 6th highest, 0.94
-    fakes = np.array([0.999, 0.96, 0.945, 0.94, 0.5])  # above 0.94: three
+    cut = np.sort(reals)[::-1][5]
+    fakes = np.array([0.999, 0.96, 0.945, cut, 0.5])  # above the cut: three; the one at it counts as real
     labels = np.concatenate([np.zeros(100), np.ones(5)])
     p_fake = np.concatenate([reals, fakes])
     assert detection_rate_at_false_alarms(labels, p_fake, 0.05) == pytest.approx(3 / 5)
