@@ -113,19 +113,16 @@ def seed_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float) -> di
     the accuracy on the reals and on the fakes apart (a detector that calls nearly everything real, or fake,
     shows here); the oracle accuracy; the detection rate at FALSE_ALARMS of the reals called fake."""
     at_half, at_threshold = detection_metrics(labels, p_fake), detection_metrics(labels, p_fake, threshold)
-    counts = {
-        key: at_threshold[key] for key in ("true_negatives", "false_positives", "false_negatives", "true_positives")
-    }
-    reals, fakes = (
-        counts["true_negatives"] + counts["false_positives"],
-        counts["true_positives"] + counts["false_negatives"],
-    )
+    kept_real, called_fake = at_threshold["true_negatives"], at_threshold["false_positives"]
+    caught, missed = at_threshold["true_positives"], at_threshold["false_negatives"]
     return (
         {name: at_half[name] for name in SEED_METRICS}
         | {name + AT_THRESHOLD: at_threshold[name] for name in THRESHOLD_METRICS}
         | {
-            "real_accuracy" + AT_THRESHOLD: round(counts["true_negatives"] / reals, 6) if reals else None,
-            "fake_accuracy" + AT_THRESHOLD: round(counts["true_positives"] / fakes, 6) if fakes else None,
+            "real_accuracy" + AT_THRESHOLD: round(kept_real / (kept_real + called_fake), 6)
+            if kept_real + called_fake
+            else None,
+            "fake_accuracy" + AT_THRESHOLD: round(caught / (caught + missed), 6) if caught + missed else None,
             "oracle_accuracy": oracle_accuracy(labels, p_fake),
             "detection_at_5_percent_false_alarms": detection_rate_at_false_alarms(labels, p_fake, FALSE_ALARMS),
         }

@@ -110,7 +110,7 @@ def split_items(
     """The images of one split, in listing order: the manifest's rows of that split (for a test_<generator>
     set, its test reals only), then the rows of that split in each listing of `generated` (listing path ->
     rows; for a test_<generator> set, the rows of the test split)."""
-    own_set = split in ("train", "val", "test")  # the others are the test reals against one generator's fakes
+    own_set = split in MANIFEST_SPLITS  # the others are the test reals against one generator's fakes
     items = []
     for row in manifest:
         if row["split"] not in MANIFEST_SPLITS:

@@ -43,7 +43,12 @@ GENERATOR_TITLES = {"progan": "ProGAN", "dcgan": "DCGAN"} | {
 SET_TITLES = {test_set: GENERATOR_TITLES[gan] for test_set, gan in paths.SPLIT_GENERATOR.items()} | {
     UNSEEN_MEAN: "unseen mean"
 }
-TWIN_SETS = tuple(f"test_{gan}" for gan in paths.AUTOGAN_GENERATORS)
+# Each auto-encoder family's test set, and the family: {"test_autogan_nearest": "nearest", ...}
+TWIN_SETS = {
+    test_set: gan.removeprefix("autogan_")
+    for test_set, gan in paths.SPLIT_GENERATOR.items()
+    if gan in paths.AUTOGAN_GENERATORS
+}
 # The sets on which where the detectors look is measured: the ProGAN's, and each family's controlled pairs.
 LOOK_SETS = ("test", *TWIN_SETS)
 METRIC_TITLES = {"accuracy": "accuracy at the val threshold", "roc_auc": "ROC AUC"}
@@ -614,7 +619,7 @@ def write_report(
         figure("diagonal_profile.png", "spectrum along the diagonal"),
         "Each up-sampling family's twins of the test photos: the same content, so the mean difference spectrum "
         "shows where that decoder acts; beside it each detector's mean saliency on the same set.",
-        *[figure(f"twin_pairs_{s.removeprefix('test_autogan_')}.png", f"{set_title(s)}") for s in TWIN_SETS],
+        *[figure(f"twin_pairs_{family}.png", set_title(s)) for s, family in TWIN_SETS.items()],
         "## Generators",
         "Every detector on every test generator, as Wang et al. 2020 report it: the test photos against one "
         "generator's fakes (the twins of those photos, for an auto-encoder family). `(seen)` marks the "
@@ -720,9 +725,8 @@ def main(argv: list[str] | None = None) -> None:
     seed_spread_figure(detail["detectors"], "roc_auc", FIGURES / "seed_roc_auc.png")
     generator_heatmap(detail["detectors"], detail.get("unseen_sets", []), FIGURES / "generator_roc_auc.png")
     shares, looks, set_means = saliency_report(params)
-    for test_set in TWIN_SETS:
+    for test_set, family in TWIN_SETS.items():
         examples = twin_spectra.paired_examples(test_set, params.report.examples_per_class, params.seed)
-        family = test_set.removeprefix("test_autogan_")
         figures.plot_twin_pairs(*examples, set_means[test_set], family, FIGURES / f"twin_pairs_{family}.png")
     measures = {
         name: share | {"frequency": {split: looks[split][name] for split in looks}} for name, share in shares.items()
