@@ -26,9 +26,8 @@ from gandct.images import load_rgb, save_png
 from gandct.params import load_params
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
-SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan fakes, per split
+SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan and dcgan fakes, per split
 SOURCE_FAKES = 2  # fakes of the source data set (a folder's fake_stylegan/), per split
-UNSEEN_FAKES = 4
 PROGAN_LISTING, DCGAN_LISTING = "data/interim/generated/progan.csv", "data/interim/generated/dcgan.csv"
 TWIN_FAMILIES = ("autogan_nearest", "autogan_bilinear")  # two of the zoo: each its own listing and test set
 
@@ -65,10 +64,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (tmp_path / real).parent.mkdir(parents=True, exist_ok=True)
             save_png(tmp_path / real, photo_like(rng, 64 + 4 * (index % 3))[:, : 64 + 2 * (index % 4)])
             manifest.append({"path": real, "label": "real", "split": split, "group": real, "generator": ""})
-            fake = f"data/interim/generated/progan/{split}/{index:02d}.png"
-            (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
-            save_png(tmp_path / fake, gan_like(rng, 64))
-            generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
+            for gan in ("progan", "dcgan"):
+                fake = f"data/interim/generated/{gan}/{split}/{index:02d}.png"
+                (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
+                save_png(tmp_path / fake, gan_like(rng, 64))
+                generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": gan})
             for family in TWIN_FAMILIES:
                 twin = f"data/interim/generated/{family}/{split}/{split}_{index:02d}.png"
                 (tmp_path / twin).parent.mkdir(parents=True, exist_ok=True)
@@ -79,11 +79,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
             save_png(tmp_path / fake, gan_like(rng, 72))
             manifest.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "stylegan"})
-    for index in range(UNSEEN_FAKES):
-        fake = f"data/interim/generated/dcgan/test/{index:02d}.png"
-        (tmp_path / fake).parent.mkdir(parents=True, exist_ok=True)
-        save_png(tmp_path / fake, gan_like(rng, 64))
-        generated.append({"path": fake, "label": "fake", "split": "test", "group": fake, "generator": "dcgan"})
     write_listing(tmp_path / "data/interim/manifest.csv", [{**row, "sha256": ""} for row in manifest])
     for generator in ("progan", "dcgan", *TWIN_FAMILIES):
         rows = [{**row, "sha256": ""} for row in generated if row["generator"] == generator]
@@ -237,24 +232,36 @@ def test_an_undecodable_image_names_the_file_and_keeps_the_previous_output(proje
 
 
 @pytest.mark.parametrize(
-    ("fakes", "generators"),
+    "fakes",
     [
-        (["autogan_nearest"], {"", "stylegan", "autogan_nearest"}),
-        (["progan", "autogan_bilinear"], {"", "stylegan", "progan", "autogan_bilinear"}),
-        (list(TWIN_FAMILIES), {"", "stylegan", *TWIN_FAMILIES}),
+        ["autogan_nearest"],
+        ["progan", "autogan_bilinear"],
+        list(TWIN_FAMILIES),
+        ["progan", "dcgan", *TWIN_FAMILIES],  # a leave-one-generator-out source: all but one
     ],
 )
-def test_train_fakes_choose_whose_fakes_train_and_val_hold_and_the_test_split_keeps_the_progans(
-    project, fakes, generators
-):
+def test_train_fakes_share_the_fakes_of_train_and_val_evenly_and_the_test_split_keeps_the_progans(project, fakes):
     set_features(project, "train", fakes=fakes)
     for split in ("train", "val", "test"):
         features.main([split])
     for split in ("train", "val"):
         ids = read_rows(processed(split, "ids.csv"))
-        assert {row["generator"] for row in ids} == generators
         reals = SPLIT_COUNTS[split]
-        assert len(ids) == reals + SOURCE_FAKES + reals * len(fakes)
+        # As many fakes as one generator gives, so the classes stay balanced: the j-th generator of k gives
+        # its rows j, j + k, ...
+        assert len(ids) == reals + SOURCE_FAKES + reals
+        assert {row["generator"] for row in ids} == {"", "stylegan", *fakes}
+        for place, gan in enumerate(fakes):
+            listed = [row["path"] for row in read_rows(project / paths.generated_listing(gan)) if row["split"] == split]
+            assert [row["path"] for row in ids if row["generator"] == gan] == listed[place :: len(fakes)]
+        # Twins of several families: each photo is paired with the twin of one family at most.
+        chosen = {row["path"] for row in ids}
+        photos = [
+            row["group"]
+            for row in all_generated(project)
+            if row["path"] in chosen and row["generator"] in TWIN_FAMILIES
+        ]
+        assert len(photos) == len(set(photos))
     assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "stylegan", "progan"}
 
 
@@ -358,7 +365,9 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     root = project_copy.root
     rng = np.random.default_rng(0)
     rows = []
-    fakes = [("progan", split) for split in ["train"] * 6 + ["val", "val", "test", "test"]] + [("dcgan", "test")] * 2
+    fakes = [("progan", split) for split in ["train"] * 6 + ["val", "val", "test", "test"]] + [
+        ("dcgan", split) for split in ("train", "val", "test", "test")
+    ]
     twins = [(family, split) for family in paths.AUTOGAN_GENERATORS for split in ("train", "val", "test")]
     for index, (generator, split) in enumerate([*fakes, *twins]):
         path = f"data/interim/generated/{generator}/{split}/{index:02d}.png"

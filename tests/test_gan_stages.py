@@ -164,13 +164,18 @@ def test_progan_stage_with_a_users_generator_writes_fakes_listing_and_figures(pr
     assert not paths.generated_dir("dcgan").exists()  # the other generator's stage is not run
 
 
-def test_dcgan_stage_writes_test_fakes_only_and_a_generator_plain_keras_loads(project, tmp_path_factory):
+def test_dcgan_stage_writes_fakes_of_every_split_and_a_generator_plain_keras_loads(project, tmp_path_factory):
     write_params(project, TINY_AUGMENT)
     train_dcgan.main([])
     rows = read_csv(paths.generated_listing("dcgan"))
-    assert Counter((row["split"], row["generator"]) for row in rows) == {("test", "dcgan"): 4}
+    # Train and val fakes too, so that train.fakes may name the DCGAN (leave-one-generator-out).
+    assert Counter((row["split"], row["generator"]) for row in rows) == {
+        ("train", "dcgan"): 12,
+        ("val", "dcgan"): 4,
+        ("test", "dcgan"): 4,
+    }
     for row in rows:
-        assert row["path"].startswith("data/interim/generated/dcgan/test/")
+        assert row["path"].startswith(f"data/interim/generated/dcgan/{row['split']}/")
         assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
     for kind in ("samples", "losses"):
         assert paths.gan_figure("dcgan", kind).stat().st_size > 1000

@@ -109,7 +109,9 @@ def split_items(
 ) -> list[Item]:
     """The images of one split, in listing order: the manifest's rows of that split (for a test_<generator>
     set, its test reals only), then the rows of that split in each listing of `generated` (listing path ->
-    rows; for a test_<generator> set, the rows of the test split)."""
+    rows; for a test_<generator> set, the rows of the test split). Several listings share the fakes: the j-th
+    of k gives its rows j, j + k, j + 2k, ... (for twins, those of every k-th photo), so a mixed source holds
+    as many fakes as one generator would, the classes stay balanced and training costs the same."""
     own_set = split in MANIFEST_SPLITS  # the others are the test reals against one generator's fakes
     items = []
     for row in manifest:
@@ -119,12 +121,12 @@ def split_items(
         if row["split"] == split or (not own_set and row["split"] == "test" and item.label == LABELS["real"]):
             items.append(item)
     fakes_split = split if own_set else "test"
-    for listing, rows in generated.items():
+    for place, (listing, rows) in enumerate(generated.items()):
         for row in rows:
             if row["split"] not in MANIFEST_SPLITS:
                 raise GandctError(f"{listing}: {row['path']} has split {row['split']!r}")
-            if row["split"] == fakes_split:
-                items.append(to_item(row, listing))
+        in_split = [row for row in rows if row["split"] == fakes_split]
+        items.extend(to_item(row, listing) for row in in_split[place :: len(generated)])
     names = " and ".join(map(str, generated))
     if not items:
         raise GandctError(f"split {split} has no images; check {paths.MANIFEST} and {names}")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import ParamsError
-from gandct.paths import TRAINABLE_GENERATORS
+from gandct.paths import GENERATORS
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -198,7 +198,7 @@ ModelName = Literal[tuple(INPUT_KIND)]
 
 class TrainParams(Section):
     models: list[ModelName] = Field(min_length=1)  # the detectors dvc.yaml trains, evaluates and reports
-    fakes: list[Literal[TRAINABLE_GENERATORS]] = Field(min_length=1)  # whose train/val fakes
+    fakes: list[Literal[GENERATORS]] = Field(min_length=1)  # whose train/val fakes
     seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)  # each Keras detector trains once per seed
     strategy: Literal["default", "mirrored", "multiworker"]
     paper: KerasTrainParams

@@ -26,10 +26,9 @@ GAN_QUALITY_FIGURE = FIGURES / "gan_quality.png"
 # The up-sampling zoo's families: one auto-encoder each (gandct.gan.autogan), whose generator is autogan_<family>.
 AUTOGAN_FAMILIES = ("nearest", "transposed", "bilinear", "pixel_shuffle")
 AUTOGAN_GENERATORS = tuple(f"autogan_{family}" for family in AUTOGAN_FAMILIES)
-# One stage each; their fakes are what the features stage adds to the manifest's.
+# One stage each, writing fakes for every split: the features stage adds them to the manifest's images, and
+# train.fakes names those the detectors learn from.
 GENERATORS = ("progan", "dcgan", *AUTOGAN_GENERATORS)
-# Those with train and val fakes, which train.fakes may name; the DCGAN makes test fakes only.
-TRAINABLE_GENERATORS = ("progan", *AUTOGAN_GENERATORS)
 
 
 def detector_model(name: str) -> Path:

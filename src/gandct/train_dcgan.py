@@ -1,8 +1,9 @@
-"""dcgan stage: train a DCGAN on the train-split reals and write test fakes only, for the test set
-`test_dcgan`: a generator no detector trains on, with another up-sampling (transposed convolutions).
+"""dcgan stage: train a DCGAN on the train-split reals and write its fakes: those of the test split make the test
+set `test_dcgan`, a generator with another up-sampling (transposed convolutions); those of train and val let
+`train.fakes` name it (by default no detector trains on it).
 
 Reads `data/interim/manifest.csv` (only its train-split reals). Writes `models/dcgan/generator.keras`,
-as many fakes as the test split has reals, as PNG under `data/interim/generated/dcgan/test/`, their list
+as many fakes per split as the split has reals, as PNG under `data/interim/generated/dcgan/<split>/`, their list
 `data/interim/generated/dcgan.csv`, `reports/figures/dcgan_{samples,losses}.png`, and
 `reports/augment/dcgan_losses.tsv` and `dcgan_timings.json`. Training resumes from
 `models/checkpoints/dcgan/` when a killed run left a checkpoint for the same params and images.
@@ -23,7 +24,7 @@ from gandct.params import load_params
 from gandct.timing import PhaseTimer
 
 GENERATOR = "dcgan"
-SPLITS = ("test",)
+SPLITS = ("train", "val", "test")
 
 
 def write_reports(trainer: DCGANTrainer) -> None:
