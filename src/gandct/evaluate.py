@@ -57,14 +57,13 @@ COMPARISONS = (("custom", "paper"), ("paper", "paper_pixel"), ("paper", "linear"
 SEED_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "average_precision")  # at 0.5, and ranking
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy")  # also at the val-chosen threshold, with this suffix
 AT_THRESHOLD = "_at_val_threshold"
-UNSEEN_MEAN = "unseen_mean"  # the mean of every metric over the unseen generators' test sets
 HEADLINE = {
     "test": ("accuracy", "roc_auc"),
-    UNSEEN_MEAN: ("roc_auc",),
+    paths.UNSEEN_MEAN: ("roc_auc",),
     "jpeg_75": ("roc_auc",),
 }
 # custom - paper, the project's claim: its interval on these sets (those that exist) is a headline number
-HEADLINE_COMPARISON = ("custom", "paper", ("test", UNSEEN_MEAN, "jpeg_75"), "roc_auc")
+HEADLINE_COMPARISON = ("custom", "paper", ("test", paths.UNSEEN_MEAN, "jpeg_75"), "roc_auc")
 ENSEMBLE = "ensemble"  # the key of a detector's seed ensemble beside its seeds' (name, seed) keys
 FALSE_ALARMS = 0.05  # the share of reals called fake at which the detection rate is read
 
@@ -187,9 +186,9 @@ def comparisons(
     unseen: list[str],
     params: Params,
 ) -> dict[str, dict[str, dict[str, dict | None]]]:
-    """{"a - b": {test set or UNSEEN_MEAN: {metric: interval}}} for each pair of COMPARISONS whose detectors
+    """{"a - b": {test set or paths.UNSEEN_MEAN: {metric: interval}}} for each pair of COMPARISONS whose detectors
     were both trained: the difference of their seed-mean metrics, resampling seeds and test images together;
-    accuracy at each seed's own val threshold. UNSEEN_MEAN's is that of the mean over the `unseen` sets."""
+    accuracy at each seed's own val threshold. paths.UNSEEN_MEAN's is that of the mean over the `unseen` sets."""
     found: dict[str, dict[str, dict[str, dict | None]]] = {}
     for first, second in COMPARISONS:
         if first not in names or second not in names:
@@ -201,7 +200,7 @@ def comparisons(
             pair = (np.stack([scores[test_set][name, seed] for seed in seeds[name]]) for name in (first, second))
             return (labels[test_set], *pair)
 
-        groups = {test_set: [test_set] for test_set in labels} | ({UNSEEN_MEAN: unseen} if unseen else {})
+        groups = {test_set: [test_set] for test_set in labels} | ({paths.UNSEEN_MEAN: unseen} if unseen else {})
         for test_set, members in groups.items():
             by_set[test_set] = {}
             for metric in BOOTSTRAP_METRICS:
@@ -261,7 +260,7 @@ def detector_results(
     unseen: list[str],
 ) -> dict:
     """One detector's figures: per test set each seed's metrics with their summary, and the ensemble's; and
-    under UNSEEN_MEAN the same for the mean of each metric over the `unseen` sets."""
+    under paths.UNSEEN_MEAN the same for the mean of each metric over the `unseen` sets."""
     sets, per_set = {}, {}
     for test_set, set_labels in labels.items():
         per_set[test_set] = {
@@ -275,7 +274,7 @@ def detector_results(
         }
     if unseen:
         means = {key: mean_over_sets([per_set[test_set][key] for test_set in unseen]) for key in (*seeds, ENSEMBLE)}
-        sets[UNSEEN_MEAN] = {
+        sets[paths.UNSEEN_MEAN] = {
             "images": sum(len(labels[test_set]) for test_set in unseen),
             "sets": unseen,
             "seeds": summarise_seeds({seed: means[seed] for seed in seeds}),
@@ -325,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")
     for name, result in results.items():
         for test_set, figures in result["sets"].items():
-            if test_set in paths.TEST_SETS or test_set == UNSEEN_MEAN:
+            if test_set in paths.TEST_SETS or test_set == paths.UNSEEN_MEAN:
                 log.info(
                     "%s on %s: ROC AUC %s (seed mean), %s (ensemble)",
                     name,

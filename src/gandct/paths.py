@@ -132,6 +132,7 @@ def raw_source_dir(source: str) -> Path:
 # params train.fakes. dvc.yaml's features stages declare the same listings.
 SPLIT_GENERATOR = {"test": "progan", **{f"test_{gan}": gan for gan in GENERATORS if gan != "progan"}}
 TEST_SETS = tuple(SPLIT_GENERATOR)  # the splits every detector is scored on
+UNSEEN_MEAN = "unseen_mean"  # evaluate's mean of every metric over the test sets of the generators not trained on
 FEATURE_SPLITS = ("train", "val", *TEST_SETS)
 FEATURE_FILES = ("dct.npy", "pixels.npy", "y.npy", "ids.csv")  # what data/processed/<split>/ holds
 

@@ -36,12 +36,11 @@ from gandct.saliency import high_frequency_share, quadrant_shares, saliency_maps
 log = logging.getLogger(__name__)
 
 FIGURES = paths.FIGURES
-UNSEEN_MEAN = "unseen_mean"  # evaluate's mean over the unseen generators' test sets
 GENERATOR_TITLES = {"progan": "ProGAN", "dcgan": "DCGAN"} | {
     gan: f"{gan.removeprefix('autogan_')} twins" for gan in paths.AUTOGAN_GENERATORS
 }
 SET_TITLES = {test_set: GENERATOR_TITLES[gan] for test_set, gan in paths.SPLIT_GENERATOR.items()} | {
-    UNSEEN_MEAN: "unseen mean"
+    paths.UNSEEN_MEAN: "unseen mean"
 }
 # Each auto-encoder family's test set, and the family: {"test_autogan_nearest": "nearest", ...}
 TWIN_SETS = {
@@ -241,12 +240,12 @@ def sentence_start(text: str) -> str:
 def generator_sets(detectors: dict[str, dict]) -> list[str]:
     """The per-generator test sets the detectors were scored on, then the unseen mean."""
     present = next(iter(detectors.values()))["sets"]
-    return [s for s in (*paths.TEST_SETS, UNSEEN_MEAN) if s in present]
+    return [s for s in (*paths.TEST_SETS, paths.UNSEEN_MEAN) if s in present]
 
 
 def perturbed_sets(detectors: dict[str, dict]) -> list[str]:
     """The perturbed copies of the ProGAN's test set, in evaluate's order."""
-    return [s for s in next(iter(detectors.values()))["sets"] if s not in (*paths.TEST_SETS, UNSEEN_MEAN)]
+    return [s for s in next(iter(detectors.values()))["sets"] if s not in (*paths.TEST_SETS, paths.UNSEEN_MEAN)]
 
 
 def column_title(test_set: str, unseen: list[str]) -> str:
@@ -453,7 +452,7 @@ def first_look_note(params: Params) -> list[str]:
     ]
 
 
-SUMMARY_SETS = (UNSEEN_MEAN, "jpeg_75")  # where the headline question is answered: never-seen fakes, re-encoding
+SUMMARY_SETS = (paths.UNSEEN_MEAN, "jpeg_75")  # where the headline question is answered: never-seen fakes, re-encoding
 CLAIM = ("custom", "paper")  # the project's claim: custom beats the paper's CNN
 SECTIONS = (
     "Data",
