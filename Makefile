@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features train report all quick compare compare-wide test bench lint format clean
+.PHONY: help requirements data features train report all quick compare compare-wide plots test bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -26,6 +26,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/gandct plots-template
 	touch $@
 
 ## data: download (or build) the raw images and write the manifest (dvc repro prepare)
@@ -77,6 +78,11 @@ compare: $(INSTALLED)
 ## compare-wide: dvc exp show's table: every changed param and headline metric as a column
 compare-wide: $(INSTALLED)
 	dvc exp show --no-pager --only-changed --drop '(?!($(COMPARE_COLUMNS))$$).*'
+
+## plots: the training curves, ROC and confusion plots as one HTML page that opens offline (dvc plots show)
+plots: $(INSTALLED)
+	test -f .dvc/plots_offline.html || gandct plots-template
+	dvc plots show
 
 ## test: run the test suite (installs everything it needs first)
 test: $(INSTALLED)

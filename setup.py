@@ -27,6 +27,7 @@ setup(
         "scikit-image",
         "tqdm",
         "requests",
+        "vl-convert-python",  # vega, vega-lite and vega-embed in one script: dvc plots show draws offline
     ],
     entry_points={"console_scripts": ["gandct=gandct.cli:main"]},
 )

@@ -21,7 +21,7 @@ COMMANDS = {
     "progan": ("gandct.train_progan", "train the ProGAN on the train reals and write its train/val/test fakes"),
     "dcgan": (
         "gandct.train_dcgan",
-        "train the DCGAN on the train reals and write its test fakes (a generator no detector sees)",
+        "train the DCGAN on the train reals and write its fakes (unseen unless train.fakes names it)",
     ),
     "autogan": (
         "gandct.train_autogan",
@@ -35,6 +35,8 @@ COMMANDS = {
     "predict": ("gandct.predict", "score image files or folders with a trained detector"),
     "heatmap": ("gandct.heatmap", "draw images beside their DCT heatmaps"),
     "compare": ("gandct.compare", "the experiments' headline metrics, one column per run, fitting the terminal"),
+    "plots-template": ("gandct.plots_template", "write the template that lets dvc plots show draw offline"),
+    "transfer": ("gandct.transfer", "leave-one-generator-out: ROC AUC per training source on held-out generators"),
 }
 
 
