@@ -18,7 +18,9 @@ from gandct import models, paths, train
 from gandct.comparison import choose_threshold
 from gandct.dct import DctStats, cached_inputs
 from gandct.detector import Detector
+from gandct.detector_names import SEEDLESS
 from gandct.params import TrainPerturbParams, load_params
+from gandct.radial_spectrum import azimuthal_profiles, power_law_features
 
 
 def read_test_inputs(root: Path, kind: str) -> np.ndarray:
@@ -42,11 +44,11 @@ def val_scores(model: keras.Model, kind: str) -> np.ndarray:
     return models.probabilities(logits[:, 0])
 
 
-@pytest.mark.parametrize("name", ["paper", "custom", "paper_pixel", "linear"])
+@pytest.mark.parametrize("name", ["paper", "custom", "paper_pixel", "linear", "durall", "dzanic"])
 def test_each_model_learns_per_seed_saves_and_reloads_safely(workdir, name):
     summary = train.train_detector(name, load_params())
 
-    seeds = [0] if name == "linear" else [0, 1]  # linear: one deterministic fit, stored as the first seed's
+    seeds = [0] if name in SEEDLESS else [0, 1]  # the baselines: one deterministic fit, stored as the first seed's
     assert list(summary["seeds"]) == [str(seed) for seed in seeds]
     assert json.loads(paths.train_summary(name).read_text()) == summary
     kind = models.MODELS[name].features
@@ -106,6 +108,36 @@ def test_users_score_with_the_ensemble_of_every_seed(workdir):
 def test_best_seed_is_the_lowest_val_loss_and_the_first_on_a_tie():
     assert train.best_seed({3: {"val_loss": 0.2}, 1: {"val_loss": 0.1}, 2: {"val_loss": 0.3}}) == 1
     assert train.best_seed({3: {"val_loss": 0.1}, 1: {"val_loss": 0.1}}) == 3
+
+
+def test_durall_is_the_fitted_logistic_regression_on_the_radial_profiles(workdir):
+    from sklearn.linear_model import LogisticRegression
+
+    params = load_params()
+    train.train_detector("durall", params)
+    model = keras.saving.load_model(paths.detector_model("durall"), safe_mode=True)
+    x_train = azimuthal_profiles(np.load(workdir / paths.features_file("train", "pixels.npy")))
+    y_train = np.load(workdir / paths.features_file("train", "y.npy"))
+    x_test = read_test_inputs(workdir, "radial")
+    reference = LogisticRegression(C=params.train.durall.l2_inverse, max_iter=params.train.durall.max_iter)
+    expected = reference.fit(x_train, y_train).predict_proba(x_test)[:, 1]
+    np.testing.assert_allclose(model.predict(x_test, verbose=0)[:, 0], expected, atol=1e-5)
+
+
+def test_dzanic_votes_as_k_nearest_neighbours_on_standardised_features_and_reloads(workdir):
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train.train_detector("dzanic", load_params())
+    model = keras.saving.load_model(paths.detector_model("dzanic"), safe_mode=True)
+    x_train = power_law_features(np.load(workdir / paths.features_file("train", "pixels.npy")))
+    y_train = np.load(workdir / paths.features_file("train", "y.npy"))
+    x_test = read_test_inputs(workdir, "power_law")
+    reference = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5)).fit(x_train, y_train)
+    fakes = 5 * reference.predict_proba(x_test)[:, 1]  # of the 5 nearest train images
+    expected = (fakes + 0.5) / (5 + 1)  # the vote's finite logit, log((f + 1/2) / (k - f + 1/2)), as p_fake
+    np.testing.assert_allclose(model.predict(x_test, verbose=0)[:, 0], expected, atol=1e-5)
 
 
 def test_linear_model_is_the_fitted_logistic_regression(workdir):

@@ -34,9 +34,11 @@ def batches(
     seed: int = 0,
     shards: int = 1,
     shard_index: int = 0,
+    input_shape: tuple[int, ...] | None = None,
 ) -> tf.data.Dataset:
     """Batches of (model inputs, labels) read from (memory-mapped) cached rows a batch at a time; `inputs`
-    maps a batch of rows to float32 model inputs of the same shape (e.g. the z-score).
+    maps a batch of rows to float32 model inputs (e.g. the z-score), of the rows' shape unless `input_shape`
+    says otherwise (e.g. a radial profile of an image).
 
     Only the indices are shuffled, with `seed`, in a new order each epoch; the arrays never have to fit
     in memory. With `shards` > 1 the dataset holds only every `shards`-th index of that order, from
@@ -54,7 +56,7 @@ def batches(
 
     def load(batch_indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         model_inputs, labels = tf.numpy_function(take, [batch_indices], (tf.float32, tf.float32))
-        model_inputs.set_shape((None, *x.shape[1:]))
+        model_inputs.set_shape((None, *(input_shape or x.shape[1:])))
         labels.set_shape((None,))
         return model_inputs, labels
 

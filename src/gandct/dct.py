@@ -25,11 +25,12 @@ import cv2
 import numpy as np
 import scipy.fft
 
-from gandct.detector_names import DCT
+from gandct.detector_names import DCT, POWER_LAW, RADIAL
 from gandct.errors import GandctError
 from gandct.fileio import write_npz
 from gandct.images import ImageError, load_rgb
 from gandct.perturbations import jpeg
+from gandct.radial_spectrum import POWER_LAW_FEATURES, azimuthal_profiles, power_law_features
 
 if TYPE_CHECKING:
     from gandct.params import FeaturesParams
@@ -298,8 +299,18 @@ def dct_features(images: np.ndarray, stats: DctStats) -> np.ndarray:
 
 def cached_inputs(rows: np.ndarray, kind: str, stats: DctStats) -> np.ndarray:
     """A detector's float32 input from rows of the feature cache: log spectra are z-scored with `stats`,
-    uint8 images are scaled to [-1, 1]; `kind` is the input the detector reads (detector_names)."""
-    return stats.normalize(rows) if kind == DCT else scale_pixels(rows)
+    uint8 images are scaled to [-1, 1] or become their radial Fourier profile; `kind` is the input the
+    detector reads (detector_names)."""
+    if kind == DCT:
+        return stats.normalize(rows)
+    if kind == RADIAL:
+        return azimuthal_profiles(rows)
+    return power_law_features(rows) if kind == POWER_LAW else scale_pixels(rows)
+
+
+def input_shape(kind: str, preprocessing: Preprocessing) -> tuple[int, ...]:
+    """The shape of one input of a detector reading `kind` from images fitted with `preprocessing`."""
+    return {RADIAL: (preprocessing.image_size,), POWER_LAW: (POWER_LAW_FEATURES,)}.get(kind, preprocessing.shape)
 
 
 def dct_heatmap(image_path: Path | str, preprocessing: Preprocessing | None = None) -> np.ndarray:

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gandct.dct import DctStats, cached_inputs, fit_image, log_spectra
+from gandct.dct import DctStats, cached_inputs, fit_image, input_shape, log_spectra
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb
@@ -46,7 +46,7 @@ class Detector:
         # TensorFlow counts traces per Python function: every Keras predict function shares one code object,
         # so five detectors, traced once each, would already be reported as retracing; a partial of this
         # model counts on its own.
-        signature = [tf.TensorSpec((None, *self.stats.preprocessing.shape), tf.float32)]
+        signature = [tf.TensorSpec((None, *input_shape(self.kind, self.stats.preprocessing)), tf.float32)]
         forward = tf.function(functools.partial(logit_model(self.model), training=False), input_signature=signature)
         object.__setattr__(self, "_forward", forward)
 
@@ -72,13 +72,13 @@ class Detector:
                 f"{model_path}: no sigmoid layer `p_fake` after the logit, as every gandct detector has since the "
                 "seed ensembles; a model saved before them must be trained again (dvc repro train)"
             )
-        stats = DctStats.load(model_stats(model_path))
-        if tuple(model.input_shape[1:]) != stats.preprocessing.shape:
+        stats, kind = DctStats.load(model_stats(model_path)), INPUT_KIND[model.name]
+        if tuple(model.input_shape[1:]) != input_shape(kind, stats.preprocessing):
             raise GandctError(
                 f"{model_path} takes inputs of shape {tuple(model.input_shape[1:])} but its statistics describe "
                 f"{stats.preprocessing.shape} images; the model and {model_stats(model_path)} do not belong together"
             )
-        return cls(model.name, model, stats, INPUT_KIND[model.name], load_threshold(model_threshold(model_path)))
+        return cls(model.name, model, stats, kind, load_threshold(model_threshold(model_path)))
 
     def inputs(self, fitted: np.ndarray) -> np.ndarray:
         """The model's float32 input for a batch of fitted uint8 images (N, H, W, C)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 DCT = "dct"  # the z-scored log-DCT map
 PIXELS = "pixels"  # the fitted image scaled to [-1, 1]
+RADIAL = "radial"  # the azimuthal average of the image's log Fourier magnitude (radial_spectrum)
+POWER_LAW = "power_law"  # a power law fitted to the image's high-frequency Fourier magnitudes (radial_spectrum)
 
 # The five ImageNet classifiers Frank et al. 2020 compare against (Sec. 4), as opt-in pixel baselines.
 IMAGENET_NAMES = ("resnet152", "densenet121", "xception", "nasnetmobile", "inceptionresnetv2")
@@ -17,11 +19,14 @@ INPUT_KIND: dict[str, str] = {
     "custom": DCT,
     "paper_pixel": PIXELS,
     "linear": DCT,
+    "durall": RADIAL,
+    "dzanic": POWER_LAW,
     **dict.fromkeys(IMAGENET_NAMES, PIXELS),
 }
 
-# Fitted by a deterministic solver (scikit-learn's lbfgs): every seed would give the same weights.
-SEEDLESS = ("linear",)
+# Fitted deterministically (scikit-learn's lbfgs; a neighbour vote stores its points): every seed would give the
+# same model.
+SEEDLESS = ("linear", "durall", "dzanic")
 
 
 def trained_seeds(name: str, seeds: list[int]) -> list[int]:

@@ -54,6 +54,38 @@ def plot_coefficient_weights(weights: np.ndarray, path: Path) -> None:
     save_figure(figure, path)
 
 
+def plot_profile_weights(weights: np.ndarray, path: Path) -> None:
+    """A logistic regression's weight per point of the radial Fourier profile (durall): above 0 pushes towards fake."""
+    figure, axis = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
+    frequency = np.linspace(0, 1, len(weights))
+    axis.plot(frequency, weights, color="C3")
+    axis.axhline(0, color="grey", linewidth=0.8)
+    axis.set(
+        title="logistic regression weight per radial frequency",
+        xlabel="radius (0: zero frequency, 1: the spectrum's corner)",
+        ylabel="weight (above 0: evidence for fake)",
+    )
+    axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
+def plot_neighbour_points(points: np.ndarray, labels: np.ndarray, path: Path) -> None:
+    """The standardised power-law features a neighbour vote (dzanic) stores, decay exponent against the fitted
+    range's last value, reals and fakes apart."""
+    figure, axis = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    for label, name, colour in ((0, "real", "C0"), (1, "fake", "C3")):
+        chosen = labels == label
+        axis.scatter(points[chosen, 0], points[chosen, 2], s=4, alpha=0.4, color=colour, label=name)
+    axis.set(
+        title="the train points the neighbours vote among",
+        xlabel="decay exponent (standardised)",
+        ylabel="last magnitude of the fitted range (standardised)",
+    )
+    axis.legend(markerscale=3)
+    axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
 def plot_roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path, title: str) -> None:
     """ROC curves of several models on one plot; `curves` maps a model to (fpr, tpr, auc)."""
     figure, axis = plt.subplots(figsize=(5, 5), layout="constrained")

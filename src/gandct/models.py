@@ -1,9 +1,11 @@
 """Detector architectures: plain builder functions returning Functional `keras.Model`s.
 
-Every model maps one input map (a z-scored log-DCT spectrum or pixels in [-1, 1]) to one logit, then
+Every model maps one input (a z-scored log-DCT spectrum, pixels in [-1, 1], or a baseline's spectral
+features) to one logit, then
 `Activation("sigmoid", name="p_fake")`: the probability that the image is fake. The logit is the input of
 the `p_fake` layer, which `seed_ensemble` averages over seeds. No Lambda layers: saved `.keras` files load
-with `safe_mode=True`, and saliency tools can swap the last activation.
+with `safe_mode=True`, and saliency tools can swap the last activation. Stock layers only, but for the
+`dzanic` baseline's neighbour vote (`NearestNeighboursVote`).
 """
 
 from __future__ import annotations
@@ -99,16 +101,64 @@ def spectral_net(
     return keras.Model(inputs, outputs, name=name)
 
 
-def logistic_regression(input_shape: tuple[int, int, int], weights: np.ndarray, bias: float) -> keras.Model:
-    """A fitted logistic regression on flattened inputs as a Keras model (the paper's linear baseline),
-    so it is saved, loaded, evaluated and explained like the CNNs."""
+def logistic_regression(
+    input_shape: tuple[int, ...], weights: np.ndarray, bias: float, name: str = "linear"
+) -> keras.Model:
+    """A fitted logistic regression on flattened inputs as a Keras model (the paper's linear baseline on DCT
+    maps, Durall et al.'s on radial profiles), so it is saved, loaded, evaluated and explained like the CNNs."""
     inputs = keras.Input(shape=input_shape, name="spectrum")
     x = layers.Flatten()(inputs)
     dense = layers.Dense(1, name="logit")
     logit = dense(x)
     dense.set_weights([np.asarray(weights, np.float32).reshape(-1, 1), np.asarray([bias], np.float32)])
     outputs = layers.Activation("sigmoid", name="p_fake")(logit)
-    return keras.Model(inputs, outputs, name="linear")
+    return keras.Model(inputs, outputs, name=name)
+
+
+@keras.saving.register_keras_serializable(package="gandct")
+class NearestNeighboursVote(layers.Layer):
+    """The logit of a k-nearest-neighbour vote: with f fakes among the k stored train points nearest to the input
+    (Euclidean), log((f + 1/2) / (k - f + 1/2)), a finite logit that ranks as the vote does. The stored points
+    and labels are weights of the layer, saved in the .keras file. The one layer of a detector that is not
+    stock Keras: no stock layer takes the k smallest of a vector, so the file loads where gandct is imported."""
+
+    def __init__(self, points: int, features: int, neighbours: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.points, self.features, self.neighbours = points, features, neighbours
+
+    def build(self, input_shape: tuple) -> None:
+        self.reference = self.add_weight(shape=(self.points, self.features), initializer="zeros", trainable=False)
+        self.reference_labels = self.add_weight(shape=(self.points,), initializer="zeros", trainable=False)
+
+    def call(self, inputs: keras.KerasTensor) -> keras.KerasTensor:
+        ops = keras.ops
+        squared = (
+            ops.sum(inputs**2, axis=1, keepdims=True)
+            - 2 * ops.matmul(inputs, ops.transpose(self.reference))
+            + ops.sum(self.reference**2, axis=1)[None, :]
+        )
+        _, nearest = ops.top_k(-squared, k=self.neighbours, sorted=False)
+        fakes = ops.sum(ops.take(self.reference_labels, nearest), axis=1, keepdims=True)
+        return ops.log((fakes + 0.5) / (self.neighbours - fakes + 0.5))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "points": self.points, "features": self.features, "neighbours": self.neighbours}
+
+
+def nearest_neighbours(features: np.ndarray, labels: np.ndarray, neighbours: int, name: str = "dzanic") -> keras.Model:
+    """A k-nearest-neighbour classifier on standardised features as a Keras model (Dzanic et al. 2020, Sec. 4:
+    k = 5 on the three power-law features): the train features' mean and variance standardise the input, and
+    the standardised train features are the points it votes among."""
+    features = np.asarray(features, np.float64)
+    mean, variance = features.mean(axis=0), features.var(axis=0)
+    variance[variance == 0] = 1.0  # a constant feature stays 0 after standardising
+    inputs = keras.Input(shape=features.shape[1:], name="power_law")
+    standardised = layers.Normalization(mean=mean, variance=variance, name="standardise")(inputs)
+    vote = NearestNeighboursVote(len(features), features.shape[1], neighbours, name="logit")
+    logit = vote(standardised)
+    vote.set_weights([((features - mean) / np.sqrt(variance)).astype(np.float32), np.asarray(labels, np.float32)])
+    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
+    return keras.Model(inputs, outputs, name=name)
 
 
 @dataclass(frozen=True)
@@ -222,8 +272,8 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 class ModelSpec:
     """How to build a detector and which cached feature array it reads."""
 
-    builder: Callable[..., keras.Model] | None  # None: fitted outside Keras (the linear baseline)
-    features: str  # detector_names.DCT or PIXELS
+    builder: Callable[..., keras.Model] | None  # None: fitted outside Keras (linear, durall, dzanic)
+    features: str  # detector_names.DCT, PIXELS, RADIAL or POWER_LAW
 
 
 BUILDERS: dict[str, Callable[..., keras.Model] | None] = {
@@ -231,6 +281,8 @@ BUILDERS: dict[str, Callable[..., keras.Model] | None] = {
     "custom": spectral_net,
     "paper_pixel": paper_cnn,
     "linear": None,
+    "durall": None,
+    "dzanic": None,
     **dict.fromkeys(IMAGENET_NAMES, imagenet_net),
 }
 MODELS: dict[str, ModelSpec] = {name: ModelSpec(BUILDERS[name], kind) for name, kind in INPUT_KIND.items()}

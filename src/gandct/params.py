@@ -189,6 +189,10 @@ class LinearTrainParams(Section):
     max_iter: int = Field(ge=1)
 
 
+class NeighboursTrainParams(Section):
+    neighbours: int = Field(ge=1)  # k of the k-nearest-neighbour vote
+
+
 class ImagenetTrainParams(KerasTrainParams):
     weights: Literal["none", "imagenet"]  # imagenet: only from the Keras cache, never downloaded
 
@@ -205,6 +209,8 @@ class TrainParams(Section):
     custom: CustomTrainParams
     paper_pixel: KerasTrainParams
     linear: LinearTrainParams
+    durall: LinearTrainParams
+    dzanic: NeighboursTrainParams
     resnet152: ImagenetTrainParams
     densenet121: ImagenetTrainParams
     xception: ImagenetTrainParams

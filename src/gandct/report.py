@@ -24,7 +24,7 @@ from gandct.cli import run_command
 from gandct.comparison import BootstrapInterval, describe, verdict
 from gandct.datasets import load_split
 from gandct.detector import Detector
-from gandct.detector_names import DCT, PIXELS
+from gandct.detector_names import DCT, PIXELS, SEEDLESS
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_text
 from gandct.frequency_measures import class_difference, unit_mass, where_it_looks
@@ -634,8 +634,9 @@ def write_report(
         "ranks a generator's fakes well (ROC AUC, oracle accuracy) may still call nearly all of them real at the "
         "threshold chosen on the val split.",
         "## Detectors",
-        f"Every Keras detector is trained once per seed of `train.seeds` ({params.train.seeds}); `linear` is one "
-        "deterministic fit. Perturbed sets re-encode, blur, rescale or add noise to every image of the ProGAN test "
+        f"Every Keras detector is trained once per seed of `train.seeds` ({params.train.seeds}); the baselines "
+        f"{', '.join(f'`{name}`' for name in SEEDLESS if name in params.train.models)} are deterministic fits, "
+        "one each. Perturbed sets re-encode, blur, rescale or add noise to every image of the ProGAN test "
         "set, both classes, before the transform. Each cell is the mean ± standard deviation over seeds.",
         "ROC AUC:",
         metrics_table(detectors, "roc_auc", ["test", *perturbed]),

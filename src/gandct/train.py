@@ -32,14 +32,34 @@ from gandct import distribute, paths
 from gandct.cli import run_command
 from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
-from gandct.dct import DctStats, Preprocessing, cached_inputs, dct_features, scale_pixels
-from gandct.detector_names import DCT, PIXELS, trained_seeds
-from gandct.figures import plot_coefficient_weights, plot_training_curves
+from gandct.dct import DctStats, Preprocessing, cached_inputs, dct_features, input_shape, scale_pixels
+from gandct.detector_names import DCT, PIXELS, SEEDLESS, trained_seeds
+from gandct.figures import (
+    plot_coefficient_weights,
+    plot_neighbour_points,
+    plot_profile_weights,
+    plot_training_curves,
+)
 from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
-from gandct.models import MODELS, logistic_regression, logit_model, probabilities, seed_ensemble
-from gandct.params import KerasTrainParams, LinearTrainParams, Params, TrainPerturbParams, load_params
+from gandct.models import (
+    MODELS,
+    NearestNeighboursVote,
+    logistic_regression,
+    logit_model,
+    nearest_neighbours,
+    probabilities,
+    seed_ensemble,
+)
+from gandct.params import (
+    KerasTrainParams,
+    LinearTrainParams,
+    NeighboursTrainParams,
+    Params,
+    TrainPerturbParams,
+    load_params,
+)
 from gandct.perturbations import perturb_randomly
 
 log = logging.getLogger(__name__)
@@ -93,24 +113,47 @@ def train_keras(
     return model, history
 
 
-def train_linear(settings: LinearTrainParams, stats: DctStats, live: Live) -> tuple[keras.Model, dict]:
-    """Fit the L2-regularised logistic regression on flattened z-scored DCT maps; wrap it as a Keras model."""
-    (train_rows, y_train), (val_rows, y_val) = load_split("train", DCT), load_split("val", DCT)
-    x_train, x_val = stats.normalize(np.asarray(train_rows)), stats.normalize(np.asarray(val_rows))
+def train_logistic(name: str, settings: LinearTrainParams, stats: DctStats, live: Live) -> tuple[keras.Model, dict]:
+    """Fit an L2-regularised logistic regression on the detector's flattened inputs (`linear`: z-scored DCT
+    maps; `durall`: radial profiles); wrap it as a Keras model."""
+    kind = MODELS[name].features
+    (train_rows, y_train), (val_rows, y_val) = load_split("train", kind), load_split("val", kind)
+    x_train, x_val = (cached_inputs(np.asarray(rows), kind, stats) for rows in (train_rows, val_rows))
     # lbfgs draws nothing at random: the fit is the same for every seed, so it runs once (detector_names.SEEDLESS).
     classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter)
     classifier.fit(np.asarray(x_train).reshape(len(x_train), -1), np.asarray(y_train))
-    model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]))
+    model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]), name)
+    return model, one_step_history(model, (x_train, y_train), (x_val, y_val), live)
+
+
+def train_neighbours(
+    name: str, settings: NeighboursTrainParams, stats: DctStats, live: Live
+) -> tuple[keras.Model, dict]:
+    """Store the train images' power-law features for a k-nearest-neighbour vote (`dzanic`), as a Keras model."""
+    kind = MODELS[name].features
+    (train_rows, y_train), (val_rows, y_val) = load_split("train", kind), load_split("val", kind)
+    x_train, x_val = (cached_inputs(np.asarray(rows), kind, stats) for rows in (train_rows, val_rows))
+    model = nearest_neighbours(x_train, np.asarray(y_train), settings.neighbours, name)
+    return model, one_step_history(model, (x_train, y_train), (x_val, y_val), live)
+
+
+def one_step_history(model: keras.Model, train: tuple, val: tuple, live: Live) -> dict:
+    """Loss and accuracy (at 0.5) of a model fitted in one go, on train and val, as a one-epoch history; logged in
+    the same dvclive layout as the CNNs' epochs, so dvc plots and the report treat every model alike."""
     history = {}
-    for prefix, x, y in (("", x_train, y_train), ("val_", x_val, y_val)):
-        p_fake = classifier.predict_proba(np.asarray(x).reshape(len(x), -1))[:, 1]
-        history[f"{prefix}loss"] = [float(keras.losses.binary_crossentropy(np.asarray(y), p_fake).numpy())]
-        history[f"{prefix}accuracy"] = [float(np.mean((p_fake >= 0.5) == np.asarray(y)))]
-    # One step in the same dvclive layout as the CNNs, so dvc plots and the report treat every model alike.
+    for prefix, (x, y) in (("", train), ("val_", val)):
+        p_fake = probabilities(logit_model(model).predict(np.asarray(x), batch_size=SCORE_BATCH, verbose=0)[:, 0])
+        labels = np.asarray(y, np.float64)
+        history[f"{prefix}loss"] = [float(keras.losses.binary_crossentropy(labels, p_fake).numpy())]
+        history[f"{prefix}accuracy"] = [float(np.mean((p_fake >= 0.5) == labels))]
     for split, prefix in (("train", ""), ("eval", "val_")):
         for metric in ("loss", "accuracy"):
             live.log_metric(f"{split}/{metric}", history[prefix + metric][0])
-    return model, history
+    return history
+
+
+# The detectors fitted in one go (detector_names.SEEDLESS); the others train with Adam (train_keras).
+FITTERS = {"linear": train_logistic, "durall": train_logistic, "dzanic": train_neighbours}
 
 
 def fit(name: str, params: Params, seed: int, live: Live) -> tuple[keras.Model, dict]:
@@ -122,18 +165,19 @@ def fit(name: str, params: Params, seed: int, live: Live) -> tuple[keras.Model, 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     settings = getattr(params.train, name)
-    if name == "linear":
-        return train_linear(settings, stats, live)
+    if name in FITTERS:
+        return FITTERS[name](name, settings, stats, live)
     return train_keras(name, settings, params, stats, seed, live)
 
 
 def val_threshold(name: str, model: keras.Model) -> dict[str, float]:
     """The threshold that maximises balanced accuracy on the val split's cached inputs (what val loss is computed
     on), with the val accuracy and balanced accuracy at it."""
-    kind = MODELS[name].features
+    kind, stats = MODELS[name].features, DctStats.load(paths.DCT_STATS)
     x_val, y_val = load_split("val", kind)
-    inputs = partial(cached_inputs, kind=kind, stats=DctStats.load(paths.DCT_STATS))
-    logits = logit_model(model).predict(batches(x_val, y_val, SCORE_BATCH, inputs), verbose=0)[:, 0]
+    inputs = partial(cached_inputs, kind=kind, stats=stats)
+    shape = input_shape(kind, stats.preprocessing)
+    logits = logit_model(model).predict(batches(x_val, y_val, SCORE_BATCH, inputs, input_shape=shape), verbose=0)[:, 0]
     p_fake = probabilities(logits)  # as every scorer computes it (`Detector.predict_fitted`)
     labels = np.asarray(y_val).astype(np.int64)
     threshold = choose_threshold(labels, p_fake)
@@ -213,13 +257,22 @@ def train_detector(name: str, params: Params) -> dict:
     write_text(paths.train_summary(name), json.dumps(summary, indent=2) + "\n")
     timing = {"train_seconds": {str(seed): value for seed, value in seconds.items()}}
     write_text(paths.train_timing(name), json.dumps(timing, indent=2) + "\n")
-    if name == "linear":  # one fit, no curves: show which coefficients it weighs instead
-        model = trained[seeds[0]]
-        weights = model.get_layer("logit").get_weights()[0].reshape(model.input_shape[1:])
-        plot_coefficient_weights(weights, paths.FIGURES / f"train_{name}.png")
+    if name in SEEDLESS:  # one fit, no curves: show what it weighs (or the points it votes among) instead
+        fitted_figure(trained[seeds[0]], paths.FIGURES / f"train_{name}.png")
     else:
         plot_training_curves({f"seed {seed}": histories[seed] for seed in seeds}, paths.FIGURES / f"train_{name}.png")
     return summary
+
+
+def fitted_figure(model: keras.Model, path: Path) -> None:
+    """A model fitted in one go: its weight per DCT coefficient or per radius, or the points its neighbours vote."""
+    logit = model.get_layer("logit")
+    if isinstance(logit, NearestNeighboursVote):
+        points, labels = logit.get_weights()
+        plot_neighbour_points(points, labels, path)
+        return
+    weights = logit.get_weights()[0].reshape(model.input_shape[1:])
+    (plot_profile_weights if weights.ndim == 1 else plot_coefficient_weights)(weights, path)
 
 
 def main(argv: list[str] | None = None) -> None:
