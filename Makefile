@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features train report all quick compare compare-wide plots test bench lint format clean
+.PHONY: help requirements data features train report all quick compare compare-wide plots test test-fast bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -87,6 +87,10 @@ plots: $(INSTALLED)
 ## test: run the test suite (installs everything it needs first)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+## test-fast: the tests that run no dvc repro (pytest -m "not slow"), for the inner loop
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not slow"
 
 ## bench: print speed and memory tables of the pipeline's hot paths (runs every benchmarks/bench_*.py)
 bench: $(INSTALLED)

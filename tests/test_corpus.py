@@ -4,7 +4,6 @@ Also the wrong `--out` / `--batch-size` arguments of predict and heatmap: one li
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -21,11 +20,7 @@ from helpers import palette_png, png_bomb
 from PIL import Image
 
 from gandct import cli
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+from gandct.fileio import read_csv
 
 
 def gandct(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -138,11 +133,11 @@ def test_every_entry_is_in_the_manifest_or_rejected_with_its_reason(corpus, tmp_
         result = gandct(tmp_path, stage)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     manifest = [
-        Path(row["path"]).relative_to(folder).as_posix() for row in read_rows(tmp_path / "data/interim/manifest.csv")
+        Path(row["path"]).relative_to(folder).as_posix() for row in read_csv(tmp_path / "data/interim/manifest.csv")
     ]
     rejected = {
         Path(row["path"]).relative_to(folder).as_posix(): row["reason"]
-        for row in read_rows(tmp_path / "data/interim/rejected.csv")
+        for row in read_csv(tmp_path / "data/interim/rejected.csv")
     }
     everything = entries(folder)
     assert "real/loop" in everything and linked <= everything
@@ -188,8 +183,8 @@ def test_predict_and_heatmap_give_each_entry_a_row_or_a_skip_message(corpus, det
     out = tmp_path / "scores.csv"
     result = gandct(tmp_path, "predict", str(folder), "--model", str(detector), "--out", str(out))
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    rows = {Path(row["path"]).relative_to(folder).as_posix(): row for row in read_rows(out)}
-    assert set(rows) == everything and len(read_rows(out)) == len(everything)
+    rows = {Path(row["path"]).relative_to(folder).as_posix(): row for row in read_csv(out)}
+    assert set(rows) == everything and len(read_csv(out)) == len(everything)
     for row in rows.values():
         assert bool(row["error"]) != bool(row["p_fake"]), row  # a score or an error, never both or neither
     unusable = {

@@ -22,6 +22,7 @@ from conftest import REPO, gan_like, photo_like, pipeline_env
 from gandct import features, paths
 from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra
 from gandct.errors import GandctError
+from gandct.fileio import read_csv
 from gandct.images import load_rgb, save_png
 from gandct.params import load_params
 
@@ -38,11 +39,6 @@ def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def set_features(root: Path, section: str = "features", **values: object) -> None:
@@ -103,16 +99,14 @@ def run_all_splits() -> None:
 
 
 def all_generated(root: Path) -> list[dict[str, str]]:
-    return [
-        row for gan in ("progan", "dcgan", *TWIN_FAMILIES) for row in read_rows(root / paths.generated_listing(gan))
-    ]
+    return [row for gan in ("progan", "dcgan", *TWIN_FAMILIES) for row in read_csv(root / paths.generated_listing(gan))]
 
 
 def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
     run_all_splits()
-    manifest = read_rows(project / "data/interim/manifest.csv")
+    manifest = read_csv(project / "data/interim/manifest.csv")
     generated = all_generated(project)
-    progan = read_rows(project / PROGAN_LISTING)  # train.fakes: [progan]
+    progan = read_csv(project / PROGAN_LISTING)  # train.fakes: [progan]
     expected = {
         split: [row for row in manifest if row["split"] == split] + [row for row in progan if row["split"] == split]
         for split in ("train", "val", "test")
@@ -126,7 +120,7 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         dct = np.load(processed(split, "dct.npy"), mmap_mode="r")
         pixels = np.load(processed(split, "pixels.npy"), mmap_mode="r")
         labels = np.load(processed(split, "y.npy"), mmap_mode="r")
-        ids = read_rows(processed(split, "ids.csv"))
+        ids = read_csv(processed(split, "ids.csv"))
         assert dct.shape == pixels.shape == (len(rows), 64, 64, 1)
         assert dct.dtype == labels.dtype == np.float32
         assert pixels.dtype == np.uint8  # the fitted images, scaled to [-1, 1] only when a model reads them
@@ -135,10 +129,10 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         assert labels.tolist() == [1.0 if row["label"] == "fake" else 0.0 for row in rows]
         assert [int(row["label"]) for row in ids] == labels.astype(int).tolist()
         assert np.isfinite(dct).all()
-    assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "progan", "stylegan"}
-    assert {row["generator"] for row in read_rows(processed("test_dcgan", "ids.csv"))} == {"", "dcgan"}
+    assert {row["generator"] for row in read_csv(processed("test", "ids.csv"))} == {"", "progan", "stylegan"}
+    assert {row["generator"] for row in read_csv(processed("test_dcgan", "ids.csv"))} == {"", "dcgan"}
     for family in TWIN_FAMILIES:
-        paired = read_rows(processed(f"test_{family}", "ids.csv"))
+        paired = read_csv(processed(f"test_{family}", "ids.csv"))
         assert {row["generator"] for row in paired} == {"", family}
         assert [Path(row["path"]).stem for row in paired if row["label"] == "1"] == [
             Path(row["path"]).stem for row in paired if row["label"] == "0"
@@ -162,7 +156,7 @@ def test_stage_arrays_are_exactly_what_the_preprocessing_module_computes(project
     preprocessing = Preprocessing.from_params(load_params().features)
     for split in ("train", "test_dcgan"):
         features.main([split])
-        rgbs = [load_rgb(row["path"]) for row in read_rows(processed(split, "ids.csv"))]
+        rgbs = [load_rgb(row["path"]) for row in read_csv(processed(split, "ids.csv"))]
         fitted = fit_images(rgbs, preprocessing)
         np.testing.assert_array_equal(np.load(processed(split, "pixels.npy")), fitted)
         np.testing.assert_array_equal(np.load(processed(split, "dct.npy")), log_spectra(fitted, preprocessing.eps))
@@ -173,7 +167,7 @@ def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
     stats = DctStats.load(paths.DCT_STATS)
     preprocessing = Preprocessing(64, "center", "gray", None, 0.001)
     assert stats.preprocessing == preprocessing
-    rgbs = [load_rgb(row["path"]) for row in read_rows(processed("train", "ids.csv"))]
+    rgbs = [load_rgb(row["path"]) for row in read_csv(processed("train", "ids.csv"))]
     spectra = log_spectra(fit_images(rgbs, preprocessing), preprocessing.eps).astype(np.float64)
     assert stats.count == len(rgbs) == 2 * SPLIT_COUNTS["train"] + SOURCE_FAKES
     np.testing.assert_allclose(stats.mean, spectra.mean(axis=0), rtol=1e-6)
@@ -185,7 +179,7 @@ def test_train_statistics_never_see_val_or_test_images(project):
     stats_bytes = paths.DCT_STATS.read_bytes()
     test_dct = np.load(processed("test", "dct.npy"))
     rng = np.random.default_rng(99)
-    for row in read_rows(project / "data/interim/manifest.csv"):
+    for row in read_csv(project / "data/interim/manifest.csv"):
         if row["split"] in ("val", "test"):
             save_png(Path(row["path"]), gan_like(rng, 64))
     for row in all_generated(project):
@@ -195,7 +189,7 @@ def test_train_statistics_never_see_val_or_test_images(project):
     assert paths.DCT_STATS.read_bytes() == stats_bytes
     assert not np.array_equal(np.load(processed("test", "dct.npy")), test_dct)
     # The control: one changed train image does change them.
-    train_image = next(r for r in read_rows(project / "data/interim/manifest.csv") if r["split"] == "train")
+    train_image = next(r for r in read_csv(project / "data/interim/manifest.csv") if r["split"] == "train")
     save_png(Path(train_image["path"]), gan_like(rng, 64))
     run_all_splits()
     assert paths.DCT_STATS.read_bytes() != stats_bytes
@@ -222,7 +216,7 @@ def test_same_arrays_with_one_worker_or_several_and_any_chunk_size(project):
 def test_an_undecodable_image_names_the_file_and_keeps_the_previous_output(project):
     features.main(["val"])
     before = processed("val", "dct.npy").read_bytes()
-    broken = next(r for r in read_rows(project / "data/interim/manifest.csv") if r["split"] == "val")["path"]
+    broken = next(r for r in read_csv(project / "data/interim/manifest.csv") if r["split"] == "val")["path"]
     Path(broken).write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     message = rf"cannot use {re.escape(broken)} \(listed in data/interim/manifest\.csv\).*prepare"
     with pytest.raises(GandctError, match=message):
@@ -245,14 +239,14 @@ def test_train_fakes_share_the_fakes_of_train_and_val_evenly_and_the_test_split_
     for split in ("train", "val", "test"):
         features.main([split])
     for split in ("train", "val"):
-        ids = read_rows(processed(split, "ids.csv"))
+        ids = read_csv(processed(split, "ids.csv"))
         reals = SPLIT_COUNTS[split]
         # As many fakes as one generator gives, so the classes stay balanced: the j-th generator of k gives
         # its rows j, j + k, ...
         assert len(ids) == reals + SOURCE_FAKES + reals
         assert {row["generator"] for row in ids} == {"", "stylegan", *fakes}
         for place, gan in enumerate(fakes):
-            listed = [row["path"] for row in read_rows(project / paths.generated_listing(gan)) if row["split"] == split]
+            listed = [row["path"] for row in read_csv(project / paths.generated_listing(gan)) if row["split"] == split]
             assert [row["path"] for row in ids if row["generator"] == gan] == listed[place :: len(fakes)]
         # Twins of several families: each photo is paired with the twin of one family at most.
         chosen = {row["path"] for row in ids}
@@ -262,11 +256,11 @@ def test_train_fakes_share_the_fakes_of_train_and_val_evenly_and_the_test_split_
             if row["path"] in chosen and row["generator"] in TWIN_FAMILIES
         ]
         assert len(photos) == len(set(photos))
-    assert {row["generator"] for row in read_rows(processed("test", "ids.csv"))} == {"", "stylegan", "progan"}
+    assert {row["generator"] for row in read_csv(processed("test", "ids.csv"))} == {"", "stylegan", "progan"}
 
 
 def test_missing_generated_images_or_listing_are_clear_errors(project):
-    gone = read_rows(project / DCGAN_LISTING)[-1]["path"]
+    gone = read_csv(project / DCGAN_LISTING)[-1]["path"]
     Path(gone).unlink()
     message = rf"1 image\(s\) listed in data/interim/generated/dcgan\.csv are missing \({re.escape(gone)}\)"
     with pytest.raises(GandctError, match=message):
@@ -279,7 +273,7 @@ def test_missing_generated_images_or_listing_are_clear_errors(project):
 
 
 def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(project):
-    rows = read_rows(project / "data/interim/manifest.csv")
+    rows = read_csv(project / "data/interim/manifest.csv")
     small = "data/raw/sample/real/small.png"
     save_png(Path(small), photo_like(np.random.default_rng(5), 40))
     rows.append({**rows[0], "path": small})
@@ -289,13 +283,13 @@ def test_an_image_too_small_to_center_crop_names_the_file_until_crop_is_resize(p
         features.main(["train"])
     set_features(project, crop="resize")
     features.main(["train"])
-    assert read_rows(processed("train", "ids.csv"))[SPLIT_COUNTS["train"] + SOURCE_FAKES]["path"] == small
+    assert read_csv(processed("train", "ids.csv"))[SPLIT_COUNTS["train"] + SOURCE_FAKES]["path"] == small
 
 
 def test_a_train_split_without_fakes_is_an_error(project):
-    rows = read_rows(project / PROGAN_LISTING)
+    rows = read_csv(project / PROGAN_LISTING)
     write_listing(project / PROGAN_LISTING, [row for row in rows if row["split"] != "train"])
-    manifest = read_rows(project / "data/interim/manifest.csv")
+    manifest = read_csv(project / "data/interim/manifest.csv")
     no_fakes = [row for row in manifest if not (row["split"] == "train" and row["label"] == "fake")]
     write_listing(project / "data/interim/manifest.csv", no_fakes)
     with pytest.raises(GandctError, match="the train split has only real images"):
@@ -303,7 +297,7 @@ def test_a_train_split_without_fakes_is_an_error(project):
 
 
 def test_a_label_or_split_the_pipeline_does_not_know_is_an_error(project):
-    rows = read_rows(project / PROGAN_LISTING)
+    rows = read_csv(project / PROGAN_LISTING)
     write_listing(project / PROGAN_LISTING, [{**rows[0], "split": "holdout"}, *rows[1:]])
     with pytest.raises(GandctError, match=r"progan\.csv: .* has split 'holdout'"):
         features.main(["val"])
@@ -335,8 +329,8 @@ def run_probe(root: Path) -> tuple[int, int, str]:
 def test_peak_memory_does_not_grow_with_the_number_of_images_and_no_tensorflow(project):
     """About 500 and 2000 rows of 64x64 RGB: the larger run would hold 140 MiB more if rows were kept."""
     set_features(project, color="rgb", workers=2, chunk_size=16)
-    manifest = read_rows(project / "data/interim/manifest.csv")
-    generated = read_rows(project / PROGAN_LISTING)
+    manifest = read_csv(project / "data/interim/manifest.csv")
+    generated = read_csv(project / PROGAN_LISTING)
     peaks = []
     for repeat in (6, 24):
         write_listing(project / "data/interim/manifest.csv", manifest * repeat)
@@ -379,7 +373,7 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
 
     # --single-item: the generated fakes above stand in for the GAN stages, which must not run here.
     project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
-    manifest = read_rows(root / "data/interim/manifest.csv")
+    manifest = read_csv(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6
     assert np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 1)
     assert DctStats.load(root / paths.DCT_STATS).count == train_rows
@@ -437,7 +431,7 @@ def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(proje
     before = processed("train", "dct.npy").read_bytes()
     set_features(project, workers=2, chunk_size=1)  # many small jobs: the run lasts long enough to be stopped
     for listing in (project / "data/interim/manifest.csv", project / PROGAN_LISTING):
-        write_listing(listing, read_rows(listing) * 40)
+        write_listing(listing, read_csv(listing) * 40)
     stage = subprocess.Popen(
         [sys.executable, "-m", "gandct.features", "train"],
         cwd=project,

@@ -3,7 +3,6 @@ file is in the manifest exactly once, and no group spans two splits."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import cv2
@@ -15,6 +14,7 @@ from helpers import palette_png
 
 from gandct import download, prepare
 from gandct.errors import GandctError
+from gandct.fileio import read_csv
 from gandct.images import load_rgb
 from gandct.params import SplitFractions
 
@@ -24,11 +24,6 @@ def write_params(root: Path, **sections: dict) -> None:
     for name, values in sections.items():
         params[name].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture
@@ -91,7 +86,7 @@ def test_messy_folder(tmp_path, monkeypatch, messy_folder):
 
     rejected = {
         Path(row["path"]).relative_to(folder).as_posix(): row["reason"]
-        for row in read_rows(tmp_path / "data/interim/rejected.csv")
+        for row in read_csv(tmp_path / "data/interim/rejected.csv")
     }
     assert set(rejected) == set(bad)
     for name, reason in bad.items():
@@ -99,7 +94,7 @@ def test_messy_folder(tmp_path, monkeypatch, messy_folder):
     assert "real_00.png" in rejected["real/same_bytes.png"]
     assert "real_01.png" in rejected["real/same_pixels.png"]
 
-    manifest = read_rows(tmp_path / "data/interim/manifest.csv")
+    manifest = read_csv(tmp_path / "data/interim/manifest.csv")
     listed = [Path(row["path"]).relative_to(folder).as_posix() for row in manifest]
     every_file = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert sorted(listed) == sorted(every_file - set(bad))  # each good file exactly once

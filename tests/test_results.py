@@ -21,6 +21,7 @@ from gandct import evaluate, features, paths, predict, report, train
 from gandct.comparison import paired_bootstrap
 from gandct.detector import Detector
 from gandct.errors import GandctError
+from gandct.fileio import read_csv
 from gandct.images import ImageError, load_rgb, save_png
 from gandct.params import load_params
 from gandct.saliency import high_frequency_share, quadrant_shares
@@ -40,11 +41,6 @@ def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows([{**row, "sha256": ""} for row in rows])
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +137,9 @@ def test_metrics_cover_every_model_seed_and_test_set(inside):
             assert interval["metric"] == metric and interval["resamples"] == 200
             assert interval["low"] <= interval["difference"] <= interval["high"]
             assert interval["seeds"] == [len(SEEDS), 1]  # paper's seeds were resampled, linear's one fit
-    roc = read_rows(inside / "reports/evaluate/roc/paper.csv")
+    roc = read_csv(inside / "reports/evaluate/roc/paper.csv")
     assert float(roc[0]["fpr"]) == 0 and float(roc[-1]["tpr"]) == 1
-    predictions = read_rows(inside / "reports/evaluate/predictions/linear.csv")
+    predictions = read_csv(inside / "reports/evaluate/predictions/linear.csv")
     assert len(predictions) == 2 * COUNTS["test"]
 
 
@@ -151,11 +147,11 @@ def test_the_published_scores_recompute_every_figure_and_interval(inside):
     """reports/evaluate/scores/<set>.csv: every seed's and ensemble's p_fake per image, enough to recompute the
     seed metrics, the ensemble's and the comparison intervals without Keras."""
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
-    test_ids = read_rows(inside / paths.features_file("test", "ids.csv"))
+    test_ids = read_csv(inside / paths.features_file("test", "ids.csv"))
     for test_set in SCORED_SETS:
-        rows = read_rows(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
+        rows = read_csv(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
         split = test_set if test_set in paths.TEST_SETS else "test"
-        assert [row["id"] for row in rows] == [row["path"] for row in read_rows(paths.features_file(split, "ids.csv"))]
+        assert [row["id"] for row in rows] == [row["path"] for row in read_csv(paths.features_file(split, "ids.csv"))]
         labels = np.array([int(row["label"]) for row in rows])
         column = {key: np.array([float(row[key]) for row in rows]) for key in rows[0] if key.startswith(tuple(MODELS))}
         for name in MODELS:
@@ -446,7 +442,7 @@ def test_high_frequency_share_of_constructed_maps():
 
 
 def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, capsys):
-    test_rows = read_rows(inside / paths.features_file("test", "ids.csv"))
+    test_rows = read_csv(inside / paths.features_file("test", "ids.csv"))
     folder = tmp_path / "incoming"
     (folder / "nested").mkdir(parents=True)
     for index, row in enumerate(test_rows[:3]):
@@ -454,7 +450,7 @@ def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, c
     (folder / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "predictions.csv"
     predict.main([str(folder), "--model", str(paths.detector_model("paper")), "--out", str(out)])
-    rows = read_rows(out)
+    rows = read_csv(out)
     assert [Path(row["path"]).name for row in rows] == ["broken.png", "0.png", "1.png", "2.png"]
     assert rows[0]["error"] == "not a decodable image" and rows[0]["p_fake"] == ""
     model = keras.saving.load_model(paths.detector_model("paper"), safe_mode=True)
@@ -473,7 +469,7 @@ def test_predict_matches_evaluate_and_lists_unreadable_files(inside, tmp_path, c
 
 
 def test_an_auc_from_predicts_csv_is_the_one_evaluate_reports(inside, tmp_path):
-    test_rows = read_rows(inside / paths.features_file("test", "ids.csv"))
+    test_rows = read_csv(inside / paths.features_file("test", "ids.csv"))
     out = tmp_path / "scores.csv"
     predict.main(
         [
@@ -484,7 +480,7 @@ def test_an_auc_from_predicts_csv_is_the_one_evaluate_reports(inside, tmp_path):
             str(out),
         ]
     )
-    rows = read_rows(out)
+    rows = read_csv(out)
     labels = [int(row["label"]) for row in test_rows]
     reported = json.loads(paths.EVALUATION_DETAIL.read_text())["detectors"]["paper"]["sets"]["test"]["ensemble"]
     assert metrics.roc_auc_score(labels, [float(row["p_fake"]) for row in rows]) == pytest.approx(
@@ -504,10 +500,10 @@ def test_scores_far_below_one_in_a_million_keep_their_order_through_predicts_csv
     model.save(sure)
     paths.model_stats(sure).write_bytes(paths.model_stats(paths.detector_model("paper")).read_bytes())
     paths.model_threshold(sure).write_text(json.dumps({"threshold": 0.5}))
-    files = [str(inside / row["path"]) for row in read_rows(inside / paths.features_file("test", "ids.csv"))]
+    files = [str(inside / row["path"]) for row in read_csv(inside / paths.features_file("test", "ids.csv"))]
     out = tmp_path / "scores.csv"
     predict.main([*files, "--model", str(sure), "--out", str(out)])
-    rows = read_rows(out)
+    rows = read_csv(out)
     p_fake, logits = (np.array([float(row[key]) for row in rows]) for key in ("p_fake", "logit"))
     expected = Detector.load(sure).predict(files)
     assert (p_fake < 1e-6).all() and len(np.unique(p_fake)) == len(np.unique(expected)) > len(files) // 2
@@ -528,7 +524,7 @@ def test_predict_scores_every_tile_of_a_large_image_when_asked(inside, tmp_path)
         predict.main(
             [str(tmp_path / "large.png"), str(tmp_path / "small.png"), "--model", model, "--out", str(out), *flag]
         )
-    view, tiles = read_rows(tmp_path / "view.csv"), read_rows(tmp_path / "tiles.csv")
+    view, tiles = read_csv(tmp_path / "view.csv"), read_csv(tmp_path / "tiles.csv")
     detector = Detector.load(model)
     expected = detector.predict(
         [large[top : top + 32, left : left + 32] for top in (0, 32, 64, 68) for left in (0, 32, 40)]
@@ -554,7 +550,7 @@ def copy_detector(name: str, folder: Path, threshold: float | None) -> Path:
 
 
 def test_predict_labels_with_the_saved_threshold_unless_threshold_overrides_it(inside, tmp_path):
-    files = [str(inside / row["path"]) for row in read_rows(inside / paths.features_file("test", "ids.csv"))]
+    files = [str(inside / row["path"]) for row in read_csv(inside / paths.features_file("test", "ids.csv"))]
     p_fake = gandct.load_detector(paths.detector_model("paper")).predict(files)
     levels = np.unique(p_fake)
     saved, override = (levels[-1] + levels[-2]) / 2, (levels[0] + levels[1]) / 2  # only the top / all but the lowest
@@ -563,7 +559,7 @@ def test_predict_labels_with_the_saved_threshold_unless_threshold_overrides_it(i
     def labels(*options: str) -> list[str]:
         out = tmp_path / "labels.csv"
         predict.main([*files, "--model", str(model), "--out", str(out), *options])
-        return [row["label"] for row in read_rows(out)]
+        return [row["label"] for row in read_csv(out)]
 
     expected_saved = ["fake" if p >= saved else "real" for p in p_fake]
     assert expected_saved != ["fake" if p >= 0.5 else "real" for p in p_fake]  # 0.5 would label them otherwise
@@ -576,7 +572,7 @@ def test_predict_labels_with_the_saved_threshold_unless_threshold_overrides_it(i
 
 
 def test_a_model_without_a_good_threshold_file_is_refused(inside, tmp_path):
-    image = str(inside / read_rows(inside / paths.features_file("test", "ids.csv"))[0]["path"])
+    image = str(inside / read_csv(inside / paths.features_file("test", "ids.csv"))[0]["path"])
     model = copy_detector("paper", tmp_path, None)
     with pytest.raises(GandctError, match=r"paper\.threshold\.json not found: the train stage saves"):
         predict.main([image, "--model", str(model)])
@@ -587,7 +583,7 @@ def test_a_model_without_a_good_threshold_file_is_refused(inside, tmp_path):
 
 
 def test_predict_refuses_unsafe_unknown_or_mismatched_models(inside, tmp_path):
-    image = str(inside / read_rows(inside / paths.features_file("test", "ids.csv"))[0]["path"])
+    image = str(inside / read_csv(inside / paths.features_file("test", "ids.csv"))[0]["path"])
     junk = tmp_path / "junk.keras"
     junk.write_text("not a model")
     with pytest.raises(GandctError, match="not a gandct model that loads safely"):
@@ -645,7 +641,7 @@ def test_each_seed_gets_the_per_generator_figures_of_its_own_scores(inside):
     assert detail["unseen_sets"] == UNSEEN
     paper = detail["detectors"]["paper"]
     for test_set in paths.TEST_SETS:
-        rows = read_rows(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
+        rows = read_csv(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
         labels = np.array([int(row["label"]) for row in rows])
         for seed in SEEDS:
             p_fake = np.array([float(row[f"paper_seed_{seed}"]) for row in rows])
