@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, deep_update, images_in_plain_keras, photo_like
+from helpers import REPO, deep_update, images_in_plain_keras, photo_like
 
 from gandct import paths
 from gandct.errors import ParamsError

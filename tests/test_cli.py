@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import pipeline_env
+from helpers import pipeline_env
 
 from gandct import cli
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import pipeline_env
+from helpers import pipeline_env
 
 from gandct import compare
 

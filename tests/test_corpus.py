@@ -15,8 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, gan_like, photo_like, pipeline_env
-from helpers import palette_png, png_bomb
+from helpers import REPO, gan_like, palette_png, photo_like, pipeline_env, png_bomb
 from PIL import Image
 
 from gandct import cli

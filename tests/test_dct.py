@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.fft
-from conftest import photo_like
+from helpers import photo_like
 
 from gandct import dct
 from gandct.dct import DctStats, Moments, Preprocessing

@@ -13,8 +13,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import pipeline_env
-from helpers import write_features, write_tiny_params
+from helpers import pipeline_env, write_features, write_tiny_params
 
 from gandct import paths
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from gandct import cli, paths
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, gan_like, photo_like, pipeline_env
+from helpers import REPO, gan_like, photo_like, pipeline_env
 
 from gandct import features, paths
 from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from gandct.params import parse_params
 from gandct.report import first_look_note

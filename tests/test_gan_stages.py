@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
+from helpers import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
 
 from gandct import paths, train_autogan, train_dcgan, train_progan
 from gandct.errors import GandctError, ParamsError

@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import TINY_AUGMENT, images_in_plain_keras
+from helpers import TINY_AUGMENT, images_in_plain_keras
 
 from gandct.fileio import read_csv
 

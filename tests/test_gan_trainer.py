@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import photo_like
+from helpers import photo_like
 
 from gandct.gan.autogan import AutoGANConfig, AutoGANTrainer
 from gandct.gan.dcgan import DCGANConfig, DCGANTrainer

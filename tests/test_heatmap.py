@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import gan_like, photo_like
+from helpers import gan_like, photo_like
 
 import gandct
 from gandct import heatmap

@@ -11,8 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import photo_like
-from helpers import png_bomb
+from helpers import photo_like, png_bomb
 from PIL import Image
 
 from gandct.fileio import remove_stale_staging, walk_files

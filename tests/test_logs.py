@@ -11,7 +11,7 @@ import sys
 import termios
 import time
 
-from conftest import pipeline_env
+from helpers import pipeline_env
 
 from gandct.logs import LOGGED_PROGRESS_SECONDS
 

@@ -10,7 +10,7 @@ import sysconfig
 import venv
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_editable_install_runs_from_a_path_with_a_space(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from gandct.errors import ParamsError
 from gandct.params import load_params, parse_params

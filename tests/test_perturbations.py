@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import photo_like
+from helpers import photo_like
 
 from gandct import perturbations
 from gandct.dct import dct2

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import GIT_IDENTITY, REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update, pipeline_env
+from helpers import GIT_IDENTITY, REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update, pipeline_env
 
 from gandct import paths
 from gandct.detector_names import SEEDLESS

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, pipeline_env
+from helpers import REPO, pipeline_env
 
 from gandct import plots_template
 

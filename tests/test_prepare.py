@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, photo_like
-from helpers import palette_png
+from helpers import REPO, palette_png, photo_like
 
 from gandct import download, prepare
 from gandct.errors import GandctError

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import images_in_plain_keras, photo_like
+from helpers import images_in_plain_keras, photo_like
 
 from gandct.gan.layers import EqualizedConv2D, EqualizedDense, Fade, MinibatchStddev, PixelNorm
 from gandct.gan.losses import gradient_penalty

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, deep_update, gan_like, photo_like
+from helpers import REPO, deep_update, gan_like, photo_like
 
 from gandct import cli, paths, quality
 from gandct.errors import GandctError

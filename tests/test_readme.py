@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 DECIMAL = re.compile(r"(?<![\w.])[+-]?\d+\.\d+")  # 0.844, +0.055, -0.014, 2.68 (of "2.68x"); not 2090 or 15%
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import REPO
+from helpers import REPO
 
 from gandct.replication import contradictions, replicated_verdict, verdicts
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, gan_like, photo_like
+from helpers import REPO, gan_like, photo_like
 from sklearn import metrics
 
 import gandct

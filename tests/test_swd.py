@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from conftest import gan_like, photo_like
+from helpers import gan_like, photo_like
 
 from gandct.swd import laplacian_pyramid, multiscale_swd, pyramid_sides
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import pipeline_env
-from helpers import write_features, write_tiny_params
+from helpers import pipeline_env, write_features, write_tiny_params
 
 from gandct import models, paths, train
 from gandct.comparison import choose_threshold
