@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features train report all quick compare compare-wide plots test test-fast bench lint format clean
+.PHONY: help requirements data features train report all quick compare compare-wide plots efficiency test test-fast bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -83,6 +83,11 @@ compare-wide: $(INSTALLED)
 plots: $(INSTALLED)
 	test -f .dvc/plots_offline.html || gandct plots-template
 	dvc plots show
+
+## efficiency: opt-in: test accuracy and ROC AUC against training images per class (reports/efficiency/)
+efficiency: $(INSTALLED)
+	dvc repro features test_features
+	gandct efficiency
 
 ## test: run the test suite (installs everything it needs first)
 test: $(INSTALLED)

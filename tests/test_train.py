@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from helpers import pipeline_env, write_features, write_tiny_params
 
-from gandct import models, paths, train
+from gandct import fitting, models, paths, train
 from gandct.comparison import choose_threshold
 from gandct.dct import DctStats, cached_inputs
 from gandct.detector import Detector
@@ -247,8 +247,8 @@ def test_perturbed_training_inputs_are_fresh_each_call_and_fixed_by_the_seed(wor
     settings = TrainPerturbParams(share=0.5, jpeg=[85, 95], blur=[0.3, 1.2], noise=[1.0, 6.0])
     rows = np.load(paths.features_file("train", "pixels.npy"))[:32]
     stats = DctStats.load(paths.DCT_STATS)
-    clean = train.dct_features(rows, stats)
-    inputs, twin = (train.perturbed_inputs("dct", stats, settings, seed=3) for _ in range(2))
+    clean = fitting.dct_features(rows, stats)
+    inputs, twin = (fitting.perturbed_inputs("dct", stats, settings, seed=3) for _ in range(2))
     first, second = inputs(rows), inputs(rows)
     assert first.shape == clean.shape and first.dtype == np.float32
     assert not np.array_equal(first, second)  # every epoch draws new perturbations

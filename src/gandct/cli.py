@@ -36,6 +36,7 @@ COMMANDS = {
     "heatmap": ("gandct.heatmap", "draw images beside their DCT heatmaps"),
     "compare": ("gandct.compare", "the experiments' headline metrics, one column per run, fitting the terminal"),
     "plots-template": ("gandct.plots_template", "write the template that lets dvc plots show draw offline"),
+    "efficiency": ("gandct.efficiency", "test accuracy and ROC AUC against training images per class (opt-in)"),
     "transfer": ("gandct.transfer", "leave-one-generator-out: ROC AUC per training source on held-out generators"),
 }
 

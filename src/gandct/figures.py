@@ -86,6 +86,40 @@ def plot_neighbour_points(points: np.ndarray, labels: np.ndarray, path: Path) ->
     save_figure(figure, path)
 
 
+def plot_data_efficiency(
+    results: dict[str, dict[str, list[dict]]],
+    sizes: dict[str, int],
+    claims: dict[str, tuple[int, float]],
+    path: Path,
+) -> None:
+    """Test accuracy and ROC AUC against training images per class (log scale), one line per detector through
+    the mean of its draws, every draw a dot; a paper's claimed (images per class, accuracy) as a star."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    for axis, metric, title in zip(
+        axes, ("accuracy", "roc_auc"), ("accuracy at the val threshold", "ROC AUC"), strict=True
+    ):
+        for position, (name, by_size) in enumerate(results.items()):
+            colour = f"C{position}"
+            xs = [sizes[size] for size in by_size]
+            means = [np.mean([entry[metric] for entry in entries]) for entries in by_size.values()]
+            axis.plot(xs, means, "-", color=colour, label=name)
+            for x, entries in zip(xs, by_size.values(), strict=True):
+                axis.plot([x] * len(entries), [entry[metric] for entry in entries], "o", color=colour, alpha=0.4, ms=3)
+            if metric == "accuracy" and name in claims:
+                axis.plot(*claims[name], "*", color=colour, ms=12, label=f"{name}: the paper's claim")
+        axis.set_xscale("log")
+        ticks = sorted(set(sizes.values()))
+        axis.set_xticks(ticks, [str(tick) for tick in ticks])
+        axis.minorticks_off()
+        axis.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+        axis.set(
+            xlabel="training images per class", ylabel=title, title=f"test set (ProGAN): {title}", ylim=(0.3, 1.02)
+        )
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    save_figure(figure, path)
+
+
 def plot_roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path, title: str) -> None:
     """ROC curves of several models on one plot; `curves` maps a model to (fpr, tpr, auc)."""
     figure, axis = plt.subplots(figsize=(5, 5), layout="constrained")

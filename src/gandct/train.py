@@ -17,23 +17,19 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from dvclive import Live
-from dvclive.keras import DVCLiveCallback
-from sklearn.linear_model import LogisticRegression
 
 from gandct import distribute, paths
 from gandct.cli import run_command
 from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
-from gandct.dct import DctStats, Preprocessing, cached_inputs, dct_features, input_shape, scale_pixels
-from gandct.detector_names import DCT, PIXELS, SEEDLESS, trained_seeds
+from gandct.dct import DctStats, cached_inputs, input_shape
+from gandct.detector_names import SEEDLESS, trained_seeds
 from gandct.figures import (
     plot_coefficient_weights,
     plot_neighbour_points,
@@ -41,133 +37,22 @@ from gandct.figures import (
     plot_training_curves,
 )
 from gandct.fileio import atomic_dir, atomic_path, write_text
+from gandct.fitting import SCORE_BATCH, fit
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
 from gandct.models import (
     MODELS,
     NearestNeighboursVote,
-    logistic_regression,
     logit_model,
-    nearest_neighbours,
     probabilities,
     seed_ensemble,
 )
 from gandct.params import (
-    KerasTrainParams,
-    LinearTrainParams,
-    NeighboursTrainParams,
     Params,
-    TrainPerturbParams,
     load_params,
 )
-from gandct.perturbations import perturb_randomly
 
 log = logging.getLogger(__name__)
-
-SCORE_BATCH = 256  # val images scored at a time for the threshold
-
-
-def perturbed_inputs(kind: str, stats: DctStats, settings: TrainPerturbParams, seed: int) -> Callable:
-    """Model inputs of perturbed copies of fitted uint8 rows (`train.<model>.perturb`), drawn afresh at every
-    call from a generator seeded with `seed`: the batches come in a fixed order, so a seed gives one run."""
-    rng = np.random.default_rng(seed)
-
-    def inputs(rows: np.ndarray) -> np.ndarray:
-        perturbed = perturb_randomly(np.asarray(rows), settings.ranges(), settings.share, rng)
-        return dct_features(perturbed, stats) if kind == DCT else scale_pixels(perturbed)
-
-    return inputs
-
-
-def train_keras(
-    name: str, settings: KerasTrainParams, params: Params, stats: DctStats, seed: int, live: Live
-) -> tuple[keras.Model, dict]:
-    """Train a Keras detector with Adam and early stopping on val loss (on the val images as they are); return
-    it and its history."""
-    spec = MODELS[name]
-    x_val, y_val = load_split("val", spec.features)
-    inputs = partial(cached_inputs, kind=spec.features, stats=stats)
-    if settings.perturb is None:
-        (x_train, y_train), train_inputs = load_split("train", spec.features), inputs
-    else:  # perturb the fitted images, then transform them as every scorer does
-        x_train, y_train = load_split("train", PIXELS)
-        train_inputs = perturbed_inputs(spec.features, stats, settings.perturb, seed)
-    strategy = distribute.strategy(params.train.strategy)
-    with strategy.scope():
-        extra = settings.model_dump(exclude=set(KerasTrainParams.model_fields))
-        model = spec.builder(x_train.shape[1:], name=name, **extra)
-        model.compile(
-            optimizer=keras.optimizers.Adam(settings.learning_rate),
-            loss="binary_crossentropy",
-            metrics=["accuracy", keras.metrics.AUC(name="auc")],
-        )
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
-        DVCLiveCallback(live=live),
-    ]
-    train_batches = partial(batches, x_train, y_train, inputs=train_inputs, shuffle=True, seed=seed)  # reshuffled
-    val_batches = partial(batches, x_val, y_val, inputs=inputs)
-    history = distribute.fit(
-        model, strategy, train_batches, val_batches, settings.batch_size, settings.epochs, callbacks
-    )
-    return model, history
-
-
-def train_logistic(name: str, settings: LinearTrainParams, stats: DctStats, live: Live) -> tuple[keras.Model, dict]:
-    """Fit an L2-regularised logistic regression on the detector's flattened inputs (`linear`: z-scored DCT
-    maps; `durall`: radial profiles); wrap it as a Keras model."""
-    kind = MODELS[name].features
-    (train_rows, y_train), (val_rows, y_val) = load_split("train", kind), load_split("val", kind)
-    x_train, x_val = (cached_inputs(np.asarray(rows), kind, stats) for rows in (train_rows, val_rows))
-    # lbfgs draws nothing at random: the fit is the same for every seed, so it runs once (detector_names.SEEDLESS).
-    classifier = LogisticRegression(C=settings.l2_inverse, max_iter=settings.max_iter)
-    classifier.fit(np.asarray(x_train).reshape(len(x_train), -1), np.asarray(y_train))
-    model = logistic_regression(x_train.shape[1:], classifier.coef_[0], float(classifier.intercept_[0]), name)
-    return model, one_step_history(model, (x_train, y_train), (x_val, y_val), live)
-
-
-def train_neighbours(
-    name: str, settings: NeighboursTrainParams, stats: DctStats, live: Live
-) -> tuple[keras.Model, dict]:
-    """Store the train images' power-law features for a k-nearest-neighbour vote (`dzanic`), as a Keras model."""
-    kind = MODELS[name].features
-    (train_rows, y_train), (val_rows, y_val) = load_split("train", kind), load_split("val", kind)
-    x_train, x_val = (cached_inputs(np.asarray(rows), kind, stats) for rows in (train_rows, val_rows))
-    model = nearest_neighbours(x_train, np.asarray(y_train), settings.neighbours, name)
-    return model, one_step_history(model, (x_train, y_train), (x_val, y_val), live)
-
-
-def one_step_history(model: keras.Model, train: tuple, val: tuple, live: Live) -> dict:
-    """Loss and accuracy (at 0.5) of a model fitted in one go, on train and val, as a one-epoch history; logged in
-    the same dvclive layout as the CNNs' epochs, so dvc plots and the report treat every model alike."""
-    history = {}
-    for prefix, (x, y) in (("", train), ("val_", val)):
-        p_fake = probabilities(logit_model(model).predict(np.asarray(x), batch_size=SCORE_BATCH, verbose=0)[:, 0])
-        labels = np.asarray(y, np.float64)
-        history[f"{prefix}loss"] = [float(keras.losses.binary_crossentropy(labels, p_fake).numpy())]
-        history[f"{prefix}accuracy"] = [float(np.mean((p_fake >= 0.5) == labels))]
-    for split, prefix in (("train", ""), ("eval", "val_")):
-        for metric in ("loss", "accuracy"):
-            live.log_metric(f"{split}/{metric}", history[prefix + metric][0])
-    return history
-
-
-# The detectors fitted in one go (detector_names.SEEDLESS); the others train with Adam (train_keras).
-FITTERS = {"linear": train_logistic, "durall": train_logistic, "dzanic": train_neighbours}
-
-
-def fit(name: str, params: Params, seed: int, live: Live) -> tuple[keras.Model, dict]:
-    """Train detector `name` from the state `seed` sets, on inputs z-scored with the train statistics; the same
-    params and seed give the same weights, whatever was trained before in the process."""
-    stats = DctStats.load(paths.DCT_STATS)
-    stats.check_matches(Preprocessing.from_params(params.features))
-    keras.backend.clear_session()  # fresh layer names and state: a seed's model does not depend on the seeds before
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    settings = getattr(params.train, name)
-    if name in FITTERS:
-        return FITTERS[name](name, settings, stats, live)
-    return train_keras(name, settings, params, stats, seed, live)
 
 
 def val_threshold(name: str, model: keras.Model) -> dict[str, float]:
