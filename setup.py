@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.11",
     # Every package the code imports, plus dvc (which runs the stages) and scikit-image (its bundled photographs
     # are the sample data); exact pins live in requirements.txt. TensorFlow is not listed: requirements.txt picks
-    # the CPU build, and a GPU user installs the CUDA build instead (README, "Using a GPU").
+    # the CPU build, and a GPU user installs the CUDA build instead (docs/scaling.md).
     install_requires=[
         "numpy",
         "scipy",

@@ -1,4 +1,5 @@
-"""The README's Results quote only numbers that the committed reports/ hold, so a stale figure fails here."""
+"""The README's Results and docs/results.md quote only numbers that the committed reports/ hold, so a stale figure
+fails here."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ def test_every_number_in_the_readme_results_is_in_the_committed_reports():
     assert len(DECIMAL.findall(results)) >= 20, "the Results section should quote the run's numbers"
     missing = missing_numbers(results, reported_numbers(REPO / "reports"))
     assert not missing, f"README Results quotes numbers that no file under reports/ holds: {missing}"
+
+
+def test_every_number_in_docs_results_is_in_the_committed_reports():
+    results = (REPO / "docs/results.md").read_text()
+    assert len(DECIMAL.findall(results)) >= 40, "docs/results.md should quote the run's numbers in full"
+    missing = missing_numbers(results, reported_numbers(REPO / "reports"))
+    assert not missing, f"docs/results.md quotes numbers that no file under reports/ holds: {missing}"
 
 
 def test_a_stale_or_invented_number_is_caught():
