@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 from helpers import pipeline_env
 
@@ -38,3 +39,10 @@ def test_a_command_that_imports_tensorflow_prints_only_its_own_lines():
     for loud in (gandct("--verbose", "evaluate", "--help"), gandct("evaluate", "--help", verbose_env=True)):
         assert loud.returncode == 0 and loud.stdout == quiet.stdout
         assert "oneDNN custom operations are on" in loud.stderr  # the notices this command hides exist
+
+
+def test_python_dash_m_gandct_is_the_gandct_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "gandct"], env=pipeline_env(), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and result.stdout == cli.usage()
