@@ -41,11 +41,19 @@ import yaml
 
 from gandct import paths
 from gandct.dct import Preprocessing, fit_image
-from gandct.download import SAMPLE_PHOTOS
-from gandct.features import SplitArrays, build_split, create_arrays, job_size, split_generators, split_items, write_rows
 from gandct.fileio import write_csv
 from gandct.images import load_rgb, save_png
 from gandct.logs import setup_logging
+from gandct.stages.download import SAMPLE_PHOTOS
+from gandct.stages.features import (
+    SplitArrays,
+    build_split,
+    create_arrays,
+    job_size,
+    split_generators,
+    split_items,
+    write_rows,
+)
 from gandct.workers import worker_pool
 
 log = logging.getLogger("bench_features")
@@ -100,7 +108,7 @@ def decode_paths(files: list[str]) -> int:
 
 
 def decode_only(files: list[str], workers: int, chunk_size: int) -> None:
-    with worker_pool(workers, "gandct.features") as run:
+    with worker_pool(workers, "gandct.stages.features") as run:
         for _ in run(decode_paths, [files[i : i + chunk_size] for i in range(0, len(files), chunk_size)]):
             pass
 
@@ -116,7 +124,7 @@ def decode_write(
     items: dict[str, list], shape: tuple[int, int, int], folder: Path, workers: int, chunk_size: int
 ) -> None:
     """Every split's images decoded and rows of the stage's output size written, in the stage's jobs."""
-    with worker_pool(workers, "gandct.features") as run:
+    with worker_pool(workers, "gandct.stages.features") as run:
         for split, listed in items.items():
             (folder / split).mkdir(parents=True)
             arrays = create_arrays(folder / split, len(listed), shape)
@@ -129,7 +137,7 @@ def decode_write(
 
 def stage(items: dict[str, list], preprocessing: Preprocessing, folder: Path, workers: int, chunk_size: int) -> None:
     """Every split as its features stage writes it (`dvc repro` runs them one after the other)."""
-    with worker_pool(workers, "gandct.features") as run:
+    with worker_pool(workers, "gandct.stages.features") as run:
         for split, listed in items.items():
             (folder / split).mkdir(parents=True)
             build_split(split, listed, preprocessing, folder / split, run, chunk_size, workers)
@@ -205,7 +213,7 @@ def peak_rss(count: int, files: list[Path], workers: int, chunk_size: int, scrat
         listed = [row for row in generated if row["generator"] == generator]
         write_csv(project / paths.generated_listing(generator), COLUMNS, listed)
     probe = (
-        "import resource\nfrom gandct.features import main\nmain(['train'])\n"
+        "import resource\nfrom gandct.stages.features import main\nmain(['train'])\n"
         # Workers are children of the fork server: reap it (a private hook, the public API has none) so
         # that RUSAGE_CHILDREN counts the server and the workers it reaped.
         "import multiprocessing.forkserver\nmultiprocessing.forkserver._forkserver._stop()\n"

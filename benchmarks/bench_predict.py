@@ -30,9 +30,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import numpy as np
 
 from gandct.dct import DctStats, Moments, Preprocessing, dct_features, fit_images, log_spectra
-from gandct.download import SAMPLE_PHOTOS, cut_patches
 from gandct.images import load_rgb, save_png
 from gandct.params import load_params
+from gandct.stages.download import SAMPLE_PHOTOS, cut_patches
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(REPO / "params.yaml")
     preprocessing = Preprocessing.from_params(params.features)
-    from gandct.predict import score
+    from gandct.commands.predict import score
 
     with tempfile.TemporaryDirectory() as folder:
         files = make_images(Path(folder), args.count, params.features.image_size)

@@ -35,7 +35,7 @@ from gandct import paths
 from gandct.fileio import read_csv, write_csv
 from gandct.images import save_png
 from gandct.logs import setup_logging
-from gandct.prepare import CHUNK_SIZE, CheckJob, check_file, run_check
+from gandct.stages.prepare import CHUNK_SIZE, CheckJob, check_file, run_check
 from gandct.workers import worker_pool
 
 log = logging.getLogger("bench_scale")
@@ -143,7 +143,7 @@ def check_rates(source: Path, workers: int, rounds: int) -> tuple[float, float]:
         threads.append(len(files) / (time.perf_counter() - start))
         start = time.perf_counter()
         jobs = [CheckJob(tuple(files[i : i + CHUNK_SIZE]), 32) for i in range(0, len(files), CHUNK_SIZE)]
-        with worker_pool(workers, "gandct.prepare") as run:
+        with worker_pool(workers, "gandct.stages.prepare") as run:
             pooled = [item for chunk in run(run_check, jobs) for item in chunk]
         processes.append(len(files) / (time.perf_counter() - start))
         assert pooled == checked  # same results, same order

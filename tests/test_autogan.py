@@ -18,7 +18,7 @@ from gandct.gan.autogan import (
     reconstruct,
 )
 from gandct.params import parse_params
-from gandct.quality import psnr
+from gandct.stages.quality import psnr
 from gandct.twins import twin_pairs
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from helpers import pipeline_env
 
-from gandct import compare
+from gandct.commands import compare
 
 # Writes reports/metrics.json and reports/augment/quality.json shaped as the evaluate and quality stages do.
 WRITE_METRICS = """

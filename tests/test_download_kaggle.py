@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from kaggle_server import DOWNLOAD_DATASET, INTROSPECT_TOKEN, STORAGE, FakeKaggle, running_server
 
-from gandct.download import download_kaggle, extract_archive
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
+from gandct.stages.download import download_kaggle, extract_archive
 
 DATASET = "someone/deepfake-faces"
 PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}

@@ -7,11 +7,11 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from gandct import download
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
 from gandct.images import load_rgb
 from gandct.params import DataParams
+from gandct.stages import download
 
 
 def sample_params(**overrides) -> DataParams:

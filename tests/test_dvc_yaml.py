@@ -67,7 +67,7 @@ READERS = ("read", "load", "open", "is_file", "is_dir", "exists", "glob", "iterd
 class Stage:
     name: str  # train@paper
     group: str  # train: the dvc.yaml entry it comes from
-    module: str  # gandct.train
+    module: str  # gandct.stages.train
     deps: tuple[str, ...]
     outs: tuple[str, ...]  # outs, metrics and plots
 
@@ -242,7 +242,7 @@ def module_name(file: str) -> str:
 @dataclass(frozen=True)
 class PathUse:
     pattern: str  # data/processed/*_ids.csv
-    where: str  # src/gandct/report.py:47
+    where: str  # src/gandct/stages/report.py:47
     action: str  # "writes", "reads" or "uses", from the call the path goes into
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import write_features, write_tiny_params
 
-from gandct import efficiency
+from gandct.commands import efficiency
 
 
 @pytest.fixture

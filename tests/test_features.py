@@ -19,12 +19,13 @@ import pytest
 import yaml
 from helpers import REPO, gan_like, photo_like, pipeline_env
 
-from gandct import features, paths
+from gandct import paths
 from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
 from gandct.images import load_rgb, save_png
 from gandct.params import load_params
+from gandct.stages import features
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 SPLIT_COUNTS = {"train": 12, "val": 4, "test": 4}  # reals, and progan and dcgan fakes, per split
@@ -308,7 +309,7 @@ def test_a_label_or_split_the_pipeline_does_not_know_is_an_error(project):
 
 PROBE = """
 import resource, sys
-from gandct.features import main
+from gandct.stages.features import main
 main(["train"])
 # Workers are children of the fork server: reap it (a private hook, the public API has none) so that
 # RUSAGE_CHILDREN counts the server and the workers it reaped.
@@ -433,7 +434,7 @@ def test_a_stopped_run_leaves_no_process_behind_and_the_next_run_cleans_up(proje
     for listing in (project / "data/interim/manifest.csv", project / PROGAN_LISTING):
         write_listing(listing, read_csv(listing) * 40)
     stage = subprocess.Popen(
-        [sys.executable, "-m", "gandct.features", "train"],
+        [sys.executable, "-m", "gandct.stages.features", "train"],
         cwd=project,
         env=pipeline_env(),
         stdout=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ import yaml
 from helpers import REPO
 
 from gandct.params import parse_params
-from gandct.report import first_look_note
+from gandct.stages.report import first_look_note
 
 
 def quick_overrides() -> dict[str, object]:

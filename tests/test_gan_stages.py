@@ -16,7 +16,7 @@ import pytest
 import yaml
 from helpers import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
 
-from gandct import paths, train_autogan, train_dcgan, train_progan
+from gandct import paths
 from gandct.errors import GandctError, ParamsError
 from gandct.fileio import read_csv, write_csv
 from gandct.gan import fakes
@@ -25,6 +25,7 @@ from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.progan import ProGAN, ProGANConfig, export_generator
 from gandct.images import load_rgb, save_png
 from gandct.params import parse_params
+from gandct.stages import autogan, dcgan, progan
 
 REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
 
@@ -141,7 +142,7 @@ def users_generator(path: Path, channels: int = 3) -> Path:
 def test_progan_stage_with_a_users_generator_writes_fakes_listing_and_figures(project):
     source = users_generator(project / "my_generator.keras")
     write_params(project, deep_update(copy.deepcopy(TINY_AUGMENT), {"augment": {"generator_path": str(source)}}))
-    train_progan.main([])
+    progan.main([])
     rows = read_csv(paths.generated_listing("progan"))
     assert list(rows[0]) == fakes.COLUMNS
     assert Counter(row["split"] for row in rows) == {"train": 12, "val": 4, "test": 4}
@@ -166,7 +167,7 @@ def test_progan_stage_with_a_users_generator_writes_fakes_listing_and_figures(pr
 
 def test_dcgan_stage_writes_fakes_of_every_split_and_a_generator_plain_keras_loads(project, tmp_path_factory):
     write_params(project, TINY_AUGMENT)
-    train_dcgan.main([])
+    dcgan.main([])
     rows = read_csv(paths.generated_listing("dcgan"))
     # Train and val fakes too, so that train.fakes may name the DCGAN (leave-one-generator-out).
     assert Counter((row["split"], row["generator"]) for row in rows) == {
@@ -201,7 +202,7 @@ def test_a_users_generator_that_cannot_serve_is_refused(project):
         fakes.load_generator(gray)
 
 
-@pytest.mark.parametrize(("stage", "argv"), [(train_progan, []), (train_dcgan, []), (train_autogan, ["nearest"])])
+@pytest.mark.parametrize(("stage", "argv"), [(progan, []), (dcgan, []), (autogan, ["nearest"])])
 def test_stage_without_a_manifest_says_to_run_prepare(stage, argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, TINY_AUGMENT)
@@ -217,7 +218,7 @@ def test_autogan_stage_writes_one_twin_per_real_with_its_stem_split_group_and_si
     manifest.append({"path": odd, "label": "real", "split": "val", "group": "odd", "generator": "", "sha256": digest})
     write_csv(paths.MANIFEST, fakes.COLUMNS, manifest)
     write_params(project, TINY_AUGMENT)
-    train_autogan.main(["transposed"])
+    autogan.main(["transposed"])
     rows = read_csv(paths.generated_listing("autogan_transposed"))
     assert len(rows) == len(manifest) == 21
     for real, twin in zip(manifest, rows, strict=True):
@@ -251,7 +252,7 @@ def test_twins_of_reals_that_share_a_stem_in_one_split_get_their_own_folders():
         {"path": "real_b/0001.png", "split": "train", "sha256": "bbbbbbbbbbbb22"},
         {"path": "real_b/0001.png", "split": "test", "sha256": "cccccccccccc33"},
     ]
-    assert [path.as_posix() for path in train_autogan.twin_paths("autogan_bilinear", reals)] == [
+    assert [path.as_posix() for path in autogan.twin_paths("autogan_bilinear", reals)] == [
         "data/interim/generated/autogan_bilinear/train/aaaaaaaaaaaa/0001.png",
         "data/interim/generated/autogan_bilinear/train/bbbbbbbbbbbb/0001.png",
         "data/interim/generated/autogan_bilinear/test/0001.png",

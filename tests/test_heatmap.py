@@ -7,7 +7,7 @@ import pytest
 from helpers import gan_like, photo_like
 
 import gandct
-from gandct import heatmap
+from gandct.commands import heatmap
 from gandct.dct import Preprocessing, fit_image, log_spectra
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb, save_png

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from helpers import write_features, write_tiny_params
 
-from gandct import models, paths, train
+from gandct import models, paths
 from gandct.detector import Detector
 from gandct.errors import GandctError
 from gandct.params import load_params
+from gandct.stages import train
 
 
 @pytest.mark.parametrize("name", sorted(models.IMAGENET))

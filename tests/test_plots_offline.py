@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, pipeline_env
 
-from gandct import plots_template
+from gandct.commands import plots_template
 
 BROWSER = next(
     (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None

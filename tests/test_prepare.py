@@ -11,11 +11,11 @@ import pytest
 import yaml
 from helpers import REPO, palette_png, photo_like
 
-from gandct import download, prepare
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
 from gandct.images import load_rgb
 from gandct.params import SplitFractions
+from gandct.stages import download, prepare
 
 
 def write_params(root: Path, **sections: dict) -> None:

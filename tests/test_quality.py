@@ -13,10 +13,11 @@ import pytest
 import yaml
 from helpers import REPO, deep_update, gan_like, photo_like
 
-from gandct import cli, paths, quality
+from gandct import cli, paths
 from gandct.errors import GandctError
 from gandct.fileio import write_csv
 from gandct.images import load_rgb, save_png
+from gandct.stages import quality
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 QUALITY_PARAMS = {"quality": {"images_per_set": 1000, "neighbourhoods": 16, "directions": 32, "repeats": 2}}

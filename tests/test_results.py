@@ -17,7 +17,8 @@ from helpers import REPO, gan_like, photo_like
 from sklearn import metrics
 
 import gandct
-from gandct import evaluate, features, paths, predict, report, train
+from gandct import paths
+from gandct.commands import predict
 from gandct.comparison import paired_bootstrap
 from gandct.detector import Detector
 from gandct.errors import GandctError
@@ -25,6 +26,7 @@ from gandct.fileio import read_csv
 from gandct.images import ImageError, load_rgb, save_png
 from gandct.params import load_params
 from gandct.saliency import high_frequency_share, quadrant_shares
+from gandct.stages import evaluate, features, report, train
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}

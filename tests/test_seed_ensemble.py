@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gandct import models, paths, train
+from gandct import models, paths
 from gandct.dct import DctStats, Moments, Preprocessing, log_spectra
 from gandct.detector import Detector
 from gandct.saliency import saliency_maps
+from gandct.stages import train
 
 SIZE = 16
 

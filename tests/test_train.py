@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from helpers import pipeline_env, write_features, write_tiny_params
 
-from gandct import fitting, models, paths, train
+from gandct import fitting, models, paths
 from gandct.comparison import choose_threshold
 from gandct.dct import DctStats, cached_inputs
 from gandct.detector import Detector
 from gandct.detector_names import SEEDLESS
 from gandct.params import TrainPerturbParams, load_params
 from gandct.radial_spectrum import azimuthal_profiles, power_law_features
+from gandct.stages import train
 
 
 def read_test_inputs(root: Path, kind: str) -> np.ndarray:
@@ -158,7 +159,11 @@ def train_in_process(root: Path, seeds: list[int]) -> tuple[str, dict[int, list[
     write_features(root)
     write_tiny_params(root, seeds=seeds)
     subprocess.run(
-        [sys.executable, "-m", "gandct.train", "custom"], cwd=root, env=pipeline_env(), check=True, capture_output=True
+        [sys.executable, "-m", "gandct.stages.train", "custom"],
+        cwd=root,
+        env=pipeline_env(),
+        check=True,
+        capture_output=True,
     )
     weights = {seed: keras.saving.load_model(root / paths.seed_model("custom", seed)).get_weights() for seed in seeds}
     return (root / paths.train_summary("custom")).read_text(), weights

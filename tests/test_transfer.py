@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from helpers import REPO
 
-from gandct import paths, transfer
+from gandct import paths
+from gandct.commands import transfer
 from gandct.errors import GandctError
 from gandct.fileio import write_csv
 

@@ -16,28 +16,37 @@ from gandct.errors import GandctError
 # sub-command -> (module, one-line help). Modules are imported on use so that `gandct download`
 # does not pay for importing TensorFlow.
 COMMANDS = {
-    "download": ("gandct.download", "fetch or build the raw images for data.source"),
-    "prepare": ("gandct.prepare", "check, de-duplicate and split the raw images into a manifest"),
-    "progan": ("gandct.train_progan", "train the ProGAN on the train reals and write its train/val/test fakes"),
+    "download": ("gandct.stages.download", "fetch or build the raw images for data.source"),
+    "prepare": ("gandct.stages.prepare", "check, de-duplicate and split the raw images into a manifest"),
+    "progan": ("gandct.stages.progan", "train the ProGAN on the train reals and write its train/val/test fakes"),
     "dcgan": (
-        "gandct.train_dcgan",
+        "gandct.stages.dcgan",
         "train the DCGAN on the train reals and write its fakes (unseen unless train.fakes names it)",
     ),
     "autogan": (
-        "gandct.train_autogan",
+        "gandct.stages.autogan",
         "train one up-sampling family's auto-encoder and write a twin of every real image",
     ),
-    "quality": ("gandct.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
-    "features": ("gandct.features", "cache the DCT maps and pixels of every image as .npy arrays"),
-    "train": ("gandct.train", "train one detector on the cached features: gandct train <model>"),
-    "evaluate": ("gandct.evaluate", "score every detector on the test, unseen-generator and perturbed sets"),
-    "report": ("gandct.report", "write figures, saliency numbers and reports/report.md"),
-    "predict": ("gandct.predict", "score image files or folders with a trained detector"),
-    "heatmap": ("gandct.heatmap", "draw images beside their DCT heatmaps"),
-    "compare": ("gandct.compare", "the experiments' headline metrics, one column per run, fitting the terminal"),
-    "plots-template": ("gandct.plots_template", "write the template that lets dvc plots show draw offline"),
-    "efficiency": ("gandct.efficiency", "test accuracy and ROC AUC against training images per class (opt-in)"),
-    "transfer": ("gandct.transfer", "leave-one-generator-out: ROC AUC per training source on held-out generators"),
+    "quality": ("gandct.stages.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
+    "features": ("gandct.stages.features", "cache the DCT maps and pixels of every image as .npy arrays"),
+    "train": ("gandct.stages.train", "train one detector on the cached features: gandct train <model>"),
+    "evaluate": ("gandct.stages.evaluate", "score every detector on the test, unseen-generator and perturbed sets"),
+    "report": ("gandct.stages.report", "write figures, saliency numbers and reports/report.md"),
+    "predict": ("gandct.commands.predict", "score image files or folders with a trained detector"),
+    "heatmap": ("gandct.commands.heatmap", "draw images beside their DCT heatmaps"),
+    "compare": (
+        "gandct.commands.compare",
+        "the experiments' headline metrics, one column per run, fitting the terminal",
+    ),
+    "plots-template": ("gandct.commands.plots_template", "write the template that lets dvc plots show draw offline"),
+    "efficiency": (
+        "gandct.commands.efficiency",
+        "test accuracy and ROC AUC against training images per class (opt-in)",
+    ),
+    "transfer": (
+        "gandct.commands.transfer",
+        "leave-one-generator-out: ROC AUC per training source on held-out generators",
+    ),
 }
 
 
