@@ -35,7 +35,9 @@ import tensorflow as tf
 from gandct.gan.dcgan import DCGANConfig, DCGANTrainer
 from gandct.gan.fakes import configure_tensorflow
 from gandct.gan.pixels import to_uint8, to_unit_range
-from gandct.gan.progan import GrowthPhase, ProGAN, ProGANConfig, ProGANTrainer, export_generator
+from gandct.gan.progan import ProGAN, ProGANConfig
+from gandct.gan.progan_export import export_generator
+from gandct.gan.progan_trainer import GrowthPhase, ProGANTrainer
 from gandct.images import encode_png, load_rgb
 from gandct.params import Params, load_params
 from gandct.timing import reference_workload

@@ -22,7 +22,8 @@ from gandct.fileio import read_csv, write_csv
 from gandct.gan import fakes
 from gandct.gan.dcgan import DCGANConfig, build_generator
 from gandct.gan.pixels import to_uint8, to_unit_range
-from gandct.gan.progan import ProGAN, ProGANConfig, export_generator
+from gandct.gan.progan import ProGAN, ProGANConfig
+from gandct.gan.progan_export import export_generator
 from gandct.images import load_rgb, save_png
 from gandct.params import parse_params
 from gandct.stages import autogan, dcgan, progan

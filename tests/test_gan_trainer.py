@@ -12,7 +12,8 @@ from helpers import photo_like
 from gandct.gan.autogan import AutoGANConfig, AutoGANTrainer
 from gandct.gan.dcgan import DCGANConfig, DCGANTrainer
 from gandct.gan.pixels import to_unit_range
-from gandct.gan.progan import ProGAN, ProGANConfig, ProGANTrainer
+from gandct.gan.progan import ProGAN, ProGANConfig
+from gandct.gan.progan_trainer import ProGANTrainer
 from gandct.gan.trainer import Checkpoint, ResumableTrainer, fingerprint
 
 PROGAN = ProGANConfig(

@@ -14,7 +14,9 @@ from helpers import images_in_plain_keras, photo_like
 from gandct.gan.layers import EqualizedConv2D, EqualizedDense, Fade, MinibatchStddev, PixelNorm
 from gandct.gan.losses import gradient_penalty
 from gandct.gan.pixels import to_unit_range
-from gandct.gan.progan import ProGAN, ProGANConfig, ProGANTrainer, downsample, export_generator, schedule
+from gandct.gan.progan import ProGAN, ProGANConfig
+from gandct.gan.progan_export import export_generator
+from gandct.gan.progan_trainer import ProGANTrainer, downsample, schedule
 from gandct.gan.trainer import Checkpoint, fingerprint
 
 

@@ -2,7 +2,7 @@
 feature normalisation, minibatch standard deviation, and the fade that blends a new block in.
 
 Only the training graphs use them; the generator the stage saves is rebuilt from built-in Keras layers
-(`gandct.gan.progan.export_generator`), so it loads without this module.
+(`gandct.gan.progan_export.export_generator`), so it loads without this module.
 """
 
 from __future__ import annotations

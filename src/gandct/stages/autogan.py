@@ -14,6 +14,7 @@ goes into a folder named after the real's hash), their list `data/interim/genera
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from collections import Counter
 from pathlib import Path
@@ -29,11 +30,10 @@ from gandct.gan import fakes
 from gandct.gan.autogan import FAMILIES, AutoGANConfig, AutoGANTrainer, generator_name, reconstruct
 from gandct.gan.figures import save_loss_figure, save_samples_figure
 from gandct.gan.pixels import to_uint8, to_unit_range
+from gandct.gan.stage import GANStage, run_gan_stage
 from gandct.images import ImageError, encode_png, load_rgb
-from gandct.keras_io import save_model
-from gandct.logs import progress, setup_logging
-from gandct.params import load_params
-from gandct.timing import PhaseTimer
+from gandct.logs import progress
+from gandct.params import Params
 
 log = logging.getLogger(__name__)
 
@@ -114,28 +114,25 @@ def write_reports(trainer: AutoGANTrainer, reals: np.ndarray, seed: int) -> None
     save_loss_figure(paths.gan_figure(generator, "losses"), history.column("step"), series, loss_title)
 
 
+def new_trainer(family: str, params: Params, reals: np.ndarray, hashes: list[str]) -> AutoGANTrainer:
+    """The auto-encoder of `family` that the `autogan` params ask for, with its checkpoint."""
+    config = AutoGANConfig.from_params(params, family)
+    checkpoint = fakes.checkpoint(generator_name(family), config.__dict__, params, hashes)
+    return AutoGANTrainer(config, reals, checkpoint, params.augment.checkpoint_seconds)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct autogan", description=__doc__.splitlines()[0])
     parser.add_argument("family", choices=FAMILIES, help="how the decoder up-samples")
     args = parser.parse_args(argv)
-    setup_logging()
-    params = load_params()
-    fakes.configure_tensorflow()
-    timer = PhaseTimer()
-    with timer.phase("total"):
-        manifest, reals, hashes = fakes.read_train_reals(params.augment.resolution, timer)
-        generator = generator_name(args.family)
-        config = AutoGANConfig.from_params(params, args.family)
-        checkpoint = fakes.checkpoint(generator, config.__dict__, params, hashes)
-        trainer = AutoGANTrainer(config, reals, checkpoint, params.augment.checkpoint_seconds)
-        with timer.phase(f"{generator} training"):
-            trainer.train()
-        save_model(trainer.generator, paths.generator_model(generator))
-        with timer.phase("write twins"):
-            write_twins(generator, trainer.generator, manifest, config.reduction)
-        with timer.phase("figures"):
-            write_reports(trainer, reals, params.seed)
-    fakes.write_timings(generator, timer, trainer.state.phase_seconds)
+    stage = GANStage(
+        generator_name(args.family),
+        functools.partial(new_trainer, args.family),
+        write_figures=lambda run: write_reports(run.trainer, run.reals, run.params.seed),
+        write_fakes=lambda run: write_twins(run.generator, run.model, run.manifest, run.trainer.config.reduction),
+        fakes_phase="write twins",
+    )
+    run_gan_stage(stage)
 
 
 if __name__ == "__main__":

@@ -13,52 +13,40 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from gandct import paths
 from gandct.cli import run_command
 from gandct.gan import fakes
 from gandct.gan.dcgan import DCGANConfig, DCGANTrainer
 from gandct.gan.figures import save_loss_figure
-from gandct.keras_io import save_model
-from gandct.logs import setup_logging
-from gandct.params import load_params
-from gandct.timing import PhaseTimer
+from gandct.gan.stage import GANRun, GANStage, run_gan_stage
+from gandct.params import Params
 
 GENERATOR = "dcgan"
-SPLITS = ("train", "val", "test")
 
 
-def write_reports(trainer: DCGANTrainer) -> None:
-    trainer.history.write_tsv(paths.gan_losses(GENERATOR))
-    series = {name: trainer.history.column(name) for name in ("d_loss", "g_loss")}
+def new_trainer(params: Params, reals: np.ndarray, hashes: list[str]) -> DCGANTrainer:
+    """The DCGAN the `augment` params ask for, with its checkpoint."""
+    checkpoint = fakes.checkpoint(GENERATOR, params.augment.dcgan.model_dump(), params, hashes)
+    config = DCGANConfig.from_params(params.augment, params.seed)
+    return DCGANTrainer(config, reals, checkpoint, params.augment.checkpoint_seconds)
+
+
+def write_figures(run: GANRun) -> None:
+    """Samples, the loss table and the loss curves."""
+    fakes.save_samples(GENERATOR, "DCGAN (unseen)", run.model, run.reals, run.params.seed)
+    history = run.trainer.history
+    history.write_tsv(paths.gan_losses(GENERATOR))
+    series = {name: history.column(name) for name in ("d_loss", "g_loss")}
     title = "DCGAN (non-saturating logistic) losses"
-    save_loss_figure(paths.gan_figure(GENERATOR, "losses"), trainer.history.column("step"), series, title)
+    save_loss_figure(paths.gan_figure(GENERATOR, "losses"), history.column("step"), series, title)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct dcgan", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    setup_logging()
-    params = load_params()
-    settings = params.augment
-    # The same graph options as the progan stage, so both train as they did when they shared one process.
-    fakes.configure_tensorflow()
-    timer = PhaseTimer()
-    with timer.phase("total"):
-        manifest, reals, hashes = fakes.read_train_reals(settings.resolution, timer)
-        checkpoint = fakes.checkpoint(GENERATOR, settings.dcgan.model_dump(), params, hashes)
-        trainer = DCGANTrainer(
-            DCGANConfig.from_params(settings, params.seed), reals, checkpoint, settings.checkpoint_seconds
-        )
-        with timer.phase("dcgan training"):
-            trainer.train()
-        save_model(trainer.generator, paths.generator_model(GENERATOR))
-        with timer.phase("write fakes"):
-            counts = fakes.fake_counts(manifest, dict(settings.per_split), SPLITS)
-            fakes.write_fakes(GENERATOR, trainer.generator, counts, params.seed)
-        with timer.phase("figures"):
-            fakes.save_samples(GENERATOR, "DCGAN (unseen)", trainer.generator, reals, params.seed)
-            write_reports(trainer)
-    fakes.write_timings(GENERATOR, timer, trainer.state.phase_seconds)
+    run_gan_stage(GANStage(GENERATOR, new_trainer, write_figures))
 
 
 if __name__ == "__main__":

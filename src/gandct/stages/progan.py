@@ -16,29 +16,53 @@ import logging
 import shutil
 from pathlib import Path
 
+import keras
+import numpy as np
+
 from gandct import paths
 from gandct.cli import run_command
 from gandct.fileio import atomic_path
 from gandct.gan import fakes
 from gandct.gan.figures import save_growth_figure, save_loss_figure, save_note_figure
-from gandct.gan.progan import LOSS_COLUMNS, ProGAN, ProGANConfig, ProGANTrainer, export_generator
+from gandct.gan.progan import ProGAN, ProGANConfig
+from gandct.gan.progan_export import export_generator
+from gandct.gan.progan_trainer import LOSS_COLUMNS, ProGANTrainer
+from gandct.gan.stage import GANRun, GANStage, run_gan_stage
 from gandct.gan.trainer import LossHistory
-from gandct.keras_io import save_model
-from gandct.logs import setup_logging
-from gandct.params import load_params
-from gandct.timing import PhaseTimer
+from gandct.params import Params
 
 log = logging.getLogger(__name__)
 
 GENERATOR = "progan"
-SPLITS = ("train", "val", "test")  # the detectors train, choose thresholds and are tested on these fakes
 
 
-def write_reports(trainer: ProGANTrainer | None, source: Path | None) -> None:
-    """Loss table and curve, and the growth figure; notes in their place for a loaded generator."""
+def brought_generator(params: Params) -> keras.Model | None:
+    """The generator `augment.generator_path` names, copied to where the stage saves its own; None to train one."""
+    if not params.augment.generator_path:
+        return None
+    source = Path(params.augment.generator_path)
+    generator = fakes.load_generator(source)
+    with atomic_path(paths.generator_model(GENERATOR)) as tmp:
+        shutil.copyfile(source, tmp)
+    log.info("progan: using the generator in %s (no training)", source)
+    return generator
+
+
+def new_trainer(params: Params, reals: np.ndarray, hashes: list[str]) -> ProGANTrainer:
+    """The ProGAN the `augment` params ask for, with its checkpoint."""
+    checkpoint = fakes.checkpoint(GENERATOR, params.augment.progan.model_dump(), params, hashes)
+    config = ProGANConfig.from_params(params.augment, params.seed)
+    return ProGANTrainer(ProGAN(config), reals, checkpoint, params.augment.checkpoint_seconds)
+
+
+def write_figures(run: GANRun) -> None:
+    """Samples, the loss table and curve, and the growth figure; notes in their place for a brought generator."""
+    fakes.save_samples(GENERATOR, "ProGAN", run.model, run.reals, run.params.seed)
     losses, growth = paths.gan_figure(GENERATOR, "losses"), paths.gan_figure(GENERATOR, "growth")
+    trainer = run.trainer
     if trainer is None:
         LossHistory(LOSS_COLUMNS).write_tsv(paths.gan_losses(GENERATOR))
+        source = Path(run.params.augment.generator_path)
         note = f"not trained here: the generator was loaded from {source} (augment.generator_path)"
         save_note_figure(losses, note)
         save_note_figure(growth, note)
@@ -56,35 +80,14 @@ def write_reports(trainer: ProGANTrainer | None, source: Path | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct progan", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    setup_logging()
-    params = load_params()
-    settings = params.augment
-    fakes.configure_tensorflow()
-    timer = PhaseTimer()
-    trainer = None
-    with timer.phase("total"):
-        manifest, reals, hashes = fakes.read_train_reals(settings.resolution, timer)
-        source = Path(settings.generator_path) if settings.generator_path else None
-        if source is not None:
-            generator = fakes.load_generator(source)
-            with atomic_path(paths.generator_model(GENERATOR)) as tmp:
-                shutil.copyfile(source, tmp)
-            log.info("progan: using the generator in %s (no training)", source)
-        else:
-            checkpoint = fakes.checkpoint(GENERATOR, settings.progan.model_dump(), params, hashes)
-            config = ProGANConfig.from_params(settings, params.seed)
-            trainer = ProGANTrainer(ProGAN(config), reals, checkpoint, settings.checkpoint_seconds)
-            with timer.phase("progan training"):
-                trainer.train()
-            generator = export_generator(trainer.gan)  # the fakes come from the model the file holds
-            save_model(generator, paths.generator_model(GENERATOR))
-        with timer.phase("write fakes"):
-            counts = fakes.fake_counts(manifest, dict(settings.per_split), SPLITS)
-            fakes.write_fakes(GENERATOR, generator, counts, params.seed)
-        with timer.phase("figures"):
-            fakes.save_samples(GENERATOR, "ProGAN", generator, reals, params.seed)
-            write_reports(trainer, source)
-    fakes.write_timings(GENERATOR, timer, trainer.state.phase_seconds if trainer else {})
+    stage = GANStage(
+        GENERATOR,
+        new_trainer,
+        write_figures,
+        export=lambda trainer: export_generator(trainer.gan),
+        brought_generator=brought_generator,
+    )
+    run_gan_stage(stage)
 
 
 if __name__ == "__main__":
