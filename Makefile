@@ -55,7 +55,7 @@ QUICK_PARAMS := -S augment.first_look=true \
 	-S 'augment.progan.channels=[64,32,16,16,8]' -S 'augment.progan.batch_sizes=[32,32,16,16,8]' \
 	-S 'augment.progan.stable_images=[4800,2400,1600,1280,960]' -S 'augment.progan.fade_images=[1280,1280,960,640]' \
 	-S 'augment.dcgan.channels=[64,32,16,8]' -S augment.dcgan.batch_size=32 -S augment.dcgan.images=6400 -S autogan.images=3200 \
-	-S quality.images_per_set=300 -S 'train.seeds=[0]' -S train.paper.epochs=5 -S train.custom.epochs=5 -S train.paper_pixel.epochs=5 \
+	-S quality.images_per_set=300 -S 'train.seeds=[0]' -S 'attribute.seeds=[0]' -S train.paper.epochs=5 -S train.custom.epochs=5 -S train.paper_pixel.epochs=5 \
 	-S report.smoothgrad_images=16 -S report.smooth_samples=5
 
 ## quick: the whole pipeline with small budgets as a temporary DVC experiment (workspace untouched; see README)
@@ -67,7 +67,7 @@ quick: $(INSTALLED)
 # and ROC AUC, unseen-mean and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
 # floor). --only-changed keeps those that differ between the rows; the --drop pattern removes everything else
 # (the other metrics, the dependencies' hashes).
-COMPARE_PARAMS := seed|(data|prepare|augment|autogan|quality|features|train|evaluate|report)\..+
+COMPARE_PARAMS := seed|(data|prepare|augment|autogan|quality|features|train|attribute|evaluate|report)\..+
 COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(unseen_mean|jpeg_75)\.roc_auc|ratio_to_floor)
 COMPARE_COLUMNS := Experiment|Created|$(COMPARE_PARAMS)|$(COMPARE_METRICS)
 

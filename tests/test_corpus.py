@@ -201,7 +201,7 @@ def test_predict_and_heatmap_give_each_entry_a_row_or_a_skip_message(corpus, det
     result = gandct(tmp_path, "heatmap", str(folder), "--out", str(maps))
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     written = {p.relative_to(maps).as_posix() for p in maps.rglob("*.png")}
-    skipped = re.findall(rf"WARNING gandct\.heatmap: skipped {re.escape(str(folder))}/(.+?): ", result.stderr)
+    skipped = re.findall(rf"WARNING gandct\.commands\.heatmap: skipped {re.escape(str(folder))}/(.+?): ", result.stderr)
     assert len(skipped) == len(set(skipped)) == len(unusable) - 1  # tiny.png is drawn whole, at its own size
     assert set(skipped) == unusable - {"real/tiny.png"}
     assert len(written) + len(skipped) == len(everything)

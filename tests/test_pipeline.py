@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 from helpers import GIT_IDENTITY, REPO, TINY_AUGMENT, ProjectCopy, copy_project, deep_update, pipeline_env
@@ -27,6 +28,7 @@ TINY = {
         "custom": {"epochs": 2, "batch_size": 16, "width": 4},
         "paper_pixel": {"epochs": 2, "batch_size": 16},
     },
+    "attribute": {"seeds": [0, 1]},
     "evaluate": {
         "perturbations": {"jpeg": [75], "blur": [], "downscale": [], "noise": [5.0]},
         "bootstrap_resamples": 100,
@@ -34,6 +36,7 @@ TINY = {
     "report": {"examples_per_class": 2, "smoothgrad_images": 8, "smooth_samples": 3},
 }
 MODELS = ["paper", "custom", "linear", "paper_pixel", "durall", "dzanic"]
+ATTRIBUTORS = ["paper", "custom", "linear"]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,9 @@ def test_every_declared_output_exists(pipeline):
         f"train@{name}" for name in MODELS
     } | {f"autogan@{family}" for family in paths.AUTOGAN_FAMILIES} | {
         f"features@{split}" for split in ("train", "val")
-    } | {f"test_features@{split}" for split in paths.TEST_SETS}
+    } | {f"test_features@{split}" for split in paths.TEST_SETS} | {
+        f"attribution_features@{split}" for split in paths.ATTRIBUTION_SPLITS
+    } | {f"train_attribution@{name}" for name in ATTRIBUTORS} | {"evaluate_attribution"}
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):
             assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
@@ -64,6 +69,16 @@ def test_every_declared_output_exists(pipeline):
         for seed in summary["seeds"]:
             assert (pipeline.root / paths.model_threshold(paths.seed_model(name, int(seed)))).is_file()
         assert (pipeline.root / paths.model_threshold(paths.detector_model(name))).is_file()  # the seed ensemble
+    attribution = json.loads((pipeline.root / paths.ATTRIBUTION_DETAIL).read_text())
+    test_reals = sum(row["label"] == "0" for row in read_csv(pipeline.root / paths.features_file("test", "ids.csv")))
+    assert attribution["classes"] == list(paths.SOURCES) and attribution["test_images"]["real"] == test_reals
+    for name in ATTRIBUTORS:
+        found = attribution["models"][name]
+        assert list(found["seeds"]) == (["0"] if name in SEEDLESS else ["0", "1"])
+        confusion = np.array(found["ensemble"]["confusion"])  # rows: the true source; every test image once
+        assert confusion.sum(axis=1).tolist() == list(attribution["test_images"].values())
+        assert found["ensemble"]["accuracy"] == round(np.trace(confusion) / confusion.sum(), 6)
+        assert found["accuracy"]["low"] <= found["accuracy"]["mean"] <= found["accuracy"]["high"]
     report = (pipeline.root / "reports/report.md").read_text()
     assert "| custom (2) |" in report and "| custom - paper, ROC AUC |" in report and "## Reading" in report
 
@@ -203,6 +218,9 @@ def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
     ran = pipeline.run("dvc", "repro").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
     expected = {"dcgan", "quality", "features@train", "features@val", "test_features@test_dcgan", "evaluate", "report"}
+    # the attributors learn the DCGAN's fakes: they retrain
+    expected |= {f"attribution_features@{split}" for split in paths.ATTRIBUTION_SPLITS} | {"evaluate_attribution"}
+    expected |= {f"train_attribution@{name}" for name in ATTRIBUTORS}
     assert stages == expected, ran
 
 

@@ -30,9 +30,20 @@ COMMANDS = {
     "quality": ("gandct.stages.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
     "features": ("gandct.stages.features", "cache the DCT maps and pixels of every image as .npy arrays"),
     "train": ("gandct.stages.train", "train one detector on the cached features: gandct train <model>"),
+    "train_attribution": (
+        "gandct.stages.train_attribution",
+        "train one attributor (which source made an image) on the attribution sets: gandct train_attribution <model>",
+    ),
     "evaluate": ("gandct.stages.evaluate", "score every detector on the test, unseen-generator and perturbed sets"),
+    "evaluate_attribution": (
+        "gandct.stages.evaluate_attribution",
+        "score every attributor on the test images of every source: accuracy, per source, confusion matrices",
+    ),
     "report": ("gandct.stages.report", "write figures, saliency numbers and reports/report.md"),
-    "predict": ("gandct.commands.predict", "score image files or folders with a trained detector"),
+    "predict": (
+        "gandct.commands.predict",
+        "score image files or folders with a trained detector (or name their source with an attributor)",
+    ),
     "heatmap": ("gandct.commands.heatmap", "draw images beside their DCT heatmaps"),
     "compare": (
         "gandct.commands.compare",

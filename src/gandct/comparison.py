@@ -331,6 +331,39 @@ def paired_bootstrap_sets(
     return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples, seeds)
 
 
+def bootstrap_image_means(
+    values_a: np.ndarray,
+    values_b: np.ndarray | None,
+    strata: np.ndarray,
+    *,
+    metric: str,
+    seed: int,
+    resamples: int = 2000,
+    level: float = 0.95,
+) -> BootstrapInterval:
+    """The seed mean of a per-image figure's mean over the images (e.g. accuracy: 1 for a right call, 0 for a
+    wrong one), of a, minus b's when `values_b` is given; each (seeds, images). Its interval comes from the
+    two-level bootstrap of `paired_bootstrap`: each resample draws every model's seeds with replacement and the
+    images with replacement, the same for a and b (`resample_counts` on `strata`, e.g. each image's source,
+    keeps at least two strata in a resample when there are two)."""
+    a = np.atleast_2d(np.asarray(values_a, np.float64))
+    b = np.zeros((1, a.shape[1])) if values_b is None else np.atleast_2d(np.asarray(values_b, np.float64))
+    seed_draws = np.random.default_rng([seed, 1])  # a stream of its own, as in paired_bootstrap_sets
+    weights_a, weights_b = seed_weights(len(a), resamples, seed_draws), seed_weights(len(b), resamples, seed_draws)
+    spread, done = np.empty(resamples), 0
+    for counts in resample_counts(np.asarray(strata), resamples, seed):
+        rows = slice(done, done + len(counts))
+        totals = counts.sum(axis=1, keepdims=True)
+        spread[rows] = ((counts @ a.T / totals) * weights_a[rows]).sum(1) - (
+            (counts @ b.T / totals) * weights_b[rows]
+        ).sum(1)
+        done += len(counts)
+    tail = (1 - level) / 2
+    low, high = np.quantile(spread, [tail, 1 - tail])
+    seeds = (len(a), 0 if values_b is None else len(b))
+    return BootstrapInterval(metric, float(a.mean() - b.mean()), float(low), float(high), level, resamples, seeds)
+
+
 def verdict(interval: BootstrapInterval | None) -> str:
     """ "better" when the whole interval is above 0, "worse" when below 0, else "no clear difference"."""
     if interval is None:

@@ -1,10 +1,11 @@
 """A trained detector with what it needs to score images: its model, its DCT statistics, its input and its
-threshold.
+threshold; or an attributor (which source made an image), with its class names instead of a threshold.
 
 Every scorer (evaluate, report, predict, `gandct.load_detector`) goes through `Detector`, so an image
 becomes the same model input everywhere: fitted uint8 images -> `inputs` -> `predict_fitted`. The
 statistics saved beside the model (`paths.model_stats`) are the only ones it is ever paired with; the
-threshold beside it (`paths.model_threshold`) was chosen on the val split when it was trained.
+threshold beside it (`paths.model_threshold`) was chosen on the val split when it was trained. An attributor
+has its class names beside it instead (`paths.model_classes`), in the order of its outputs.
 """
 
 from __future__ import annotations
@@ -23,22 +24,25 @@ from gandct.dct import DctStats, cached_inputs, fit_image, input_shape, log_spec
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb
-from gandct.models import logit_model, probabilities
-from gandct.paths import model_stats, model_threshold
+from gandct.models import OUTPUT_LAYERS, logit_model, output_layer, probabilities, source_probabilities
+from gandct.paths import model_classes, model_stats, model_threshold
 
 DEFAULT_BATCH = 256
+DETECTION_CLASSES = ("real", "fake")
 
 
 @dataclass(frozen=True, eq=False)
 class Detector:
     """A loaded detector: `model` maps `inputs(fitted)` to p_fake; `kind` is the input it reads (dct, pixels);
-    an image is called fake when p_fake >= `threshold`."""
+    an image is called fake when p_fake >= `threshold`. An attributor maps them to one probability per source of
+    `classes` and has no threshold (`is_attributor`)."""
 
     name: str
     model: keras.Model
     stats: DctStats
     kind: str
-    threshold: float
+    threshold: float | None
+    classes: tuple[str, ...] = DETECTION_CLASSES
     _forward: Callable[[np.ndarray], tf.Tensor] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -65,8 +69,8 @@ class Detector:
             raise GandctError(message) from None
         if model.name not in INPUT_KIND:
             raise GandctError(f"{model_path}: unknown detector {model.name!r}; expected one of {', '.join(INPUT_KIND)}")
-        if not isinstance(
-            next((layer for layer in model.layers if layer.name == "p_fake"), None), keras.layers.Activation
+        if not any(
+            isinstance(layer, keras.layers.Activation) and layer.name in OUTPUT_LAYERS for layer in model.layers
         ):
             raise GandctError(
                 f"{model_path}: no sigmoid layer `p_fake` after the logit, as every gandct detector has since the "
@@ -78,7 +82,15 @@ class Detector:
                 f"{model_path} takes inputs of shape {tuple(model.input_shape[1:])} but its statistics describe "
                 f"{stats.preprocessing.shape} images; the model and {model_stats(model_path)} do not belong together"
             )
-        return cls(model.name, model, stats, kind, load_threshold(model_threshold(model_path)))
+        if output_layer(model).name == "p_fake":
+            return cls(model.name, model, stats, kind, load_threshold(model_threshold(model_path)))
+        classes = load_classes(model_classes(model_path), model.output_shape[-1])
+        return cls(model.name, model, stats, kind, None, classes)
+
+    @property
+    def is_attributor(self) -> bool:
+        """Whether the model tells the sources apart (a softmax over `classes`) rather than real from fake."""
+        return self.threshold is None
 
     def inputs(self, fitted: np.ndarray) -> np.ndarray:
         """The model's float32 input for a batch of fitted uint8 images (N, H, W, C)."""
@@ -99,14 +111,30 @@ class Detector:
                 raise ImageError(f"{image}: {err}") from None
         return fitted
 
-    def logits_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """The logits (float32, N) of fitted uint8 images (N, H, W, C), which may be memory-mapped, scored
-        `batch_size` images at a time."""
-        logits = np.empty(len(fitted), np.float32)
+    def all_logits_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """The logits (float32, (N, outputs): one for a detector, one per class for an attributor) of fitted
+        uint8 images (N, H, W, C), which may be memory-mapped, scored `batch_size` images at a time."""
+        logits = np.empty((len(fitted), self.model.output_shape[-1]), np.float32)
         for start in range(0, len(fitted), batch_size):
             rows = np.asarray(fitted[start : start + batch_size])
-            logits[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()[:, 0]
+            logits[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()
         return logits
+
+    def logits_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """A detector's logits (float32, N) of fitted uint8 images (N, H, W, C)."""
+        if self.is_attributor:
+            raise GandctError(f"{self.name} is an attributor: score it with predict_sources, not as a detector")
+        return self.all_logits_fitted(fitted, batch_size)[:, 0]
+
+    def predict_sources_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """An attributor's probability of each source of `classes` (float64, (N, classes)) of fitted images."""
+        if not self.is_attributor:
+            raise GandctError(f"{self.name} is a detector: score it with predict, not as an attributor")
+        return source_probabilities(self.all_logits_fitted(fitted, batch_size))
+
+    def predict_sources(self, images: Sequence[Path | str | np.ndarray], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """An attributor's probability of each source (float64, (N, classes)) of image files or decoded images."""
+        return self.predict_sources_fitted(self.fit(images), batch_size)
 
     def predict_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """p_fake (float64, N) of fitted uint8 images: the sigmoid of `logits_fitted` in float64, so scores
@@ -131,7 +159,21 @@ def load_threshold(path: Path) -> float:
     return float(threshold)
 
 
+def load_classes(path: Path, outputs: int) -> tuple[str, ...]:
+    """The class names of an attributor's classes file (JSON), one per output of its model, or a GandctError."""
+    if not path.is_file():
+        raise GandctError(f"{path} not found: the train_attribution stage saves the class names beside each model")
+    try:
+        classes = json.loads(path.read_text())["classes"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise GandctError(f"{path}: not a classes file ({type(err).__name__}: {err})") from None
+    if not isinstance(classes, list) or len(classes) != outputs or not all(isinstance(c, str) for c in classes):
+        raise GandctError(f"{path}: classes must be {outputs} names, one per output of the model, got {classes!r}")
+    return tuple(classes)
+
+
 def load_detector(model_path: Path | str) -> Detector:
     """The trained detector in `model_path` (e.g. models/detectors/custom.keras), with its statistics and its
-    val-chosen threshold."""
+    val-chosen threshold; or an attributor (models/attributors/custom.keras), with its class names
+    (`Detector.classes`)."""
     return Detector.load(model_path)

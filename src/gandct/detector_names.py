@@ -24,6 +24,10 @@ INPUT_KIND: dict[str, str] = {
     **dict.fromkeys(IMAGENET_NAMES, PIXELS),
 }
 
+# The models that can also attribute an image to its source (the photos or one generator, a softmax over them):
+# the DCT detectors of Frank et al. 2020's attribution experiment (Sec. 4.1) and this project's.
+ATTRIBUTION_MODELS = ("paper", "custom", "linear")
+
 # Fitted deterministically (scikit-learn's lbfgs; a neighbour vote stores its points): every seed would give the
 # same model.
 SEEDLESS = ("linear", "durall", "dzanic")

@@ -1,9 +1,10 @@
 """Detector architectures: plain builder functions returning Functional `keras.Model`s.
 
-Every model maps one input (a z-scored log-DCT spectrum, pixels in [-1, 1], or a baseline's spectral
+Every detector maps one input (a z-scored log-DCT spectrum, pixels in [-1, 1], or a baseline's spectral
 features) to one logit, then
-`Activation("sigmoid", name="p_fake")`: the probability that the image is fake. The logit is the input of
-the `p_fake` layer, which `seed_ensemble` averages over seeds. No Lambda layers: saved `.keras` files load
+`Activation("sigmoid", name="p_fake")`: the probability that the image is fake. An attributor (`classes` > 1)
+ends in one logit per source and `Activation("softmax", name="p_source")` instead. The logits are the input of
+that last layer, which `seed_ensemble` averages over seeds. No Lambda layers: saved `.keras` files load
 with `safe_mode=True`, and saliency tools can swap the last activation. Stock layers only, but for the
 `dzanic` baseline's neighbour vote (`NearestNeighboursVote`).
 """
@@ -42,10 +43,20 @@ def frequency_coordinates(inputs: keras.KerasTensor) -> keras.KerasTensor:
     return layers.Concatenate(name="with_coordinates")([inputs, coordinates])
 
 
-def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper") -> keras.Model:
+OUTPUT_LAYERS = ("p_fake", "p_source")  # a detector's sigmoid, an attributor's softmax
+
+
+def probability_layer(logits: keras.KerasTensor, classes: int) -> keras.KerasTensor:
+    """The model's last layer: the sigmoid `p_fake` of one logit, or the softmax `p_source` over `classes` logits."""
+    if classes == 1:
+        return layers.Activation("sigmoid", name="p_fake")(logits)
+    return layers.Activation("softmax", name="p_source")(logits)
+
+
+def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper", classes: int = 1) -> keras.Model:
     """The DCT CNN of Frank et al. 2020 (ICML), Sec. 4.2 and their `build_simple_cnn`.
 
-    Deviation: one sigmoid unit for our binary real/fake task instead of their per-GAN softmax.
+    Deviation: one sigmoid unit for our binary real/fake task; their per-source softmax when `classes` > 1.
     """
     inputs = keras.Input(shape=input_shape, name="spectrum")
     x = layers.Conv2D(3, 3, padding="same", activation="relu")(inputs)
@@ -55,9 +66,8 @@ def paper_cnn(input_shape: tuple[int, int, int], name: str = "paper") -> keras.M
     x = layers.AveragePooling2D(2)(x)
     x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
     x = layers.Flatten()(x)
-    logit = layers.Dense(1, name="logit")(x)
-    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
-    return keras.Model(inputs, outputs, name=name)
+    logit = layers.Dense(classes, name="logit")(x)
+    return keras.Model(inputs, probability_layer(logit, classes), name=name)
 
 
 def spectral_net(
@@ -67,6 +77,7 @@ def spectral_net(
     dropout: float = 0.3,
     l2: float = 1e-4,
     linear_path: bool = False,
+    classes: int = 1,
 ) -> keras.Model:
     """This project's detector for DCT maps: a position-aware CNN that keeps where each band summary sits.
 
@@ -80,6 +91,7 @@ def spectral_net(
       logistic-regression baseline as a branch). Off by default: measured on the default data it made the
       detector worse on generators it never trained on (docs/detectors.md).
     - Dropout and L2 on the dense weights: a few thousand training images and 4096 coefficients.
+    - One logit, or one per source when `classes` > 1 (attribution).
     """
     regulariser = keras.regularizers.l2(l2)
     inputs = keras.Input(shape=input_shape, name="spectrum")
@@ -92,27 +104,27 @@ def spectral_net(
     x = layers.Conv2D(8, 1, activation="relu")(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    logit = layers.Dense(1, kernel_regularizer=regulariser, name="cnn_logit")(x)
+    logit = layers.Dense(classes, kernel_regularizer=regulariser, name="cnn_logit")(x)
     if linear_path:
         linear = layers.Dropout(dropout)(layers.Flatten()(inputs))
-        linear_logit = layers.Dense(1, kernel_regularizer=regulariser, name="linear_logit")(linear)
+        linear_logit = layers.Dense(classes, kernel_regularizer=regulariser, name="linear_logit")(linear)
         logit = layers.Add()([logit, linear_logit])
-    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, probability_layer(logit, classes), name=name)
 
 
 def logistic_regression(
-    input_shape: tuple[int, ...], weights: np.ndarray, bias: float, name: str = "linear"
+    input_shape: tuple[int, ...], weights: np.ndarray, biases: np.ndarray, name: str = "linear"
 ) -> keras.Model:
     """A fitted logistic regression on flattened inputs as a Keras model (the paper's linear baseline on DCT
-    maps, Durall et al.'s on radial profiles), so it is saved, loaded, evaluated and explained like the CNNs."""
+    maps, Durall et al.'s on radial profiles), so it is saved, loaded, evaluated and explained like the CNNs.
+    `weights` (features, classes) and `biases` (classes,): one class is a detector, more a multinomial attributor."""
+    biases = np.asarray(biases, np.float32).reshape(-1)
     inputs = keras.Input(shape=input_shape, name="spectrum")
     x = layers.Flatten()(inputs)
-    dense = layers.Dense(1, name="logit")
+    dense = layers.Dense(len(biases), name="logit")
     logit = dense(x)
-    dense.set_weights([np.asarray(weights, np.float32).reshape(-1, 1), np.asarray([bias], np.float32)])
-    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
-    return keras.Model(inputs, outputs, name=name)
+    dense.set_weights([np.asarray(weights, np.float32).reshape(-1, len(biases)), biases])
+    return keras.Model(inputs, probability_layer(logit, len(biases)), name=name)
 
 
 @keras.saving.register_keras_serializable(package="gandct")
@@ -243,29 +255,38 @@ def imagenet_net(input_shape: tuple[int, int, int], name: str, weights: str = "n
     return keras.Model(inputs, outputs, name=name)
 
 
+def output_layer(model: keras.Model) -> keras.layers.Layer:
+    """The layer a model ends with, `p_fake` (a detector) or `p_source` (an attributor)."""
+    return model.get_layer(next(layer.name for layer in model.layers if layer.name in OUTPUT_LAYERS))
+
+
 def logit_model(model: keras.Model, name: str | None = None) -> keras.Model:
-    """`model` up to its logit, the input of the sigmoid layer `p_fake` every detector ends with, sharing its
-    weights; named `name`, or `<model>_logit`."""
-    return keras.Model(model.input, model.get_layer("p_fake").input, name=name or f"{model.name}_logit")
+    """`model` up to its logits, the input of the sigmoid `p_fake` (or softmax `p_source`) it ends with, sharing
+    its weights; named `name`, or `<model>_logit`."""
+    return keras.Model(model.input, output_layer(model).input, name=name or f"{model.name}_logit")
 
 
 def seed_ensemble(members: dict[int, keras.Model], name: str) -> keras.Model:
-    """The seed ensemble of detector `name` from `members` ({seed: trained model}): the sigmoid of the mean of
-    the seeds' logits, each the input of its member's `p_fake` layer. Each member becomes the sub-model
-    `seed_<s>` up to its logit, sharing its weights; one member gives that member's own outputs."""
+    """The seed ensemble of model `name` from `members` ({seed: trained model}): the sigmoid (softmax) of the mean
+    of the seeds' logits, each the input of its member's last layer. Each member becomes the sub-model
+    `seed_<s>` up to its logits, sharing its weights; one member gives that member's own outputs."""
     first = next(iter(members.values()))
     inputs = keras.Input(shape=first.input_shape[1:], name=first.layers[0].name)
     logits = [logit_model(member, f"seed_{seed}")(inputs) for seed, member in members.items()]
     # Mean logit, the standard logit-averaging ensemble: saliency linearises p_fake to it, so gradients stay alive.
     logit = layers.Average(name="mean_logit")(logits) if len(logits) > 1 else logits[0]
-    outputs = layers.Activation("sigmoid", name="p_fake")(logit)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, probability_layer(logit, first.output_shape[-1]), name=name)
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
     """p_fake in float64 from the model's float32 logits: a float32 sigmoid rounds every logit above about 17
     to 1.0 (and far below 0 to tiny ties), which would tie scores that rank differently."""
     return special.expit(np.asarray(logits, np.float64))
+
+
+def source_probabilities(logits: np.ndarray) -> np.ndarray:
+    """An attributor's probability per source (float64, softmax over the last axis) from its float32 logits."""
+    return special.softmax(np.asarray(logits, np.float64), axis=-1)
 
 
 @dataclass(frozen=True)

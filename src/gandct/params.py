@@ -13,11 +13,18 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gandct.detector_names import DCT, INPUT_KIND
+from gandct.detector_names import ATTRIBUTION_MODELS, DCT, INPUT_KIND
 from gandct.errors import ParamsError
 from gandct.paths import GENERATORS
 
 PARAMS_FILE = Path("params.yaml")
+
+
+def each_once(values: list) -> list:
+    """`values` if none repeats (a list param where a repeat would mean the same run twice)."""
+    if len(set(values)) != len(values):
+        raise ValueError("each value at most once")
+    return values
 
 
 class Section(BaseModel):
@@ -217,12 +224,15 @@ class TrainParams(Section):
     nasnetmobile: ImagenetTrainParams
     inceptionresnetv2: ImagenetTrainParams
 
-    @field_validator("seeds")
-    @classmethod
-    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("each seed at most once")
-        return seeds
+    _distinct_seeds = field_validator("seeds")(lambda cls, values: each_once(values))
+
+
+class AttributeParams(Section):
+    models: list[Literal[ATTRIBUTION_MODELS]] = Field(min_length=1)  # trained with train.<model>'s settings
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)  # each model trains once per seed
+    images_per_class: int = Field(ge=1)  # train and val images per source, at most
+
+    _distinct = field_validator("seeds", "models")(lambda cls, values: each_once(values))
 
 
 class EvaluateParams(Section):
@@ -250,6 +260,7 @@ class Params(Section):
     quality: QualityParams
     features: FeaturesParams
     train: TrainParams
+    attribute: AttributeParams
     evaluate: EvaluateParams
     report: ReportParams
 

@@ -133,7 +133,12 @@ def raw_source_dir(source: str) -> Path:
 SPLIT_GENERATOR = {"test": "progan", **{f"test_{gan}": gan for gan in GENERATORS if gan != "progan"}}
 TEST_SETS = tuple(SPLIT_GENERATOR)  # the splits every detector is scored on
 UNSEEN_MEAN = "unseen_mean"  # evaluate's mean of every metric over the test sets of the generators not trained on
-FEATURE_SPLITS = ("train", "val", *TEST_SETS)
+# Source attribution (the attribute params): the sources an image may come from, the photos or one generator, in
+# the order of the attributors' outputs; its train and val sets hold every source's images of that split (up to
+# attribute.images_per_class each), and its test images are those of the test sets above.
+SOURCES = ("real", *GENERATORS)
+ATTRIBUTION_SPLITS = {"attribution_train": "train", "attribution_val": "val"}  # feature set -> split of its images
+FEATURE_SPLITS = ("train", "val", *TEST_SETS, *ATTRIBUTION_SPLITS)
 FEATURE_FILES = ("dct.npy", "pixels.npy", "y.npy", "ids.csv")  # what data/processed/<split>/ holds
 
 
@@ -149,3 +154,36 @@ def features_file(split: str, kind: str) -> Path:
 
 # Train-split statistics of the log DCT spectra, written with the train features (only they feed them).
 DCT_STATS = processed_split("train") / "dct_stats.npz"
+ATTRIBUTION_DCT_STATS = processed_split("attribution_train") / "dct_stats.npz"  # the attributors' own
+STATS_SPLITS = ("train", "attribution_train")  # the feature sets that carry their statistics
+
+ATTRIBUTORS = MODELS / "attributors"  # the trained attributors, their statistics and class names
+ATTRIBUTION_REPORTS = REPORTS / "attribution"
+ATTRIBUTION_METRICS = ATTRIBUTION_REPORTS / "metrics.json"  # accuracy overall and per source: DVC metrics
+ATTRIBUTION_DETAIL = ATTRIBUTION_REPORTS / "detail.json"  # per seed, intervals and confusion matrices
+ATTRIBUTION_FIGURE = FIGURES / "attribution_confusion.png"
+
+
+def attributor_model(name: str) -> Path:
+    """The seed ensemble of attributor `name` users score with: models/attributors/<name>.keras."""
+    return ATTRIBUTORS / f"{name}.keras"
+
+
+def attributor_seed_model(name: str, seed: int) -> Path:
+    """The attributor `name` trained with `seed`: models/attributors/<name>/seed_<seed>.keras."""
+    return ATTRIBUTORS / name / f"seed_{seed}.keras"
+
+
+def attribution_summary(name: str) -> Path:
+    """Every seed's training figures of attributor `name` and their seconds."""
+    return ATTRIBUTION_REPORTS / name / "summary.json"
+
+
+def attribution_timing(name: str) -> Path:
+    """Training seconds per seed of attributor `name` (apart from the summary: they differ run to run)."""
+    return ATTRIBUTION_REPORTS / name / "timing.json"
+
+
+def model_classes(model_path: Path) -> Path:
+    """The class names saved beside an attributor, in the order of its outputs: paper.keras -> paper.classes.json."""
+    return _beside(model_path, ".classes.json")

@@ -11,6 +11,9 @@ the logit; with tiles the mean over tiles, and logit its logit) and the logit at
 and tie in the file exactly as they do in the model; `label` is fake when p_fake reaches the model's own
 threshold, chosen on the val split and saved beside it (`<name>.threshold.json`), or `--threshold`. A file
 that cannot be read gets a row with its error instead of stopping the run.
+
+With an attributor (`--model models/attributors/custom.keras`) the rows are `path, view, tiles, source,
+p_<source>..., error`: the likeliest source and the probability of each (with tiles, their mean over tiles).
 """
 
 from __future__ import annotations
@@ -60,13 +63,12 @@ def tiles_of(rgb: np.ndarray, size: int) -> list[np.ndarray]:
     ]
 
 
-def score(
-    files: list[Path], detector: Detector, batch_size: int, threshold: float, tiles: bool = False
-) -> Iterator[dict]:
-    """One CSV row per file, in order: its score and label at `threshold` (the trained view, or the mean and
-    maximum over its tiles), or the error that made the file unusable."""
+def fitted_batches(
+    files: list[Path], detector: Detector, batch_size: int, tiles: bool
+) -> Iterator[tuple[list[Path], dict[Path, str], dict[Path, int], np.ndarray]]:
+    """Per batch of `files`: the files, the error of each unusable one, the number of views (1, or its tiles)
+    of each usable one, and those views fitted, in file order."""
     preprocessing = detector.stats.preprocessing
-    view = "tiles" if tiles else preprocessing.crop
     for start in range(0, len(files), batch_size):
         batch, errors, fitted, counts = files[start : start + batch_size], {}, [], {}
         for path in batch:
@@ -77,37 +79,64 @@ def score(
                 counts[path] = len(parts)
             except ImageError as err:
                 errors[path] = str(err)
-        logits = iter(detector.logits_fitted(np.stack(fitted), batch_size) if fitted else ())
+        yield batch, errors, counts, np.stack(fitted) if fitted else np.empty((0, *preprocessing.shape), np.uint8)
+
+
+def detection_row(part_logits: np.ndarray, threshold: float) -> dict:
+    """A detector's columns of one file from the logits of its views (one, or its tiles)."""
+    p_fake = probabilities(part_logits)
+    mean = float(p_fake.mean())
+    # one view: the model's own float32 logit; tiles: the logit of the mean p_fake
+    logit = str(part_logits[0]) if len(part_logits) == 1 else repr(float(special.logit(mean)))
+    return {
+        "p_fake": repr(mean),  # repr: the shortest text that reads back to the same float64
+        "logit": logit,
+        "p_fake_max": repr(float(p_fake.max())),
+        "label": "fake" if mean >= threshold else "real",
+    }
+
+
+def attribution_row(part_probabilities: np.ndarray, classes: tuple[str, ...]) -> dict:
+    """An attributor's columns of one file: the likeliest source and each source's probability (mean over views)."""
+    mean = part_probabilities.mean(axis=0)
+    each = {f"p_{name}": repr(float(p)) for name, p in zip(classes, mean, strict=True)}
+    return {"source": classes[int(mean.argmax())], **each}
+
+
+def columns(detector: Detector) -> list[str]:
+    """The CSV columns for `detector`: a detector's score and label, or an attributor's source and probabilities."""
+    if detector.is_attributor:
+        return ["path", "view", "tiles", "source", *(f"p_{name}" for name in detector.classes), "error"]
+    return COLUMNS
+
+
+def score(
+    files: list[Path], detector: Detector, batch_size: int, threshold: float | None, tiles: bool = False
+) -> Iterator[dict]:
+    """One CSV row per file, in order: its score and label at `threshold` (the trained view, or the mean and
+    maximum over its tiles), its source for an attributor, or the error that made the file unusable."""
+    view = "tiles" if tiles else detector.stats.preprocessing.crop
+    empty = dict.fromkeys(columns(detector)[3:-1], "")
+    for batch, errors, counts, fitted in fitted_batches(files, detector, batch_size, tiles):
+        if detector.is_attributor:
+            scores = iter(detector.predict_sources_fitted(fitted, batch_size))
+        else:
+            scores = iter(detector.logits_fitted(fitted, batch_size))
         for path in batch:
             row = {"path": str(path), "view": view}
             if path in errors:
-                yield row | {
-                    "tiles": "",
-                    "p_fake": "",
-                    "logit": "",
-                    "p_fake_max": "",
-                    "label": "",
-                    "error": errors[path],
-                }
+                yield row | {"tiles": ""} | empty | {"error": errors[path]}
                 continue
-            part_logits = np.array([next(logits) for _ in range(counts[path])])
-            p_fake = probabilities(part_logits)
-            mean = float(p_fake.mean())
-            # one view: the model's own float32 logit; tiles: the logit of the mean p_fake
-            logit = str(part_logits[0]) if len(part_logits) == 1 else repr(float(special.logit(mean)))
-            yield row | {
-                "tiles": len(part_logits),
-                "p_fake": repr(mean),  # repr: the shortest text that reads back to the same float64
-                "logit": logit,
-                "p_fake_max": repr(float(p_fake.max())),
-                "label": "fake" if mean >= threshold else "real",
-                "error": "",
-            }
+            parts = np.array([next(scores) for _ in range(counts[path])])
+            found = (
+                attribution_row(parts, detector.classes) if detector.is_attributor else detection_row(parts, threshold)
+            )
+            yield row | {"tiles": len(parts)} | found | {"error": ""}
 
 
-def write_rows(rows: Iterator[dict], handle: TextIO, total: int) -> int:
+def write_rows(rows: Iterator[dict], handle: TextIO, total: int, fieldnames: list[str]) -> int:
     """Write CSV rows with a progress bar; return how many files could not be scored."""
-    writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+    writer = csv.DictWriter(handle, fieldnames=fieldnames)
     writer.writeheader()
     failed = 0
     for row in progress(rows, total=total, desc="predict", unit="img", disable=total < 100):
@@ -141,18 +170,23 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     detector = Detector.load(args.model)
     threshold = detector.threshold if args.threshold is None else args.threshold
-    source = "the model's, chosen on the val split" if args.threshold is None else "--threshold"
-    log.info("labels: fake when p_fake >= %.6g (%s)", threshold, source)
+    if detector.is_attributor:
+        if args.threshold is not None:
+            raise GandctError(f"--threshold: {args.model} is an attributor, which names the likeliest source")
+        log.info("sources: %s (the likeliest is the source column)", ", ".join(detector.classes))
+    else:
+        source = "the model's, chosen on the val split" if args.threshold is None else "--threshold"
+        log.info("labels: fake when p_fake >= %.6g (%s)", threshold, source)
     files = expand_paths(args.paths)
     if not files:
         log.warning("no files found in %s: nothing to score", ", ".join(args.paths))
     rows = score(files, detector, args.batch_size, threshold, args.tiles)
     if args.out is None:
-        failed = write_rows(rows, sys.stdout, len(files))
+        failed = write_rows(rows, sys.stdout, len(files), columns(detector))
     else:
         try:
             with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
-                failed = write_rows(rows, handle, len(files))
+                failed = write_rows(rows, handle, len(files), columns(detector))
         except OSError as err:
             raise GandctError(f"--out: cannot write {args.out}: {err.strerror or err}") from None
     if failed:

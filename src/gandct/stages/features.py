@@ -4,12 +4,15 @@ Reads `data/interim/manifest.csv` (prepare) and the listings of the generators w
 for train and val those `train.fakes` names (the ProGAN's, an auto-encoder family's twins, or several), for
 the test sets `paths.SPLIT_GENERATOR`'s: `test` holds the manifest's test images and the ProGAN's test fakes,
 `test_<generator>` the test reals and that generator's test fakes (an auto-encoder's: the twins of those very
-reals). Writes
+reals). The attribution sets `attribution_train` and `attribution_val` hold the photos and every generator's
+fakes of that split, up to `attribute.images_per_class` of each source (the source data set's own fakes, of
+unknown source, are left out). Writes
 `data/processed/<split>/`: `dct.npy`, the log spectra log(|DCT| + eps) as float32 (N, H, W, C), not
-z-scored; `pixels.npy`, the fitted images as uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake);
-`ids.csv` (path, generator, label of each row). The train split also gets `dct_stats.npz`, its
-per-coefficient statistics: a model reads its inputs z-scored with the copy saved beside it, so no other
-split depends on the train images.
+z-scored; `pixels.npy`, the fitted images as uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake; on an
+attribution set the source's index in `paths.SOURCES`, 0 still real); `ids.csv` (path, generator, label of
+each row). The train splits (`paths.STATS_SPLITS`) also get `dct_stats.npz`, their per-coefficient
+statistics: a model reads its inputs z-scored with the copy saved beside it, so no other split depends on
+the train images.
 
 Worker processes decode and transform the images chunk by chunk (with `gandct.dct`, the one preprocessing
 path) and write each chunk straight into its rows of the output arrays, so memory stays flat whatever the
@@ -62,7 +65,7 @@ class Item:
     """One image to transform, as a listing names it."""
 
     path: str
-    label: int  # 0 real, 1 fake
+    label: int  # 0 real, 1 fake (on an attribution set: the source's index in paths.SOURCES)
     generator: str
     listing: str  # the CSV file that lists it, for error messages
 
@@ -136,6 +139,33 @@ def split_items(
             f"the train split has only {have} images: a detector needs both classes "
             f"(fakes come from {names} or from the source data set's fake/ folders)"
         )
+    return items
+
+
+def evenly_spread(rows: list, count: int) -> list:
+    """At most `count` of `rows`, spread evenly from the first to the last (all of them if they are fewer)."""
+    if len(rows) <= count:
+        return list(rows)
+    return [rows[index] for index in np.linspace(0, len(rows) - 1, count).round().astype(int)]
+
+
+def attribution_items(
+    manifest: Iterable[dict[str, str]], generated: Mapping[str, Iterable[dict[str, str]]], split: str, per_class: int
+) -> list[Item]:
+    """The images of attribution set `split` (paths.ATTRIBUTION_SPLITS): up to `per_class` photos of its split
+    in the manifest, then as many fakes of that split from each generator of `generated` (generator -> listing
+    rows), each labelled with its source's index in paths.SOURCES."""
+    images_split = paths.ATTRIBUTION_SPLITS[split]
+    reals = [row for row in manifest if row["split"] == images_split and row["label"] == "real"]
+    items = [Item(row["path"], 0, "", str(paths.MANIFEST)) for row in evenly_spread(reals, per_class)]
+    for generator, rows in generated.items():
+        fakes = [row for row in rows if row["split"] == images_split]
+        listing = str(paths.generated_listing(generator))
+        label = paths.SOURCES.index(generator)
+        items.extend(Item(row["path"], label, generator, listing) for row in evenly_spread(fakes, per_class))
+    missing = [source for source in paths.SOURCES if source not in {paths.SOURCES[item.label] for item in items}]
+    if missing:
+        raise GandctError(f"attribution set {split} has no {images_split} images of {', '.join(missing)}")
     return items
 
 
@@ -261,7 +291,7 @@ def build_split(
     `chunk_size` images; the train split also gets its statistics (`dct_stats.npz`), which are returned."""
     arrays = create_arrays(folder, len(items), preprocessing.shape)
     write_labels(folder, items)
-    is_train = split == "train"
+    is_train = split in paths.STATS_SPLITS
     size = job_size(len(items), chunk_size, workers)
     jobs = [
         TransformJob(split, tuple(items[start : start + size]), start, arrays, preprocessing, is_train)
@@ -284,11 +314,13 @@ def main(argv: list[str] | None = None) -> None:
     settings = params.features
     preprocessing = Preprocessing.from_params(settings)
     manifest = read_listing(paths.MANIFEST, "prepare")
-    generated = {
-        paths.generated_listing(gan): read_listing(paths.generated_listing(gan), gan)
-        for gan in split_generators(args.split, params.train.fakes)
-    }
-    items = split_items(manifest, generated, args.split)
+    if args.split in paths.ATTRIBUTION_SPLITS:
+        generated = {gan: read_listing(paths.generated_listing(gan), gan) for gan in paths.GENERATORS}
+        items = attribution_items(manifest, generated, args.split, params.attribute.images_per_class)
+    else:
+        listings = split_generators(args.split, params.train.fakes)
+        generated = {paths.generated_listing(gan): read_listing(paths.generated_listing(gan), gan) for gan in listings}
+        items = split_items(manifest, generated, args.split)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1
     with (
