@@ -8,7 +8,7 @@ import yaml
 from helpers import REPO
 
 from gandct.params import parse_params
-from gandct.stages.report import first_look_note
+from gandct.report_markdown import first_look_note
 
 
 def quick_overrides() -> dict[str, object]:
@@ -54,7 +54,7 @@ def test_quick_overrides_are_valid_params_of_smaller_budgets_marked_as_a_first_l
 
 def test_the_report_says_a_first_look_is_not_meant_to_pass_and_a_full_run_says_nothing():
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert first_look_note(parse_params(raw)) == []
+    assert first_look_note(parse_params(raw).augment.first_look) == []
     raw["augment"]["first_look"] = True
-    (note,) = first_look_note(parse_params(raw))
+    (note,) = first_look_note(parse_params(raw).augment.first_look)
     assert "not meant to pass" in note

@@ -17,7 +17,7 @@ from helpers import REPO, gan_like, photo_like
 from sklearn import metrics
 
 import gandct
-from gandct import paths
+from gandct import paths, report_markdown
 from gandct.commands import predict
 from gandct.comparison import paired_bootstrap
 from gandct.detector import Detector
@@ -305,106 +305,7 @@ def test_the_report_opens_with_its_answer_in_the_tables_own_numbers(inside):
     )
     assert "`custom` beats `paper`: not asked" in opening  # custom is not trained here
     for heading in ("Data", "Comparisons", "Where the detectors look", "Reading"):
-        assert f"[{heading}]({report.anchor(heading)})" in opening and f"\n## {heading}\n" in text
-
-
-def test_the_summary_verdicts_follow_the_intervals_and_the_fakes_line_the_quality_file():
-    better, level = interval("roc_auc", 0.1, 0.04, 0.16), interval("roc_auc", 0.01, -0.01, 0.03)
-    worse = interval("roc_auc", -0.02, -0.03, -0.01)
-    sets = {"unseen_mean": {"roc_auc": better}, "jpeg_75": {"roc_auc": better}, "noise_5": {"roc_auc": level}}
-    assert "holds in this run (unseen mean better; jpeg_75 better; worse on no test set)" in report.claim_verdict(
-        {"custom - paper": sets}
-    )
-    sets["noise_5"] = {"roc_auc": worse}
-    assert "does not hold in this run" in report.claim_verdict({"custom - paper": sets})
-    quality = {
-        "images_per_set": 10,
-        "floor": {"swd_avg": 1.0},
-        "progan": {"ratio_to_floor": 3.391},
-        "test_reals": {"ratio_to_floor": 5.268},
-    }
-    assert report.quality_line(quality).endswith("progan 3.39x (the test photographs 5.27x).")
-
-
-def a_look(rho: float, low: float, high: float, ratio: float) -> dict:
-    """Frequency measures of one detector on one set, as `frequency_measures.where_it_looks` writes them."""
-    return {
-        "spearman": rho,
-        "spearman_interval": [low, high],
-        "saliency_mean_frequency": 0.45,
-        "uniform_mean_frequency": 0.5,
-        "difference_mean_frequency": 0.55,
-        "peaks": {"peaks": 6, "share": 0.1 * ratio / 100, "uniform": 0.001, "ratio": ratio},
-    }
-
-
-@pytest.mark.parametrize(
-    ("look", "words"),
-    [
-        (a_look(0.09, 0.07, 0.10, 1.05), "follows the class difference weakly, where the classes differ"),
-        (a_look(0.62, 0.55, 0.70, 3.0), "follows the class difference strongly, where the classes differ"),
-        (a_look(-0.35, -0.40, -0.30, 0.5), "moderately, away from where the classes differ"),
-        (a_look(0.20, -0.01, 0.40, 1.0), "not clearly related to where the classes differ (Spearman rho +0.20"),
-    ],
-)
-def test_the_saliency_sentence_follows_the_numbers(look, words):
-    sentence = report.look_sentence("test", "paper", look)
-    assert sentence.startswith("ProGAN, `paper`: ") and words in sentence
-    assert "lower than a uniform map's 0.50" in sentence
-    chance = {1.05: "about chance", 3.0: "above chance", 0.5: "below chance", 1.0: "about chance"}
-    assert chance[look["peaks"]["ratio"]] in sentence
-
-
-def interval(metric: str, difference: float, low: float, high: float) -> dict:
-    return {
-        "metric": metric,
-        "difference": difference,
-        "low": low,
-        "high": high,
-        "level": 0.95,
-        "resamples": 2000,
-        "seeds": [8, 8],
-    }
-
-
-def test_the_reading_words_follow_the_intervals_alone():
-    """A larger difference whose interval holds 0 is no clear difference; a small one above 0 is better."""
-    comparisons = {
-        "custom - paper": {
-            "test": {"accuracy": interval("accuracy", 0.004, 0.001, 0.007), "roc_auc": interval("roc_auc", 0, 0, 0)},
-            "jpeg_75": {
-                "accuracy": interval("accuracy", 0.05, -0.01, 0.11),
-                "roc_auc": interval("roc_auc", -0.02, -0.03, -0.01),
-            },
-        },
-        "paper - paper_pixel": {
-            "test": {"accuracy": interval("accuracy", 0.2, 0.15, 0.25), "roc_auc": None},
-            "jpeg_75": {"accuracy": interval("accuracy", 0.0, -0.1, 0.1), "roc_auc": None},
-        },
-    }
-    text = report.reading({"comparisons": comparisons}, {}, {})
-    assert text.splitlines() == [
-        "- `custom` against `paper`, accuracy at the val threshold: ProGAN better (+0.004, 95% CI +0.001 to "
-        "+0.007); jpeg_75 no clear difference (+0.050, 95% CI -0.010 to +0.110).",
-        "- `custom` against `paper`, ROC AUC: ProGAN no clear difference (+0.000, 95% CI +0.000 to +0.000); "
-        "jpeg_75 worse (-0.020, 95% CI -0.030 to -0.010).",
-        "- `paper` against `paper_pixel`, accuracy at the val threshold: ProGAN better (+0.200, 95% CI +0.150 to "
-        "+0.250); jpeg_75 no clear difference (+0.000, 95% CI -0.100 to +0.100).",
-        "- `paper` against `paper_pixel`, ROC AUC: ProGAN not defined (the test set has one class); jpeg_75 not "
-        "defined (the test set has one class).",
-        "- The same CNN on DCT maps against pixels, clean test accuracy: better (+0.200, 95% CI +0.150 to +0.250): "
-        "the frequency representation makes the task easier.",
-    ]
-    table = report.intervals_table(comparisons, ["test", "jpeg_75"]).splitlines()
-    assert table[0] == "| difference | ProGAN | jpeg_75 |"
-    assert table[2] == (
-        "| custom - paper, accuracy at the val threshold | +0.004 [+0.001, +0.007] better | "
-        "+0.050 [-0.010, +0.110] no clear difference |"
-    )
-    assert (
-        table[3]
-        == "| custom - paper, ROC AUC | +0.000 [+0.000, +0.000] no clear difference | -0.020 [-0.030, -0.010] worse |"
-    )
+        assert f"[{heading}]({report_markdown.anchor(heading)})" in opening and f"\n## {heading}\n" in text
 
 
 def test_linear_saliency_is_its_weight_map(inside):
@@ -672,8 +573,8 @@ def test_the_report_has_the_generator_tables_and_the_whole_quality_table(inside)
     text = (inside / "reports/report.md").read_text()
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
     generators = text.split("\n## Generators\n", 1)[1].split("\n## ", 1)[0]
-    for key, title in report.GENERATOR_METRICS:
-        table = table_cells(generators.split(report.sentence_start(title) + ":", 1)[1], "| model (seeds) |")
+    for key, title in report_markdown.GENERATOR_METRICS:
+        table = table_cells(generators.split(report_markdown.sentence_start(title) + ":", 1)[1], "| model (seeds) |")
         assert list(next(iter(table.values()))) == [
             "ProGAN (seen)",
             "DCGAN",
@@ -683,23 +584,8 @@ def test_the_report_has_the_generator_tables_and_the_whole_quality_table(inside)
         for name, result in detail["detectors"].items():
             row = table[f"{name} ({len(result['seeds'])})"]
             for test_set, cell in zip([*paths.TEST_SETS, "unseen_mean"], row.values(), strict=True):
-                assert cell == report.spread(result["sets"][test_set]["seeds"][key]), (key, name, test_set)
+                assert cell == report_markdown.spread(result["sets"][test_set]["seeds"][key]), (key, name, test_set)
     assert "No quality measured (`reports/augment/quality.json` missing)." in text  # no quality stage here
     twins = text.split("shows where that decoder acts", 1)[1]
     for family in paths.AUTOGAN_FAMILIES:
         assert f"(figures/twin_pairs_{family}.png)" in twins
-
-
-def test_the_quality_table_lists_every_generators_swd_and_every_familys_psnr():
-    quality = {
-        "images_per_set": 10,
-        "floor": {"swd_avg": 21.35},
-        "test_reals": {"swd_avg": 112.47, "ratio_to_floor": 5.268},
-        "progan": {"swd_avg": 72.4, "ratio_to_floor": 3.391},
-        "autogan_nearest": {"psnr_median": 32.56, "psnr_p10": 26.77, "psnr_p90": 35.59, "pairs": 450},
-    }
-    rows = table_cells(report.quality_table(quality), "| generator |")
-    assert rows["floor: train photos, other half"]["SWD / floor"] == "1.00x"
-    assert rows["ProGAN"]["SWD x 1e3, average over levels"] == "72.40" and rows["ProGAN"]["SWD / floor"] == "3.39x"
-    assert rows["test photos"]["SWD / floor"] == "5.27x"
-    assert rows["nearest twins"]["twin PSNR, median (p10, p90) dB"] == "32.56 (26.77, 35.59)"

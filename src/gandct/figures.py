@@ -364,3 +364,22 @@ def plot_seed_spread(
         row[0].set_ylabel(metric)
     figure.suptitle(f"{metric} per test set: each seed (dots), their mean (bar), the seed ensemble (star)")
     save_figure(figure, path)
+
+
+def plot_confusion_matrices(matrices: dict[str, np.ndarray], classes: list[str], path: Path) -> None:
+    """One panel per model: the share of each true source's images (rows) named as each source (columns),
+    coloured 0 to 1, with the image counts written in the cells."""
+    figure, axes = plt.subplots(
+        1, len(matrices), figsize=(4.2 * len(matrices) + 0.8, 4.6), layout="constrained", squeeze=False
+    )
+    for axis, (title, counts) in zip(axes[0], matrices.items(), strict=True):
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for row, column in np.ndindex(counts.shape):
+            colour = "white" if shares[row, column] > 0.5 else "black"
+            axis.text(column, row, str(counts[row, column]), ha="center", va="center", fontsize=7, color=colour)
+        axis.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=8)
+        axis.set_yticks(range(len(classes)), classes, fontsize=8)
+        axis.set(xlabel="named source", ylabel="true source", title=title)
+    figure.colorbar(image, ax=axes[0].tolist(), shrink=0.7, label="share of the true source's images")
+    save_figure(figure, path)

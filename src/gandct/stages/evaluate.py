@@ -288,6 +288,35 @@ def detector_results(
     }
 
 
+def score_test_sets(
+    detectors: dict[tuple[str, int | str], Detector], params: Params
+) -> tuple[dict[str, np.ndarray], dict[str, dict[tuple[str, int | str], np.ndarray]]]:
+    """Every model's p_fake on every test set, the generators' then the perturbed copies of `test`, each set's
+    written to its scores file: the labels per set, and per set {(name, seed or ENSEMBLE): p_fake}."""
+    labels, scores = {}, {}
+    for split in paths.TEST_SETS:
+        labels[split], scores[split] = score_split(detectors, split, params.evaluate.batch_size)
+        write_scores(split, split, labels[split], scores[split])
+    for set_name, by_key in score_perturbed(detectors, params).items():
+        labels[set_name], scores[set_name] = labels["test"], by_key
+        write_scores(set_name, "test", labels[set_name], by_key)
+    return labels, scores
+
+
+def log_roc_auc(results: dict[str, dict]) -> None:
+    """Each detector's ROC AUC, seed mean and ensemble, on the generators' test sets and their unseen mean."""
+    for name, result in results.items():
+        for test_set, figures in result["sets"].items():
+            if test_set in paths.TEST_SETS or test_set == paths.UNSEEN_MEAN:
+                log.info(
+                    "%s on %s: ROC AUC %s (seed mean), %s (ensemble)",
+                    name,
+                    test_set,
+                    figures["seeds"]["roc_auc"]["mean"],
+                    figures[ENSEMBLE]["roc_auc"],
+                )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gandct evaluate", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
@@ -297,14 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = {name: trained_seeds(name, params.train.seeds) for name in names}
     detectors = load_detectors(names, params)
     thresholds = {key: detector.threshold for key, detector in detectors.items()}
-
-    labels, scores = {}, {}  # per test set: the labels, and {(name, seed or ENSEMBLE): p_fake}
-    for split in paths.TEST_SETS:
-        labels[split], scores[split] = score_split(detectors, split, params.evaluate.batch_size)
-        write_scores(split, split, labels[split], scores[split])
-    for set_name, by_key in score_perturbed(detectors, params).items():
-        labels[set_name], scores[set_name] = labels["test"], by_key
-        write_scores(set_name, "test", labels[set_name], by_key)
+    labels, scores = score_test_sets(detectors, params)
 
     unseen = unseen_sets(params.train.fakes)
     results = {name: detector_results(name, seeds[name], labels, scores, thresholds, unseen) for name in names}
@@ -322,16 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_text(paths.EVALUATION_DETAIL, json.dumps(detail, indent=2) + "\n")
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")
-    for name, result in results.items():
-        for test_set, figures in result["sets"].items():
-            if test_set in paths.TEST_SETS or test_set == paths.UNSEEN_MEAN:
-                log.info(
-                    "%s on %s: ROC AUC %s (seed mean), %s (ensemble)",
-                    name,
-                    test_set,
-                    figures["seeds"]["roc_auc"]["mean"],
-                    figures[ENSEMBLE]["roc_auc"],
-                )
+    log_roc_auc(results)
 
 
 if __name__ == "__main__":
