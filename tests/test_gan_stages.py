@@ -8,8 +8,10 @@ import hashlib
 import json
 import os
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ import yaml
 from helpers import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
 
 from gandct import paths
+from gandct.dct import Preprocessing, fit_image
 from gandct.errors import GandctError, ParamsError
 from gandct.fileio import read_csv, write_csv
 from gandct.gan import fakes
@@ -24,9 +27,10 @@ from gandct.gan.dcgan import DCGANConfig, build_generator
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.progan import ProGAN, ProGANConfig
 from gandct.gan.progan_export import export_generator
-from gandct.images import load_rgb, save_png
+from gandct.images import decode_rgb, load_rgb, save_png
 from gandct.params import parse_params
 from gandct.stages import autogan, dcgan, progan
+from gandct.stages.download import SAMPLE_PHOTOS
 
 REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
 
@@ -69,27 +73,40 @@ def test_load_train_reals_reads_only_the_train_split(project):
     for row in manifest:
         if row["split"] != "train":
             os.remove(row["path"])  # reading any of these would fail
-    reals, hashes = fakes.load_train_reals(manifest, 16)
+    reals, hashes = fakes.load_train_reals(manifest, 16, "center")
     assert reals.shape == (12, 16, 16, 3) and reals.dtype == np.float32
     assert reals.min() >= -1.0 and reals.max() <= 1.0
+    # the reals are 16x16: their own view under either crop, named by their files alone
     assert hashes == [row["sha256"] for row in manifest if row["split"] == "train"]
+    assert fakes.load_train_reals(manifest, 16, "resize")[1] == hashes
 
 
-def test_load_train_reals_crops_and_resizes_to_the_resolution(tmp_path, monkeypatch):
+@pytest.mark.parametrize("crop", ["center", "resize"])
+def test_the_gans_learn_the_view_the_detectors_read_of_larger_photos(crop, tmp_path, monkeypatch):
+    """256 px photographs (the bundled ones, whole, scaled to 256): the GANs' train reals at 64 px are exactly
+    the features stage's fitted images of the same files, at native resolution (center) or whole (resize)."""
     monkeypatch.chdir(tmp_path)
-    image = np.zeros((20, 28, 3), np.uint8)
-    image[:, 4:24] = 200  # the centre square is uniformly bright, the side strips dark
-    save_png(_mkparent(tmp_path / "a.png"), image)
-    rows = [{"path": "a.png", "label": "real", "split": "train", "group": "a", "generator": "", "sha256": "x"}]
-    reals, _ = fakes.load_train_reals(rows, 8)
-    assert reals.shape == (1, 8, 8, 3)
-    np.testing.assert_allclose(reals, 200 / 127.5 - 1, atol=1e-6)
+    rows = []
+    for name, package, resource in SAMPLE_PHOTOS[:6]:
+        photo = decode_rgb((resources.files(package) / resource).read_bytes())
+        side = min(photo.shape[:2])
+        square = photo[(photo.shape[0] - side) // 2 :, (photo.shape[1] - side) // 2 :][:side, :side]
+        save_png(tmp_path / f"{name}.png", cv2.resize(square, (256, 256), interpolation=cv2.INTER_AREA))
+        rows.append({"path": f"{name}.png", "label": "real", "split": "train", "group": name, "sha256": name})
+    reals, identities = fakes.load_train_reals(rows, 64, crop)
+    preprocessing = Preprocessing(image_size=64, crop=crop, color="rgb", jpeg_quality=None, eps=1e-3)
+    fitted = np.stack([fit_image(load_rgb(row["path"]), preprocessing) for row in rows])
+    np.testing.assert_array_equal(to_uint8(reals), fitted)
+    assert identities == [f"{row['sha256']} {crop} view" for row in rows]  # the view changes these images
+    photo = load_rgb(rows[0]["path"])
+    expected = photo[96:160, 96:160] if crop == "center" else cv2.resize(photo, (64, 64), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(fitted[0], expected)
 
 
 def test_no_train_reals_is_one_clear_error():
     rows = [{"path": "a.png", "label": "real", "split": "val", "group": "a", "generator": "", "sha256": "x"}]
     with pytest.raises(GandctError, match="no train-split real images"):
-        fakes.load_train_reals(rows, 8)
+        fakes.load_train_reals(rows, 8, "center")
 
 
 def test_fake_counts_match_the_real_counts_unless_overridden(project):

@@ -15,7 +15,7 @@ from gandct.fileio import read_csv
 TINY = {
     "data": {"patch_size": 32, "patches_per_photo": 6},
     "prepare": {"min_per_split": 2},
-    **TINY_AUGMENT,  # a resolution below the patch size: the reals are resized for training
+    **TINY_AUGMENT,  # a resolution below the patch size: the GANs learn the central 16 px, as the detectors read
 }
 TINY_LATENTS = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
 

@@ -140,9 +140,19 @@ def test_sections_that_disagree_are_one_message_naming_the_keys(raw_params, over
     assert "\n" not in str(err.value)
 
 
-def test_a_larger_image_size_is_fine_when_images_are_resized(raw_params):
-    raw_params["features"].update(image_size=128, crop="resize")
-    assert parse_params(raw_params).features.image_size == 128
+@pytest.mark.parametrize("crop", ["center", "resize"])
+def test_two_views_are_one_error_naming_the_keys_and_one_view_loads(raw_params, crop):
+    """The GANs learn the features.crop view at augment.resolution; a detector view larger than the fakes would
+    scale the fakes up and not the photographs (resize) or find no fake to crop (center)."""
+    raw_params["features"].update(image_size=128, crop=crop)
+    with pytest.raises(
+        ParamsError,
+        match=rf"features\.image_size=128 is larger than augment\.resolution=64 with "
+        rf"features\.crop: {crop}, .*; lower features\.image_size or raise augment\.resolution$",
+    ):
+        parse_params(raw_params)
+    raw_params["features"].update(image_size=32)
+    assert parse_params(raw_params).features.image_size == 32
 
 
 def test_a_stage_stops_at_the_params_before_any_work(tmp_path, raw_params, monkeypatch, capsys):

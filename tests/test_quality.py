@@ -55,7 +55,8 @@ def write_images(root: Path, folder: str, make, count: int, seed: int, **row: st
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    """12 train reals (72x80: the stage crops and resizes them to 64x64), 8 test reals, 8 fakes per GAN."""
+    """12 train reals (72x80: the stage takes their central 64x64, the view of features.crop), 8 test reals, 8 fakes
+    per GAN."""
     monkeypatch.chdir(tmp_path)
     params = deep_update(yaml.safe_load((REPO / "params.yaml").read_text()), QUALITY_PARAMS)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -28,7 +28,7 @@ import scipy.fft
 from gandct.detector_names import DCT, POWER_LAW, RADIAL
 from gandct.errors import GandctError
 from gandct.fileio import write_npz
-from gandct.images import ImageError, load_rgb
+from gandct.images import VIEWS, ImageError, load_rgb, view
 from gandct.perturbations import jpeg
 from gandct.radial_spectrum import POWER_LAW_FEATURES, azimuthal_profiles, power_law_features
 
@@ -58,7 +58,7 @@ class Preprocessing:
     eps: float
 
     def __post_init__(self) -> None:
-        if self.crop not in ("center", "resize") or self.color not in ("gray", "rgb"):
+        if self.crop not in VIEWS or self.color not in ("gray", "rgb"):
             raise ValueError(f"unknown crop {self.crop!r} or color {self.color!r}")
         if self.image_size < 1 or self.eps <= 0:
             raise ValueError(f"image_size and eps must be positive, got {self.image_size} and {self.eps}")
@@ -77,29 +77,13 @@ class Preprocessing:
 def fit_image(rgb: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """Bring a decoded 8-bit RGB image (H, W, 3) to the model's input: uint8 (size, size, C).
 
-    crop "center" cuts the central square and needs both sides >= image_size; "resize" cuts the largest
-    central square and scales it (area averaging down, bicubic up). Then gray (ITU-R 601 luma) or RGB,
-    then the optional JPEG re-encode. Raises ImageError for an image too small to center-crop.
+    First the one view of the image (`images.view`): crop "center" cuts the central square and needs both sides
+    >= image_size; "resize" scales the largest central square. Then gray (ITU-R 601 luma) or RGB, then the
+    optional JPEG re-encode. Raises ImageError for an image too small to center-crop.
     """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    size = preprocessing.image_size
-    height, width = rgb.shape[:2]
-    if preprocessing.crop == "center":
-        if height < size or width < size:
-            raise ImageError(
-                f"{width}x{height} is smaller than features.image_size={size}; "
-                "set features.crop: resize to scale small images up"
-            )
-        top, left = (height - size) // 2, (width - size) // 2
-        fitted = rgb[top : top + size, left : left + size]
-    else:
-        side = min(height, width)
-        top, left = (height - side) // 2, (width - side) // 2
-        fitted = rgb[top : top + side, left : left + side]
-        if side != size:
-            interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-            fitted = cv2.resize(fitted, (size, size), interpolation=interpolation)
+    fitted = view(rgb, preprocessing.image_size, preprocessing.crop)
     if preprocessing.color == "gray":
         fitted = cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY)[:, :, None]
     fitted = np.ascontiguousarray(fitted)

@@ -157,10 +157,27 @@ def save_png(path: Path, rgb: np.ndarray) -> None:
     Path(path).write_bytes(encode_png(rgb))
 
 
-def centre_square(rgb: np.ndarray, side: int) -> np.ndarray:
-    """The central square of an image, area-resized to side x side: the reals as the GANs see them."""
+VIEWS = ("center", "resize")  # features.crop
+
+
+def view(rgb: np.ndarray, side: int, crop: str, size_key: str = "features.image_size") -> np.ndarray:
+    """The one view every stage takes of an image (`features.crop`), side x side: "center" cuts the central
+    square at native resolution; "resize" scales the largest central square (area averaging down, bicubic up).
+    The GANs learn from this view of the photographs and the detectors read it of photographs and fakes alike,
+    so neither class differs from the other by scale. An image too small for "center" is an ImageError that
+    names `size_key`, the param that set `side`."""
     height, width = rgb.shape[:2]
+    if crop == "center":
+        if height < side or width < side:
+            raise ImageError(
+                f"{width}x{height} is smaller than {size_key}={side}; set features.crop: resize to scale small "
+                "images up"
+            )
+        top, left = (height - side) // 2, (width - side) // 2
+        return rgb[top : top + side, left : left + side]
     short = min(height, width)
     top, left = (height - short) // 2, (width - short) // 2
     square = rgb[top : top + short, left : left + short]
-    return square if short == side else cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)
+    if short == side:
+        return square
+    return cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA if short > side else cv2.INTER_CUBIC)

@@ -289,12 +289,17 @@ class Params(Section):
                 f"multiple of {2 ** (len(autogan.channels) - 1)}, since {len(autogan.channels)} autogan.channels "
                 f"halve the image {len(autogan.channels) - 1} times"
             )
-        features = self.features
-        if features.crop == "center" and features.image_size > self.augment.resolution:
+        # One view: the GANs learn the features.crop view of the photographs at augment.resolution, and the
+        # detectors take that view of photographs and fakes at features.image_size, never larger than the fakes.
+        features, resolution = self.features, self.augment.resolution
+        if features.image_size > resolution:
+            why = {
+                "center": "so no generated fake can be cropped",
+                "resize": "so the fakes would be scaled up to the detectors' view and the photographs not",
+            }[features.crop]
             raise ValueError(
-                f"features.image_size={features.image_size} is larger than augment.resolution="
-                f"{self.augment.resolution} with features.crop: center, so no generated fake can be cropped; "
-                "lower features.image_size, raise augment.resolution or set features.crop: resize"
+                f"features.image_size={features.image_size} is larger than augment.resolution={resolution} with "
+                f"features.crop: {features.crop}, {why}; lower features.image_size or raise augment.resolution"
             )
         return self
 

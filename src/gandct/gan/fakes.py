@@ -20,7 +20,7 @@ from gandct.fileio import atomic_dir, read_csv, write_csv, write_text
 from gandct.gan.figures import save_samples_figure
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.trainer import Checkpoint, fingerprint
-from gandct.images import ImageError, centre_square, encode_png, load_rgb
+from gandct.images import ImageError, encode_png, load_rgb, view
 from gandct.params import Params
 from gandct.timing import PhaseTimer, reference_workload
 
@@ -37,31 +37,39 @@ def configure_tensorflow() -> None:
     tf.config.optimizer.set_experimental_options({"remapping": False})
 
 
-def load_train_reals(manifest: list[dict[str, str]], resolution: int) -> tuple[np.ndarray, list[str]]:
-    """The train-split real images as float32 in [-1, 1] at `resolution` (centre square, area-resized),
-    and their sha256 values. Never reads a val or test image."""
+def load_train_reals(manifest: list[dict[str, str]], resolution: int, crop: str) -> tuple[np.ndarray, list[str]]:
+    """The train-split real images as float32 in [-1, 1], in the view every stage takes (`images.view` with
+    `features.crop`) at `resolution`, and the identity of each: its file's sha256, with the view added where
+    the view changes the image. Never reads a val or test image."""
     rows = [row for row in manifest if row["split"] == "train" and row["label"] == "real"]
     if not rows:
         raise GandctError(f"{paths.MANIFEST} has no train-split real images to train the GANs on")
-    images = []
+    images, identities = [], []
     for row in rows:
         try:
             rgb = load_rgb(row["path"])
+            images.append(view(rgb, resolution, crop, size_key="augment.resolution"))
         except ImageError as err:
             raise GandctError(f"{row['path']}: {err}; run the prepare stage again (make data)") from None
-        images.append(centre_square(rgb, resolution))
-    return to_unit_range(np.stack(images)), [row["sha256"] for row in rows]
+        # An image already resolution x resolution is its own view under either crop: its file alone names it,
+        # so a checkpoint of such data stays valid whatever features.crop says.
+        same = rgb.shape[:2] == (resolution, resolution)
+        identities.append(row["sha256"] if same else f"{row['sha256']} {crop} view")
+    return to_unit_range(np.stack(images)), identities
 
 
-def read_train_reals(resolution: int, timer: PhaseTimer) -> tuple[list[dict[str, str]], np.ndarray, list[str]]:
-    """The manifest, its train reals at `resolution` and their hashes; a missing manifest is one clear error."""
+def read_train_reals(
+    resolution: int, crop: str, timer: PhaseTimer
+) -> tuple[list[dict[str, str]], np.ndarray, list[str]]:
+    """The manifest, its train reals in the view of `crop` at `resolution` and their identities; a missing
+    manifest is one clear error."""
     if not paths.MANIFEST.is_file():
         raise GandctError(f"{paths.MANIFEST} not found; run the prepare stage first (make data)")
     manifest = read_csv(paths.MANIFEST)
     with timer.phase("load train reals"):
-        reals, hashes = load_train_reals(manifest, resolution)
-    log.info("training on %d train-split reals at %dx%d", len(reals), resolution, resolution)
-    return manifest, reals, hashes
+        reals, identities = load_train_reals(manifest, resolution, crop)
+    log.info("training on %d train-split reals at %dx%d (view: %s)", len(reals), resolution, resolution, crop)
+    return manifest, reals, identities
 
 
 def checkpoint(generator: str, section: Mapping, params: Params, hashes: Sequence[str]) -> Checkpoint:

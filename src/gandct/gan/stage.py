@@ -65,7 +65,7 @@ def run_gan_stage(stage: GANStage) -> None:
     timer = PhaseTimer()
     trainer = None
     with timer.phase("total"):
-        manifest, reals, hashes = fakes.read_train_reals(params.augment.resolution, timer)
+        manifest, reals, hashes = fakes.read_train_reals(params.augment.resolution, params.features.crop, timer)
         model = stage.brought_generator(params) if stage.brought_generator else None
         if model is None:
             trainer = stage.new_trainer(params, reals, hashes)

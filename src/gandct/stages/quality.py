@@ -3,8 +3,8 @@ Wasserstein distance of the ProGAN paper (`gandct.swd`), as a ratio to the dista
 and how close each auto-encoder family's twins come to their own photos, by PSNR.
 
 Reads the train and test reals of `data/interim/manifest.csv` and the fakes listed in
-`data/interim/generated/<gan>.csv` (gan: progan, dcgan), each brought to `augment.resolution` as the GANs
-see the reals (central square, area-resized). One half of a seeded sample of the train reals is the
+`data/interim/generated/<gan>.csv` (gan: progan, dcgan), each in the view the GANs learn from (`features.crop` at
+`augment.resolution`, `images.view`). One half of a seeded sample of the train reals is the
 reference; against it: the other half (the floor), the test reals (other photographs), and each generator's
 fakes, every set of the same size. Each family's twins of the test reals (`generated/autogan_<family>.csv`)
 are compared with their photos pixel by pixel, at the photo's own size. Writes `reports/augment/quality.json`
@@ -32,7 +32,7 @@ from gandct.cli import run_command
 from gandct.errors import GandctError
 from gandct.figures import save_figure
 from gandct.fileio import read_csv, write_text
-from gandct.images import ImageError, centre_square, load_rgb
+from gandct.images import ImageError, load_rgb, view
 from gandct.logs import progress, setup_logging
 from gandct.params import Params, load_params
 from gandct.swd import multiscale_swd, pyramid_sides
@@ -45,12 +45,12 @@ FLOOR = "floor"  # the other half of the train reals
 TEST_REALS = "test_reals"
 
 
-def load_set(rows: list[dict[str, str]], side: int, name: str) -> np.ndarray:
-    """Decode and fit the images of `rows`: uint8 (N, side, side, 3)."""
+def load_set(rows: list[dict[str, str]], side: int, crop: str, name: str) -> np.ndarray:
+    """Decode the images of `rows` and take the view of every stage (`images.view`): uint8 (N, side, side, 3)."""
     images = np.empty((len(rows), side, side, 3), dtype=np.uint8)
     for index, row in enumerate(progress(rows, desc=f"loading {name}", unit="image", leave=False)):
         try:
-            images[index] = centre_square(load_rgb(row["path"]), side)
+            images[index] = view(load_rgb(row["path"]), side, crop, size_key="augment.resolution")
         except ImageError as err:
             raise GandctError(f"{row['path']}: {err}; run the stage that wrote it again") from None
     return images
@@ -120,10 +120,10 @@ def measure(params: Params) -> dict[str, object]:
         for name, rows in sources.items()
     }
     side = params.augment.resolution
-    train = load_set(chosen.pop("train"), side, "train reals")
+    train = load_set(chosen.pop("train"), side, params.features.crop, "train reals")
     reference, others = train[:count], {FLOOR: train[count:]}
-    others[TEST_REALS] = load_set(chosen.pop("test"), side, "test reals")
-    others |= {gan: load_set(rows, side, f"{gan} fakes") for gan, rows in chosen.items()}
+    others[TEST_REALS] = load_set(chosen.pop("test"), side, params.features.crop, "test reals")
+    others |= {gan: load_set(rows, side, params.features.crop, f"{gan} fakes") for gan, rows in chosen.items()}
     started = time.perf_counter()
     distances = multiscale_swd(
         reference,
