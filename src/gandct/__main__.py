@@ -1,3 +1,5 @@
+"""`python -m gandct`: the `gandct` command."""
+
 from gandct.cli import main
 
 main()

@@ -71,6 +71,7 @@ VERBOSE_ENV = "GANDCT_VERBOSE"  # set to 1 (e.g. for a whole `dvc repro`) to kee
 
 
 def usage() -> str:
+    """The help text: every command with its one line."""
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
     return (
@@ -113,6 +114,7 @@ def run_command(name: str, stage_main: Callable[[list[str] | None], None], argv:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    """Run `gandct <command> [options]`: the command's module, with TensorFlow's start-up notices held back."""
     argv = sys.argv[1:] if argv is None else argv
     verbose = argv[:1] == ["--verbose"] or os.environ.get(VERBOSE_ENV) == "1"
     argv = argv[1:] if argv[:1] == ["--verbose"] else argv

@@ -62,6 +62,7 @@ def headline_metrics(metric_files: dict) -> dict[str, float]:
 
 
 def run_of(entry: dict, name: str, parent: str | None) -> Run:
+    """One experiment's row of `dvc exp show --json`: its params and headline metrics."""
     data = entry.get("data") or {}
     params = flatten((data.get("params") or {}).get("params.yaml", {}).get("data") or {})
     return Run(name, params, headline_metrics(data.get("metrics") or {}), parent)
@@ -80,6 +81,7 @@ def runs_of(shown: list[dict]) -> list[Run]:
 
 
 def cell(value: float | None) -> str:
+    """A metric as the table shows it: 4 decimals, or 4 significant digits when large; - when missing."""
     return "-" if value is None else f"{value:.4f}" if abs(value) < 10 else f"{value:.4g}"
 
 
@@ -142,6 +144,7 @@ def render(shown: list[dict], width: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print the experiments' headline metrics, one column per run."""
     parser = argparse.ArgumentParser(prog="gandct compare", description=__doc__.splitlines()[0])
     parser.add_argument("--json-file", help="read this saved `dvc exp show --json` output instead of running it")
     parser.add_argument("--width", type=int, help="line width (default: the terminal's, or COLUMNS)")

@@ -69,6 +69,7 @@ def measure(name: str, size: int | str, draw: int, params: object, stats: DctSta
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Fit each detector on growing subsets of the train split and write the data-efficiency record."""
     parser = argparse.ArgumentParser(prog="gandct efficiency", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 20, 50, 200], help="images per class")
     parser.add_argument("--draws", type=int, default=5, help="draws per size below 200 (3 from 200 on)")

@@ -43,6 +43,7 @@ def output_names(images: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Draw each image beside its DCT heatmap."""
     parser = argparse.ArgumentParser(prog="gandct heatmap", description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", type=Path, help="image files and folders (walked recursively)")
     parser.add_argument("--out", type=Path, default=Path("reports/heatmaps"), help="folder for the PNG files")

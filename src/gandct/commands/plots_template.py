@@ -47,6 +47,7 @@ def page() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Write the offline template `dvc plots show` draws with."""
     parser = argparse.ArgumentParser(prog="gandct plots-template", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=TEMPLATE, help="where to write it (default %(default)s)")
     args = parser.parse_args(argv)

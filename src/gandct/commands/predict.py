@@ -146,6 +146,7 @@ def write_rows(rows: Iterator[dict], handle: TextIO, total: int, fieldnames: lis
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Score the images given and write one CSV row per file."""
     parser = argparse.ArgumentParser(prog="gandct predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="image files and folders (walked recursively)")
     parser.add_argument("--model", type=Path, default=paths.detector_model("custom"), help="a trained .keras detector")

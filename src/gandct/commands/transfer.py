@@ -86,6 +86,7 @@ def source_of(run: SourceRun) -> str:
 
 
 def seed_mean_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of each seed's scores (seeds, images), averaged over the seeds."""
     return float(np.mean([roc_auc_score(labels, row) for row in scores]))
 
 
@@ -100,6 +101,7 @@ def by_source(runs: list[SourceRun]) -> dict[str, dict[str, SourceRun]]:
 
 
 def set_title(test_set: str) -> str:
+    """A test set's column title: its generator, the family alone for a twin generator."""
     return paths.SPLIT_GENERATOR[test_set].removeprefix("autogan_")
 
 
@@ -166,6 +168,7 @@ def tables(runs: list[SourceRun], detectors: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print the leave-one-generator-out tables of the runs under reports/transfer/."""
     parser = argparse.ArgumentParser(prog="gandct transfer", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=RUNS_DIR, help="the folder of runs (default %(default)s)")
     parser.add_argument("--detectors", nargs="+", default=["paper", "custom", "linear"])

@@ -56,6 +56,7 @@ def twin_paths(generator: str, reals: list[dict[str, str]]) -> list[Path]:
 
 
 def read_real(row: dict[str, str]) -> np.ndarray:
+    """One real photograph, decoded; an unreadable one is a GandctError naming what to re-run."""
     try:
         return load_rgb(row["path"])
     except ImageError as err:
@@ -122,6 +123,7 @@ def new_trainer(family: str, params: Params, reals: np.ndarray, hashes: list[str
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage for one up-sampling family: `gandct autogan <family>`."""
     parser = argparse.ArgumentParser(prog="gandct autogan", description=__doc__.splitlines()[0])
     parser.add_argument("family", choices=FAMILIES, help="how the decoder up-samples")
     args = parser.parse_args(argv)

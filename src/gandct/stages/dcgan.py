@@ -44,6 +44,7 @@ def write_figures(run: GANRun) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: train (or resume) the DCGAN and write its fakes."""
     parser = argparse.ArgumentParser(prog="gandct dcgan", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     run_gan_stage(GANStage(GENERATOR, new_trainer, write_figures))

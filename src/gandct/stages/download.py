@@ -224,6 +224,7 @@ def download_kaggle(dataset: str, dest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: fetch or build the raw images of data.source."""
     parser = argparse.ArgumentParser(prog="gandct download", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()

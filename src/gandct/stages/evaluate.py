@@ -318,6 +318,7 @@ def log_roc_auc(results: dict[str, dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: score every detector and write the metrics and the detail."""
     parser = argparse.ArgumentParser(prog="gandct evaluate", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()

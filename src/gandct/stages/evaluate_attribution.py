@@ -117,6 +117,7 @@ def headline(detail: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: score every attributor and write the metrics and the detail."""
     parser = argparse.ArgumentParser(prog="gandct evaluate_attribution", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()

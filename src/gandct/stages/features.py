@@ -306,6 +306,7 @@ def build_split(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage for one split or set: `gandct features <split>`."""
     parser = argparse.ArgumentParser(prog="gandct features", description=__doc__.splitlines()[0])
     parser.add_argument("split", choices=paths.FEATURE_SPLITS, help="which split to cache")
     args = parser.parse_args(argv)

@@ -193,6 +193,7 @@ def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: check, de-duplicate and split the raw images into the manifest."""
     parser = argparse.ArgumentParser(prog="gandct prepare", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()

@@ -78,6 +78,7 @@ def write_figures(run: GANRun) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: train (or resume, or bring) the ProGAN and write its fakes."""
     parser = argparse.ArgumentParser(prog="gandct progan", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     stage = GANStage(

@@ -183,6 +183,7 @@ def plot_quality(results: dict[str, object], sides: list[int], path: Path) -> No
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: measure the fakes and twins and write quality.json and its figure."""
     parser = argparse.ArgumentParser(prog="gandct quality", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()

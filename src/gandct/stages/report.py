@@ -321,6 +321,7 @@ def attribution_figure() -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage: draw the figures, measure saliency and write reports/report.md."""
     parser = argparse.ArgumentParser(prog="gandct report", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()

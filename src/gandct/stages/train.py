@@ -30,27 +30,13 @@ from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
 from gandct.dct import DctStats, cached_inputs, input_shape
 from gandct.detector_names import SEEDLESS, trained_seeds
-from gandct.figures import (
-    plot_coefficient_weights,
-    plot_neighbour_points,
-    plot_profile_weights,
-    plot_training_curves,
-)
+from gandct.figures import plot_coefficient_weights, plot_neighbour_points, plot_profile_weights, plot_training_curves
 from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.fitting import SCORE_BATCH, fit
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
-from gandct.models import (
-    MODELS,
-    NearestNeighboursVote,
-    logit_model,
-    probabilities,
-    seed_ensemble,
-)
-from gandct.params import (
-    Params,
-    load_params,
-)
+from gandct.models import MODELS, NearestNeighboursVote, logit_model, probabilities, seed_ensemble
+from gandct.params import Params, load_params
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +147,7 @@ def fitted_figure(model: keras.Model, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage for one detector: `gandct train <model>`."""
     parser = argparse.ArgumentParser(prog="gandct train", description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=sorted(MODELS), help="which detector to train")
     args = parser.parse_args(argv)

@@ -75,6 +75,7 @@ def train_attributor(name: str, params: Params) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the stage for one attributor: `gandct train_attribution <model>`."""
     parser = argparse.ArgumentParser(prog="gandct train_attribution", description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=ATTRIBUTION_MODELS, help="which attributor to train")
     args = parser.parse_args(argv)
