@@ -1,16 +1,16 @@
 """Data-set scale on one machine: download, prepare and features on a synthetic folder source of N and 4N images.
 
-The source is a `data.source: folder` of 128x128 PNG files, half real-like (smooth, with a decaying
-spectrum) and half fake-like (the same with an up-sampling checkerboard), written with the project's own
-PNG encoder. In a temporary project each stage runs as its own process, as `dvc repro` runs it:
-`gandct download`, `gandct prepare`, `gandct features <split>` for every split (the folder's own fakes are
-the fakes; the GAN stages are not run, so their listings are written empty). For each stage the table
-shows images per second and peak resident memory (the stage process and its largest worker) at N and 4N:
-flat memory means nothing holds all images at once. Then the feature cache's bytes per image and the
-projected hours and disk for 500,000 images, and prepare's file checking the old way (a thread pool in one
-process) beside the stage's process pool, on the same files.
+The source is a `data.source: folder` of 128x128 PNG files (`--size`), half real-like (smooth, with a decaying
+spectrum) and half fake-like (the same with an up-sampling checkerboard), written with the project's own PNG
+encoder, read in the 64 px resize view (`--image-size`). In a temporary project each stage runs as its own
+process, as `dvc repro` runs it: `gandct download`, `gandct prepare`, `gandct features <split>` for every
+detection split (the folder's own fakes are the fakes; the GAN stages are not run, so their listings are
+written empty). For each stage the table shows images per second and peak resident memory (the stage process
+and its largest worker) at N and 4N: flat memory means nothing holds all images at once. Then the feature
+cache's bytes per image and the projected hours and disk for 500,000 images, and prepare's file checking the
+old way (a thread pool in one process) beside the stage's process pool, on the same files.
 
-    python benchmarks/bench_scale.py [--count N] [--workers W]   (make bench: N = 1250; 5000 / 20000: --count 5000)
+    python benchmarks/bench_scale.py [--count N] [--workers W] [--size S]   (make bench: N = 1250, S = 128)
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from gandct.workers import worker_pool
 log = logging.getLogger("bench_scale")
 
 REPO = Path(__file__).resolve().parents[1]
-SIZE = 128
 PROJECTED = 500_000
 LISTING_COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 # Runs one stage's main() and prints the peak RSS (KiB) of the process and of its reaped children.
@@ -56,23 +55,27 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(res
 """
 
 
-def smooth_image(rng: np.random.Generator) -> np.ndarray:
+# The detection feature sets: the attribution sets need the GANs' fakes, which this benchmark does not make.
+SPLITS = [split for split in paths.FEATURE_SPLITS if split not in paths.ATTRIBUTION_SPLITS]
+
+
+def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
     """A real-like 8-bit RGB image: cubic up-sampled noise, a spectrum that decays with frequency."""
-    noise = rng.normal(size=(SIZE // 8, SIZE // 8, 3))
-    smooth = cv2.resize(noise, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) + 0.05 * rng.normal(size=(SIZE, SIZE, 3))
+    noise = rng.normal(size=(size // 8, size // 8, 3))
+    smooth = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC) + 0.05 * rng.normal(size=(size, size, 3))
     return ((smooth - smooth.min()) / (np.ptp(smooth) + 1e-9) * 255).astype(np.uint8)
 
 
-def make_source(folder: Path, count: int, seed: int) -> int:
+def make_source(folder: Path, count: int, seed: int, size: int) -> int:
     """`count` PNG files under folder/real and folder/fake (every other one fake-like); return their bytes."""
     rng = np.random.default_rng(seed)
-    rows, cols = np.indices((SIZE, SIZE))
+    rows, cols = np.indices((size, size))
     checkerboard = np.where((rows + cols) % 2, 12, -12)[:, :, None]
     for label in ("real", "fake"):
         (folder / label).mkdir(parents=True)
     total = 0
     for index in range(count):
-        image = smooth_image(rng)
+        image = smooth_image(rng, size)
         label = "fake" if index % 2 else "real"
         if label == "fake":
             image = np.clip(image.astype(int) + checkerboard, 0, 255).astype(np.uint8)
@@ -82,11 +85,12 @@ def make_source(folder: Path, count: int, seed: int) -> int:
     return total
 
 
-def make_project(root: Path, source: Path, workers: int) -> None:
-    """params.yaml for the folder source at 128 px, and the GAN stages' listings, empty (no GAN runs)."""
+def make_project(root: Path, source: Path, workers: int, image_size: int) -> None:
+    """params.yaml for the folder source, features at `image_size`, and the GAN stages' listings, empty (no GAN
+    runs)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update(source="folder", folder=str(source))
-    params["features"].update(image_size=SIZE, crop="resize", workers=workers)
+    params["features"].update(image_size=image_size, crop="resize", workers=workers)
     params["prepare"]["min_per_split"] = 1
     root.mkdir(parents=True)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -106,24 +110,24 @@ def run_stage(root: Path, *args: str) -> tuple[float, float, float]:
     return seconds, main_kib / 1024, child_kib / 1024
 
 
-def measure(scratch: Path, count: int, workers: int) -> dict:
+def measure(scratch: Path, count: int, workers: int, size: int, image_size: int) -> dict:
     """Every stage on a fresh source of `count` images: per stage (images/s, RSS, worker RSS), cache bytes."""
     source, root = scratch / f"source{count}", scratch / f"project{count}"
     log.info("%d images: writing the source", count)
-    source_bytes = make_source(source, count, seed=count)
-    make_project(root, source, workers)
+    source_bytes = make_source(source, count, seed=count, size=size)
+    make_project(root, source, workers, image_size)
     stages = {}
     for name, args in [("download", ["download"]), ("prepare", ["prepare"])]:
         log.info("%d images: %s", count, name)
         seconds, rss, child = run_stage(root, *args)
         stages[name] = (count / seconds, rss, child)
     seconds, rss, child = 0.0, 0.0, 0.0
-    for split in paths.FEATURE_SPLITS:
+    for split in SPLITS:
         log.info("%d images: features %s", count, split)
         took, main_mib, child_mib = run_stage(root, "features", split)
         seconds, rss, child = seconds + took, max(rss, main_mib), max(child, child_mib)
     stages["features (all splits)"] = (count / seconds, rss, child)
-    rows = sum(len(read_csv(root / paths.features_file(split, "ids.csv"))) for split in paths.FEATURE_SPLITS)
+    rows = sum(len(read_csv(root / paths.features_file(split, "ids.csv"))) for split in SPLITS)
     cache = sum(file.stat().st_size for file in (root / paths.PROCESSED).rglob("*") if file.is_file())
     return {"stages": stages, "cache_per_image": cache / count, "rows": rows, "source_per_image": source_bytes / count}
 
@@ -155,18 +159,24 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1250, help="N of the N / 4N runs (default 1250)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of prepare and features (default 2)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the prepare comparison (default 2)")
+    parser.add_argument("--size", type=int, default=128, help="side of the source images in pixels (default 128)")
+    parser.add_argument(
+        "--image-size", type=int, default=64, help="features.image_size, at most augment.resolution (default 64)"
+    )
     args = parser.parse_args()
+    image_size = args.image_size
     setup_logging()
     counts = (args.count, 4 * args.count)
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch_name:
         scratch = Path(scratch_name)
-        runs = {count: measure(scratch, count, args.workers) for count in counts}
+        runs = {count: measure(scratch, count, args.workers, args.size, image_size) for count in counts}
         log.info("prepare's checking: threads against processes on %d files", counts[1])
         threads, processes = check_rates(scratch / f"source{counts[1]}", args.workers, args.rounds)
     small, large = (runs[count] for count in counts)
     out = [
         "",
-        f"folder source of {SIZE}x{SIZE} PNG files (half real-like, half fake-like), features at {SIZE} px gray,",
+        f"folder source of {args.size}x{args.size} PNG files (half real-like, half fake-like), features at "
+        f"{image_size} px gray (resize),",
         f"{args.workers} worker processes; each stage as its own process. RSS in MiB: stage process / largest worker.",
         "",
         f"| stage | images/s at {counts[0]} | images/s at {counts[1]} | RSS at {counts[0]} | RSS at {counts[1]} |",

@@ -26,7 +26,7 @@ from gandct.fileio import read_csv
 from gandct.images import ImageError, load_rgb, save_png
 from gandct.params import load_params
 from gandct.saliency import high_frequency_share, quadrant_shares
-from gandct.stages import evaluate, features, report, train
+from gandct.stages import evaluate, evaluate_attribution, features, report, train, train_attribution
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}
@@ -59,6 +59,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
     params["evaluate"]["bootstrap_resamples"] = 200
     params["report"].update(saliency_models=["paper", "linear"], examples_per_class=2, smoothgrad_images=8)
     params["report"]["smooth_samples"] = 4
+    params["attribute"]["models"] = ["linear"]  # the report's attribution section, at the cost of one fit
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     manifest, generated = [], []
     for split, count in COUNTS.items():
@@ -74,11 +75,12 @@ def project(tmp_path_factory: pytest.TempPathFactory):
                 (root / twin).parent.mkdir(parents=True, exist_ok=True)
                 save_png(root / twin, gan_like(rng, 32))
                 generated.append({"path": twin, "label": "fake", "split": split, "group": real, "generator": family})
-    for index in range(COUNTS["test"]):
-        fake = f"generated/dcgan/test/{index}.png"
-        (root / fake).parent.mkdir(parents=True, exist_ok=True)
-        save_png(root / fake, gan_like(rng, 32))
-        generated.append({"path": fake, "label": "fake", "split": "test", "group": fake, "generator": "dcgan"})
+    for split, count in COUNTS.items():  # every split: the attribution sets learn the DCGAN's fakes too
+        for index in range(count):
+            fake = f"generated/dcgan/{split}/{index}.png"
+            (root / fake).parent.mkdir(parents=True, exist_ok=True)
+            save_png(root / fake, gan_like(rng, 32))
+            generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "dcgan"})
     write_listing(root / "data/interim/manifest.csv", manifest)
     for generator in paths.GENERATORS:
         write_listing(root / paths.generated_listing(generator), [r for r in generated if r["generator"] == generator])
@@ -91,7 +93,9 @@ def project(tmp_path_factory: pytest.TempPathFactory):
         loaded = load_params()
         for name in MODELS:
             train.train_detector(name, loaded)
+        train_attribution.train_attributor("linear", loaded)
         evaluate.main([])
+        evaluate_attribution.main([])
         report.main([])
         yield root
     finally:
@@ -239,6 +243,7 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
         "roc_test",
         "seed_roc_auc",
         "generator_roc_auc",
+        "attribution_confusion",
         *(f"twin_pairs_{family}" for family in paths.AUTOGAN_FAMILIES),
     ):
         assert (figures / f"{name}.png").stat().st_size > 10_000, name
@@ -251,6 +256,9 @@ def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     assert f"| paper (2) | {accuracy['mean']:.3f} ± {accuracy['std']:.3f} |" in text
     assert "| linear (1) |" in text
     assert "| paper - linear, ROC AUC |" in text and "`paper` against `linear`, ROC AUC: ProGAN " in text
+    attributed = json.loads(paths.ATTRIBUTION_DETAIL.read_text())["models"]["linear"]["accuracy"]
+    row = f"| linear (1) | {attributed['mean']:.3f} [{attributed['low']:.3f}, {attributed['high']:.3f}] |"
+    assert "## Source attribution" in text and row in text
     shares = json.loads((inside / "reports/saliency.json").read_text())
     assert set(shares) == {"paper", "linear"}
     for share in shares.values():
