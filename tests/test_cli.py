@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from helpers import pipeline_env
 
 from gandct import cli
@@ -39,6 +40,26 @@ def test_a_command_that_imports_tensorflow_prints_only_its_own_lines():
     for loud in (gandct("--verbose", "evaluate", "--help"), gandct("evaluate", "--help", verbose_env=True)):
         assert loud.returncode == 0 and loud.stdout == quiet.stdout
         assert "oneDNN custom operations are on" in loud.stderr  # the notices this command hides exist
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "level"),
+    [([], {}, cli.QUIET_TF_LOG_LEVEL), (["--verbose"], {}, None), ([], {"TF_CPP_MIN_LOG_LEVEL": "0"}, "0")],
+    ids=["quiet", "verbose", "the-users-own"],
+)
+def test_a_command_runs_with_tensorflows_runtime_notes_held_back_unless_verbose(tmp_path, args, env, level):
+    (tmp_path / "probe_command.py").write_text(
+        "import os\n\ndef main(argv):\n    print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))\n"
+    )
+    code = "from gandct import cli; cli.COMMANDS['probe'] = ('probe_command', ''); cli.main([*ARGS, 'probe'])"
+    environment = pipeline_env()
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as in a user's shell, unless the case sets it
+    environment |= {"PYTHONPATH": f"{tmp_path}:{environment.get('PYTHONPATH', '')}"} | env
+    result = subprocess.run(
+        [sys.executable, "-c", code.replace("ARGS", repr(args))], env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(level)
 
 
 def test_python_dash_m_gandct_is_the_gandct_command():

@@ -67,6 +67,7 @@ START_UP_NOTICES = re.compile(
     r"All log messages before absl::InitializeLog|oneDNN custom operations are on|cpu_feature_guard"
     r"|^To enable the following instructions"
 )
+QUIET_TF_LOG_LEVEL = "2"  # TensorFlow's C++ logging: errors and fatal only
 VERBOSE_ENV = "GANDCT_VERBOSE"  # set to 1 (e.g. for a whole `dvc repro`) to keep the notices, as --verbose does
 
 
@@ -125,5 +126,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if name not in COMMANDS:
         sys.stderr.write(f"gandct: unknown command {name!r}\n\n{usage()}")
         sys.exit(2)
+    if not verbose:
+        # TensorFlow's C++ runtime notes while a command runs (e.g. tf.data's "NodeDef mentions attribute" while
+        # a model trains) are not the user's business either; a level the user set wins.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     module = (importlib.import_module if verbose else import_quietly)(COMMANDS[name][0])
     run_command(name, module.main, rest)
