@@ -183,6 +183,18 @@ def loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(-np.mean(np.log(np.maximum(chosen, 1e-12)))), float(np.mean(p_source.argmax(axis=1) == truth))
 
 
+def kept_epoch(history: dict) -> dict:
+    """Epochs run, and the epoch with the lowest val loss (the weights early stopping keeps) with its val loss and
+    accuracy: a fit's deterministic figures."""
+    best = int(np.argmin(history["val_loss"]))
+    return {
+        "epochs_run": len(history["val_loss"]),
+        "best_epoch": best + 1,
+        "val_loss": round(float(history["val_loss"][best]), 6),
+        "val_accuracy": round(float(history["val_accuracy"][best]), 6),
+    }
+
+
 # The detectors fitted in one go (detector_names.SEEDLESS); the others train with Adam (train_keras).
 FITTERS = {"linear": train_logistic, "durall": train_logistic, "dzanic": train_neighbours}
 

@@ -32,7 +32,7 @@ from gandct.dct import DctStats, cached_inputs, input_shape
 from gandct.detector_names import SEEDLESS, trained_seeds
 from gandct.figures import plot_coefficient_weights, plot_neighbour_points, plot_profile_weights, plot_training_curves
 from gandct.fileio import atomic_dir, atomic_path, write_text
-from gandct.fitting import SCORE_BATCH, fit
+from gandct.fitting import SCORE_BATCH, fit, kept_epoch
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
 from gandct.models import MODELS, NearestNeighboursVote, logit_model, probabilities, seed_ensemble
@@ -63,12 +63,8 @@ def val_threshold(name: str, model: keras.Model) -> dict[str, float]:
 def seed_figures(history: dict, threshold: dict[str, float]) -> dict:
     """The deterministic training figures of one seed: epochs, the best epoch's val loss and accuracy (at 0.5),
     and the val-chosen threshold with the val accuracy and balanced accuracy at it."""
-    best = int(np.argmin(history["val_loss"]))
     return {
-        "epochs_run": len(history["val_loss"]),
-        "best_epoch": best + 1,
-        "val_loss": round(float(history["val_loss"][best]), 6),
-        "val_accuracy": round(float(history["val_accuracy"][best]), 6),
+        **kept_epoch(history),
         "threshold": threshold["threshold"],
         "val_accuracy_at_threshold": threshold["val_accuracy"],
         "val_balanced_accuracy_at_threshold": threshold["val_balanced_accuracy"],

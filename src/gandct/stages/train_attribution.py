@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from gandct import paths
 from gandct.cli import run_command
 from gandct.detector_names import ATTRIBUTION_MODELS, trained_seeds
 from gandct.fileio import atomic_path, write_text
-from gandct.fitting import ATTRIBUTION, fit
+from gandct.fitting import ATTRIBUTION, fit, kept_epoch
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
 from gandct.models import seed_ensemble
@@ -41,17 +40,6 @@ def save_attributor(model: keras.Model, model_path: Path) -> None:
     with atomic_path(paths.model_stats(model_path)) as tmp:
         shutil.copyfile(paths.ATTRIBUTION_DCT_STATS, tmp)
     write_text(paths.model_classes(model_path), json.dumps({"classes": list(paths.SOURCES)}, indent=2) + "\n")
-
-
-def kept_epoch(history: dict) -> dict:
-    """Epochs run, and the epoch with the lowest val loss (the weights early stopping keeps) with its figures."""
-    best = int(np.argmin(history["val_loss"]))
-    return {
-        "epochs_run": len(history["val_loss"]),
-        "best_epoch": best + 1,
-        "val_loss": round(float(history["val_loss"][best]), 6),
-        "val_accuracy": round(float(history["val_accuracy"][best]), 6),
-    }
 
 
 def train_attributor(name: str, params: Params) -> dict:
