@@ -89,13 +89,19 @@ efficiency: $(INSTALLED)
 	dvc repro features test_features
 	gandct efficiency
 
+# Test files run on TEST_WORKERS processes (pytest-xdist), a whole file on one worker: a file's module fixture
+# (the tiny pipeline's dvc repro) is built once and its end-to-end tests keep their order. Much of a test's time
+# is single-threaded (a TensorFlow import per stage process), so two workers use both cores.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 ## test: run the test suite (installs everything it needs first)
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 ## test-fast: the tests that run no dvc repro (pytest -m "not slow"), for the inner loop
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 ## bench: print speed and memory tables of the pipeline's hot paths (runs every benchmarks/bench_*.py)
 bench: $(INSTALLED)
