@@ -7,6 +7,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from gandct import photos
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
 from gandct.images import load_rgb
@@ -26,7 +27,7 @@ def sample_params(**overrides) -> DataParams:
 
 
 def test_every_bundled_photo_is_installed_and_a_real_photo():
-    for _, package, inside in download.SAMPLE_PHOTOS:
+    for _, package, inside in photos.SAMPLE_PHOTOS:
         photo = load_rgb(resources.files(package) / inside)
         assert min(photo.shape[:2]) >= 191
         assert photo.std() > 10  # a photograph, not a flat test card
@@ -37,8 +38,8 @@ def test_sample_is_deterministic_and_grouped_by_photo(tmp_path):
     download.build_sample(sample_params(), seed=7, dest=tmp_path / "b")
     download.build_sample(sample_params(), seed=8, dest=tmp_path / "c")
     rows = read_csv(tmp_path / "a" / "files.csv")
-    groups = {group for group, _, _ in download.SAMPLE_PHOTOS}
-    assert len(rows) == 3 * len(download.SAMPLE_PHOTOS)
+    groups = {group for group, _, _ in photos.SAMPLE_PHOTOS}
+    assert len(rows) == 3 * len(photos.SAMPLE_PHOTOS)
     assert {row["group"] for row in rows} == groups
     assert {row["label"] for row in rows} == {"real"}
     same = different = 0
@@ -51,17 +52,22 @@ def test_sample_is_deterministic_and_grouped_by_photo(tmp_path):
     assert different > len(rows) // 2
 
 
-def test_patches_are_cut_from_their_photo():
+def test_patches_are_cut_from_their_photo_where_they_say():
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(50, 70, 3), dtype=np.uint8)
-    for patch in download.cut_patches(photo, count=20, size=16, rng=rng):
-        found = any(
-            np.array_equal(patch, candidate[top : top + 16, left : left + 16])
-            for candidate in (photo, photo[:, ::-1])
-            for top in range(50 - 15)
-            for left in range(70 - 15)
-        )
-        assert found
+    patches = photos.random_patches(photo.shape, count=20, size=16, rng=rng)
+    assert {patch.flipped for patch in patches} == {False, True}
+    for patch in patches:
+        assert 0 <= patch.top <= 50 - 16 and 0 <= patch.left <= 70 - 16
+        window = photo[patch.top : patch.top + 16, patch.left : patch.left + 16]
+        assert np.array_equal(patch.cut(photo), window[:, ::-1] if patch.flipped else window)
+
+
+def test_files_csv_records_where_each_patch_lies_in_its_photo(tmp_path):
+    download.build_sample(sample_params(patch_size=32, patches_per_photo=3), seed=0, dest=tmp_path / "raw")
+    for row in read_csv(tmp_path / "raw" / "files.csv")[::7]:
+        patch = photos.Patch(int(row["top"]), int(row["left"]), 32, row["flipped"] == "1")
+        assert np.array_equal(load_rgb(tmp_path / "raw" / row["path"]), patch.cut(photos.load_photo(row["origin"])))
 
 
 def test_patch_size_larger_than_most_photos_is_a_clear_error(tmp_path):

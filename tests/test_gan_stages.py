@@ -29,8 +29,8 @@ from gandct.gan.progan import ProGAN, ProGANConfig
 from gandct.gan.progan_export import export_generator
 from gandct.images import decode_rgb, load_rgb, save_png
 from gandct.params import parse_params
+from gandct.photos import SAMPLE_PHOTOS
 from gandct.stages import autogan, dcgan, progan
-from gandct.stages.download import SAMPLE_PHOTOS
 
 REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
 

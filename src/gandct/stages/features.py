@@ -56,7 +56,10 @@ ID_COLUMNS = ["path", "generator", "label"]
 # What to run again when a listed image cannot be used, by the listing that named it.
 REMEDY = {
     str(paths.MANIFEST): "it changed after prepare checked it; run prepare again (dvc repro prepare)",
-    **{str(paths.generated_listing(gan)): f"run the {gan} stage again (dvc repro {gan})" for gan in paths.GENERATORS},
+    **{
+        str(paths.generated_listing(gan)): f"run its stage again (dvc repro {paths.generator_stage(gan)})"
+        for gan in paths.SPLIT_GENERATOR.values()
+    },
 }
 
 
@@ -316,11 +319,16 @@ def main(argv: list[str] | None = None) -> None:
     preprocessing = Preprocessing.from_params(settings)
     manifest = read_listing(paths.MANIFEST, "prepare")
     if args.split in paths.ATTRIBUTION_SPLITS:
-        generated = {gan: read_listing(paths.generated_listing(gan), gan) for gan in paths.GENERATORS}
+        generated = {
+            gan: read_listing(paths.generated_listing(gan), paths.generator_stage(gan)) for gan in paths.GENERATORS
+        }
         items = attribution_items(manifest, generated, args.split, params.attribute.images_per_class)
     else:
         listings = split_generators(args.split, params.train.fakes)
-        generated = {paths.generated_listing(gan): read_listing(paths.generated_listing(gan), gan) for gan in listings}
+        generated = {
+            paths.generated_listing(gan): read_listing(paths.generated_listing(gan), paths.generator_stage(gan))
+            for gan in listings
+        }
         items = split_items(manifest, generated, args.split)
     check_files_exist(items)
     workers = settings.workers or os.cpu_count() or 1

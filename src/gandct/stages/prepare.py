@@ -13,7 +13,6 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -139,19 +138,12 @@ def check_counts(rows: list[dict[str, str]], min_per_split: int) -> None:
                 )
 
 
-def source_root(params: Params) -> Path:
-    """Folder the paths in files.csv are relative to."""
-    if params.data.source == "folder":
-        return Path(params.data.folder)
-    return paths.raw_source_dir(params.data.source)
-
-
 def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Check, de-duplicate and split every listed raw file; return (manifest rows, rejected rows)."""
     files_csv = paths.raw_source_dir(params.data.source) / paths.RAW_FILES_NAME
     if not files_csv.is_file():
         raise GandctError(f"{files_csv} not found; run the download stage first (make data)")
-    root = source_root(params)
+    root = paths.source_root(params.data.source, params.data.folder)
     listed = read_csv(files_csv)
     jobs = [
         CheckJob(
