@@ -14,9 +14,9 @@ from gandct.gan.autogan import (
     AutoGANConfig,
     AutoGANTrainer,
     build_autoencoder,
-    depth_to_space_kernel,
     reconstruct,
 )
+from gandct.gan.layers import depth_to_space_kernel
 from gandct.params import parse_params
 from gandct.stages.quality import psnr
 from gandct.twins import twin_pairs

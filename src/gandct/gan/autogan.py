@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from gandct import paths
+from gandct.gan.layers import depth_to_space_kernel
 from gandct.gan.trainer import (
     Checkpoint,
     Phase,
@@ -91,16 +92,6 @@ def _conv(x: object, width: int, size: int, strides: int, seeds: Iterator[int], 
     init = keras.initializers.HeNormal(seed=next(seeds))
     conv = keras.layers.Conv2D(width, size, strides=strides, padding="same", kernel_initializer=init, name=name)
     return keras.layers.LeakyReLU(LEAK, name=f"{name}_act")(conv(x))
-
-
-def depth_to_space_kernel(width: int) -> np.ndarray:
-    """The (2, 2, width, 4 * width) kernel of a stride-2 transposed convolution that moves channel
-    (2a + b) * width + c of each input pixel to output pixel (a, b) of its 2x2 block, channel c: depth-to-space."""
-    kernel = np.zeros((2, 2, width, 4 * width), np.float32)
-    for a in range(2):
-        for b in range(2):
-            kernel[a, b, np.arange(width), (2 * a + b) * width + np.arange(width)] = 1.0
-    return kernel
 
 
 def upsample(x: object, width: int, family: str, seeds: Iterator[int], name: str) -> object:

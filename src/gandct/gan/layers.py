@@ -1,5 +1,6 @@
-"""The Progressive GAN's own layers (Karras et al. 2018, section 4): equalised learning rate, pixel-wise
-feature normalisation, minibatch standard deviation, and the fade that blends a new block in.
+"""The GANs' own layers: the Progressive GAN's (Karras et al. 2018, section 4): equalised learning rate,
+pixel-wise feature normalisation, minibatch standard deviation, and the fade that blends a new block in; and the
+fixed kernel that makes a transposed convolution a pixel shuffle (the auto-encoders' and SRResNet's up-sampler).
 
 Only the training graphs use them; the generator the stage saves is rebuilt from built-in Keras layers
 (`gandct.gan.progan_export.export_generator`), so it loads without this module.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 HE_GAIN = math.sqrt(2.0)
@@ -152,3 +154,13 @@ class Fade(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes: list) -> tuple[int | None, ...]:
         return input_shapes[0]
+
+
+def depth_to_space_kernel(width: int) -> np.ndarray:
+    """The (2, 2, width, 4 * width) kernel of a stride-2 transposed convolution that moves channel
+    (2a + b) * width + c of each input pixel to output pixel (a, b) of its 2x2 block, channel c: depth-to-space."""
+    kernel = np.zeros((2, 2, width, 4 * width), np.float32)
+    for a in range(2):
+        for b in range(2):
+            kernel[a, b, np.arange(width), (2 * a + b) * width + np.arange(width)] = 1.0
+    return kernel
