@@ -31,6 +31,7 @@ from gandct.images import decode_rgb, load_rgb, save_png
 from gandct.params import parse_params
 from gandct.photos import SAMPLE_PHOTOS
 from gandct.stages import autogan, dcgan, progan
+from gandct.twins import twin_paths
 
 REAL_COUNTS = {"train": 12, "val": 4, "test": 4}
 
@@ -270,7 +271,7 @@ def test_twins_of_reals_that_share_a_stem_in_one_split_get_their_own_folders():
         {"path": "real_b/0001.png", "split": "train", "sha256": "bbbbbbbbbbbb22"},
         {"path": "real_b/0001.png", "split": "test", "sha256": "cccccccccccc33"},
     ]
-    assert [path.as_posix() for path in autogan.twin_paths("autogan_bilinear", reals)] == [
+    assert [path.as_posix() for path in twin_paths(paths.generated_dir("autogan_bilinear"), reals)] == [
         "data/interim/generated/autogan_bilinear/train/aaaaaaaaaaaa/0001.png",
         "data/interim/generated/autogan_bilinear/train/bbbbbbbbbbbb/0001.png",
         "data/interim/generated/autogan_bilinear/test/0001.png",

@@ -21,8 +21,12 @@ from gandct.stages import quality
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 QUALITY_PARAMS = {"quality": {"images_per_set": 1000, "neighbourhoods": 16, "directions": 32, "repeats": 2}}
-# The noise (standard deviation, grey levels) each family's twins add to their photo: PSNR falls as it grows.
-TWIN_NOISE = {family: 2.0 * (index + 1) for index, family in enumerate(paths.AUTOGAN_GENERATORS)}
+# The noise (standard deviation, grey levels) the twins of each family and third-party generator add to their
+# photo: PSNR falls as it grows.
+TWIN_NOISE = {
+    generator: 2.0 * (index + 1)
+    for index, generator in enumerate((*paths.AUTOGAN_GENERATORS, *paths.THIRD_PARTY_GENERATORS))
+}
 
 
 def write_twins(root: Path, reals: list[dict[str, str]], generator: str, noise: float) -> None:

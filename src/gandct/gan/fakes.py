@@ -1,10 +1,8 @@
-"""What the GAN stages share: the train-split reals they learn from, and the fakes, listing, sample
-figure and timings each writes for its generator."""
+"""What the GAN stages share: the train-split reals they learn from, their checkpoints, and the fakes and sample
+figure each writes for its generator (the listing and timings: `gandct.gan.listing`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -16,19 +14,18 @@ import tensorflow as tf
 
 from gandct import paths
 from gandct.errors import GandctError
-from gandct.fileio import atomic_dir, read_csv, write_csv, write_text
-from gandct.gan.figures import save_samples_figure
+from gandct.fileio import atomic_dir, read_csv, write_csv
+from gandct.gan.figures import SAMPLES_SHOWN, save_samples_figure
+from gandct.gan.listing import COLUMNS, listing_row
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.trainer import Checkpoint, fingerprint
 from gandct.images import ImageError, encode_png, load_rgb, view
 from gandct.params import Params
-from gandct.timing import PhaseTimer, reference_workload
+from gandct.timing import PhaseTimer
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 SPLITS = ("train", "val", "test")  # the manifest's splits, in the order that seeds each one's latents
-SAMPLES_SHOWN = 64
 
 
 def configure_tensorflow() -> None:
@@ -108,18 +105,6 @@ def generate(model: keras.Model, count: int, seed: list[int]) -> np.ndarray:
     return to_uint8(model.predict(latents, batch_size=256, verbose=0))
 
 
-def listing_row(generator: str, split: str, path: Path, data: bytes, group: str) -> dict[str, str]:
-    """The listing row of one written fake: its path, the split and group it belongs to, and the hash of `data`."""
-    return {
-        "path": path.as_posix(),
-        "label": "fake",
-        "split": split,
-        "group": group,
-        "generator": generator,
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-
-
 def write_fakes(generator: str, model: keras.Model, counts: dict[str, int], seed: int) -> None:
     """Generate each split's fakes into generated/<generator>/<split>/ (atomically) and list them."""
     rows = []
@@ -144,16 +129,3 @@ def save_samples(generator: str, title: str, model: keras.Model, reals: np.ndarr
     shown = np.random.default_rng([seed, 8]).permutation(len(reals))[:SAMPLES_SHOWN]
     fakes = generate(model, SAMPLES_SHOWN, [seed, 9])
     save_samples_figure(paths.gan_figure(generator, "samples"), to_uint8(reals[shown]), fakes, title)
-
-
-def write_timings(generator: str, timer: PhaseTimer, training_phases: Mapping[str, float]) -> None:
-    """Log and write the stage's phase times, the training phases' times and the reference workload."""
-    with timer.phase("reference workload"):
-        reference = reference_workload()
-    for name, seconds in timer.seconds.items():
-        log.info("time: %-20s %7.1f s", name, seconds)
-    for name, seconds in training_phases.items():
-        log.info("time: %s %-14s %7.1f s", generator, name, seconds)
-    log.info("reference workload: %.3f s (%.1f GMAC/s)", reference["seconds"], reference["gmacs_per_second"])
-    timings = {"seconds": timer.seconds, "training_phases": dict(training_phases), "reference_workload": reference}
-    write_text(paths.gan_timings(generator), json.dumps(timings, indent=2) + "\n")

@@ -14,6 +14,8 @@ import numpy as np
 
 from gandct.fileio import atomic_path
 
+SAMPLES_SHOWN = 64  # images per panel of a samples figure
+
 
 def image_grid(images: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
     """Tile uint8 images (count, height, width, 3) row by row, `columns` per row, with white gaps."""
@@ -38,11 +40,13 @@ def _save(figure: plt.Figure, path: Path) -> None:
     plt.close(figure)
 
 
-def save_samples_figure(path: Path, reals: np.ndarray, fakes: np.ndarray, fake_title: str, columns: int = 8) -> None:
-    """Two panels at the same pixel size: real training images left, generated images right."""
+def save_samples_figure(
+    path: Path, reals: np.ndarray, fakes: np.ndarray, fake_title: str, real_title: str = "real (train split)"
+) -> None:
+    """Two panels at the same pixel size: real images left, generated images right, 8 per row."""
     figure, axes = plt.subplots(1, 2, figsize=(12, 6.4))
-    for axis, images, title in zip(axes, (reals, fakes), ("real (train split)", fake_title), strict=True):
-        axis.imshow(image_grid(images, columns), interpolation="nearest")
+    for axis, images, title in zip(axes, (reals, fakes), (real_title, fake_title), strict=True):
+        axis.imshow(image_grid(images, 8), interpolation="nearest")
         axis.set_title(f"{title}, {images.shape[1]}x{images.shape[2]}")
         axis.axis("off")
     _save(figure, path)

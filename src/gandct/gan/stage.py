@@ -11,6 +11,7 @@ import numpy as np
 
 from gandct import paths
 from gandct.gan import fakes
+from gandct.gan.listing import write_timings
 from gandct.gan.trainer import ResumableTrainer
 from gandct.keras_io import save_model
 from gandct.logs import setup_logging
@@ -78,4 +79,4 @@ def run_gan_stage(stage: GANStage) -> None:
             stage.write_fakes(run)
         with timer.phase("figures"):
             stage.write_figures(run)
-    fakes.write_timings(stage.generator, timer, trainer.state.phase_seconds if trainer else {})
+    write_timings(stage.generator, timer, trainer.state.phase_seconds if trainer else {})

@@ -17,7 +17,6 @@ import argparse
 import functools
 import logging
 from collections import Counter
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -28,31 +27,19 @@ from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, write_csv
 from gandct.gan import fakes
 from gandct.gan.autogan import FAMILIES, AutoGANConfig, AutoGANTrainer, generator_name, reconstruct
-from gandct.gan.figures import save_loss_figure, save_samples_figure
+from gandct.gan.figures import SAMPLES_SHOWN, save_loss_figure, save_samples_figure
+from gandct.gan.listing import COLUMNS, listing_row
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.stage import GANStage, run_gan_stage
 from gandct.images import ImageError, encode_png, load_rgb
 from gandct.logs import progress
 from gandct.params import Params
+from gandct.twins import twin_paths
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")  # every real image gets a twin
 CHUNK = 64  # real images decoded and reconstructed at a time
-
-
-def twin_paths(generator: str, reals: list[dict[str, str]]) -> list[Path]:
-    """Where each real's twin goes: generated/<generator>/<split>/<stem>.png, or
-    .../<split>/<sha256[:12]>/<stem>.png for a stem that two reals of one split share (prepare keeps no two
-    images with one hash)."""
-    stems = Counter((row["split"], Path(row["path"]).stem) for row in reals)
-    folder = paths.generated_dir(generator)
-    twins = []
-    for row in reals:
-        stem = Path(row["path"]).stem
-        shared = stems[(row["split"], stem)] > 1
-        twins.append(folder / row["split"] / (row["sha256"][:12] if shared else "") / f"{stem}.png")
-    return twins
 
 
 def read_real(row: dict[str, str]) -> np.ndarray:
@@ -80,7 +67,7 @@ def write_twins(generator: str, autoencoder: keras.Model, manifest: list[dict[st
     """Write the twin of every real of SPLITS into generated/<generator>/ (atomically) and list them; return
     the count per split."""
     reals = [row for row in manifest if row["label"] == "real" and row["split"] in SPLITS]
-    targets = twin_paths(generator, reals)
+    targets = twin_paths(paths.generated_dir(generator), reals)
     folder = paths.generated_dir(generator)
     rows = []
     with atomic_dir(folder) as staging, progress(total=len(reals), desc=f"{generator} twins", unit="img") as bar:
@@ -93,9 +80,9 @@ def write_twins(generator: str, autoencoder: keras.Model, manifest: list[dict[st
                 staged.parent.mkdir(parents=True, exist_ok=True)
                 staged.write_bytes(data)
                 # The twin keeps its real's group: the same photograph, so never in another split.
-                rows.append(fakes.listing_row(generator, row["split"], target, data, row["group"]))
+                rows.append(listing_row(generator, row["split"], target, data, row["group"]))
             bar.update(len(chunk))
-    write_csv(paths.generated_listing(generator), fakes.COLUMNS, rows)
+    write_csv(paths.generated_listing(generator), COLUMNS, rows)
     counts = Counter(row["split"] for row in rows)
     log.info("%s twins: %s", generator, ", ".join(f"{split}={counts[split]}" for split in SPLITS))
     return counts
@@ -103,7 +90,7 @@ def write_twins(generator: str, autoencoder: keras.Model, manifest: list[dict[st
 
 def write_reports(trainer: AutoGANTrainer, reals: np.ndarray, seed: int) -> None:
     """Samples (train reals beside their twins), the loss table and the loss curves."""
-    shown = np.random.default_rng([seed, 8]).permutation(len(reals))[: fakes.SAMPLES_SHOWN]
+    shown = np.random.default_rng([seed, 8]).permutation(len(reals))[:SAMPLES_SHOWN]
     twins = to_uint8(reconstruct(trainer.generator, reals[shown], trainer.config.reduction))
     generator, family = trainer.name, trainer.config.family
     title = f"their twins, {family} up-sampling"

@@ -2,9 +2,12 @@
 
 Test sets: one per generator (`paths.SPLIT_GENERATOR`: the test reals with that generator's test fakes), and
 perturbed copies of `test`, the ProGAN's. The generators no detector trained on (not in train.fakes) are the
-unseen ones; every metric also gets its mean over them, `unseen_mean`. The metrics follow Wang et al. 2020:
+unseen ones; every metric also gets its mean over them, `unseen_mean`, and over the generators someone else
+trained (`paths.THIRD_PARTY_SETS`, never trained on), `third_party_mean`. The metrics follow Wang et al. 2020:
 ROC AUC, average precision, accuracy at the val threshold split into reals and fakes, the accuracy at the
-set's own best threshold (oracle), and the detection rate at 5% false alarms on the reals.
+set's own best threshold (oracle), and the detection rate at 5% false alarms on the reals; and how far p_fake
+can be taken at its word, its expected calibration error (`gandct.calibration`, 15 bins), with the seed
+ensemble's reliability bins per set.
 Writes `reports/evaluate/detail.json`: per detector and test set each seed's metrics with their mean and
 standard deviation over seeds, the ensemble's metrics, and for each pair of `COMPARISONS` the difference of
 the seed-mean metrics with its interval over resampled seeds and test images (`comparison.paired_bootstrap`,
@@ -29,6 +32,7 @@ import numpy as np
 from sklearn import metrics
 
 from gandct import paths
+from gandct.calibration import expected_calibration_error, reliability
 from gandct.cli import run_command
 from gandct.comparison import (
     BOOTSTRAP_METRICS,
@@ -60,10 +64,11 @@ AT_THRESHOLD = "_at_val_threshold"
 HEADLINE = {
     "test": ("accuracy", "roc_auc"),
     paths.UNSEEN_MEAN: ("roc_auc",),
+    paths.THIRD_PARTY_MEAN: ("roc_auc",),
     "jpeg_75": ("roc_auc",),
 }
 # custom - paper, the project's claim: its interval on these sets (those that exist) is a headline number
-HEADLINE_COMPARISON = ("custom", "paper", ("test", paths.UNSEEN_MEAN, "jpeg_75"), "roc_auc")
+HEADLINE_COMPARISON = ("custom", "paper", ("test", paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN, "jpeg_75"), "roc_auc")
 ENSEMBLE = "ensemble"  # the key of a detector's seed ensemble beside its seeds' (name, seed) keys
 FALSE_ALARMS = 0.05  # the share of reals called fake at which the detection rate is read
 
@@ -102,15 +107,24 @@ def score_split(
     }
 
 
-def unseen_sets(train_fakes: list[str]) -> list[str]:
-    """The test sets of the generators that train.fakes does not name, which no detector learned from."""
-    return [test_set for test_set, gan in paths.SPLIT_GENERATOR.items() if gan not in train_fakes]
+def mean_groups(train_fakes: list[str]) -> dict[str, list[str]]:
+    """The test sets each mean runs over: paths.UNSEEN_MEAN, those of the generators built here that train.fakes
+    does not name; paths.THIRD_PARTY_MEAN, those of the generators someone else trained. An empty group is left
+    out."""
+    unseen = [
+        test_set
+        for test_set, gan in paths.SPLIT_GENERATOR.items()
+        if gan not in train_fakes and test_set not in paths.THIRD_PARTY_SETS
+    ]
+    groups = {paths.UNSEEN_MEAN: unseen, paths.THIRD_PARTY_MEAN: list(paths.THIRD_PARTY_SETS)}
+    return {name: members for name, members in groups.items() if members}
 
 
 def seed_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict[str, float | None]:
     """One model's figures on one test set: SEED_METRICS at 0.5; THRESHOLD_METRICS at its val threshold, with
     the accuracy on the reals and on the fakes apart (a detector that calls nearly everything real, or fake,
-    shows here); the oracle accuracy; the detection rate at FALSE_ALARMS of the reals called fake."""
+    shows here); the oracle accuracy; the detection rate at FALSE_ALARMS of the reals called fake; the expected
+    calibration error of p_fake."""
     at_half, at_threshold = detection_metrics(labels, p_fake), detection_metrics(labels, p_fake, threshold)
     kept_real, called_fake = at_threshold["true_negatives"], at_threshold["false_positives"]
     caught, missed = at_threshold["true_positives"], at_threshold["false_negatives"]
@@ -124,6 +138,7 @@ def seed_metrics(labels: np.ndarray, p_fake: np.ndarray, threshold: float) -> di
             "fake_accuracy" + AT_THRESHOLD: round(caught / (caught + missed), 6) if caught + missed else None,
             "oracle_accuracy": oracle_accuracy(labels, p_fake),
             "detection_at_5_percent_false_alarms": detection_rate_at_false_alarms(labels, p_fake, FALSE_ALARMS),
+            "calibration_error": expected_calibration_error(labels, p_fake),
         }
     )
 
@@ -183,12 +198,12 @@ def comparisons(
     scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
     seeds: dict[str, list[int]],
     thresholds: dict[tuple[str, int | str], float],
-    unseen: list[str],
+    means: dict[str, list[str]],
     params: Params,
 ) -> dict[str, dict[str, dict[str, dict | None]]]:
-    """{"a - b": {test set or paths.UNSEEN_MEAN: {metric: interval}}} for each pair of COMPARISONS whose detectors
-    were both trained: the difference of their seed-mean metrics, resampling seeds and test images together;
-    accuracy at each seed's own val threshold. paths.UNSEEN_MEAN's is that of the mean over the `unseen` sets."""
+    """{"a - b": {test set or mean: {metric: interval}}} for each pair of COMPARISONS whose detectors were both
+    trained: the difference of their seed-mean metrics, resampling seeds and test images together; accuracy at
+    each seed's own val threshold. A mean's (`means`: name -> its test sets) is that of the mean over its sets."""
     found: dict[str, dict[str, dict[str, dict | None]]] = {}
     for first, second in COMPARISONS:
         if first not in names or second not in names:
@@ -200,7 +215,7 @@ def comparisons(
             pair = (np.stack([scores[test_set][name, seed] for seed in seeds[name]]) for name in (first, second))
             return (labels[test_set], *pair)
 
-        groups = {test_set: [test_set] for test_set in labels} | ({paths.UNSEEN_MEAN: unseen} if unseen else {})
+        groups = {test_set: [test_set] for test_set in labels} | means
         for test_set, members in groups.items():
             by_set[test_set] = {}
             for metric in BOOTSTRAP_METRICS:
@@ -257,10 +272,11 @@ def detector_results(
     labels: dict[str, np.ndarray],
     scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
     thresholds: dict[tuple[str, int | str], float],
-    unseen: list[str],
+    means: dict[str, list[str]],
 ) -> dict:
-    """One detector's figures: per test set each seed's metrics with their summary, and the ensemble's; and
-    under paths.UNSEEN_MEAN the same for the mean of each metric over the `unseen` sets."""
+    """One detector's figures: per test set each seed's metrics with their summary, and the ensemble's with its
+    reliability bins; and under each mean of `means` (name -> its test sets) the same for the mean of each metric
+    over its sets."""
     sets, per_set = {}, {}
     for test_set, set_labels in labels.items():
         per_set[test_set] = {
@@ -271,14 +287,15 @@ def detector_results(
             "images": len(set_labels),
             "seeds": summarise_seeds({seed: per_set[test_set][seed] for seed in seeds}),
             ENSEMBLE: per_set[test_set][ENSEMBLE],
+            "reliability": reliability(set_labels, scores[test_set][name, ENSEMBLE]),
         }
-    if unseen:
-        means = {key: mean_over_sets([per_set[test_set][key] for test_set in unseen]) for key in (*seeds, ENSEMBLE)}
-        sets[paths.UNSEEN_MEAN] = {
-            "images": sum(len(labels[test_set]) for test_set in unseen),
-            "sets": unseen,
-            "seeds": summarise_seeds({seed: means[seed] for seed in seeds}),
-            ENSEMBLE: means[ENSEMBLE],
+    for mean, members in means.items():
+        figures = {key: mean_over_sets([per_set[test_set][key] for test_set in members]) for key in (*seeds, ENSEMBLE)}
+        sets[mean] = {
+            "images": sum(len(labels[test_set]) for test_set in members),
+            "sets": members,
+            "seeds": summarise_seeds({seed: figures[seed] for seed in seeds}),
+            ENSEMBLE: figures[ENSEMBLE],
         }
     return {
         "seeds": seeds,
@@ -304,10 +321,10 @@ def score_test_sets(
 
 
 def log_roc_auc(results: dict[str, dict]) -> None:
-    """Each detector's ROC AUC, seed mean and ensemble, on the generators' test sets and their unseen mean."""
+    """Each detector's ROC AUC, seed mean and ensemble, on the generators' test sets and their means."""
     for name, result in results.items():
         for test_set, figures in result["sets"].items():
-            if test_set in paths.TEST_SETS or test_set == paths.UNSEEN_MEAN:
+            if test_set in (*paths.TEST_SETS, paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN):
                 log.info(
                     "%s on %s: ROC AUC %s (seed mean), %s (ensemble)",
                     name,
@@ -329,8 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     thresholds = {key: detector.threshold for key, detector in detectors.items()}
     labels, scores = score_test_sets(detectors, params)
 
-    unseen = unseen_sets(params.train.fakes)
-    results = {name: detector_results(name, seeds[name], labels, scores, thresholds, unseen) for name in names}
+    means = mean_groups(params.train.fakes)
+    results = {name: detector_results(name, seeds[name], labels, scores, thresholds, means) for name in names}
     for name in names:
         write_curves(name, labels["test"], scores["test"][name, ENSEMBLE], thresholds[name, ENSEMBLE])
     detail = {
@@ -339,9 +356,10 @@ def main(argv: list[str] | None = None) -> None:
             "seed": params.seed,
             "resampled": "each detector's training seeds and the test images (paired across detectors)",
         },
-        "unseen_sets": unseen,
+        "unseen_sets": means.get(paths.UNSEEN_MEAN, []),
+        "third_party_sets": means.get(paths.THIRD_PARTY_MEAN, []),
         "detectors": results,
-        "comparisons": comparisons(names, labels, scores, seeds, thresholds, unseen, params),
+        "comparisons": comparisons(names, labels, scores, seeds, thresholds, means, params),
     }
     write_text(paths.EVALUATION_DETAIL, json.dumps(detail, indent=2) + "\n")
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")

@@ -34,10 +34,12 @@ COMPARED = ("custom", "paper")  # custom - paper, as for the detectors
 
 def test_images() -> tuple[np.ndarray, np.ndarray]:
     """The fitted test images of every source (uint8, (N, H, W, C)) and their source indices in paths.SOURCES:
-    the photos once (from `test`), then each test set's fakes of its own generator."""
+    the photos once (from `test`), then each test set's fakes of its own generator (of the generators an
+    attributor knows: the third-party sets are no source it learned)."""
     parts, labels = [], []
-    for test_set in paths.TEST_SETS:
-        generator = paths.SPLIT_GENERATOR[test_set]
+    for test_set, generator in paths.SPLIT_GENERATOR.items():
+        if generator not in paths.SOURCES:
+            continue
         ids = read_csv(paths.features_file(test_set, "ids.csv"))
         pixels = np.load(paths.features_file(test_set, "pixels.npy"), mmap_mode="r")
         fakes = [index for index, row in enumerate(ids) if row["label"] == "1" and row["generator"] == generator]

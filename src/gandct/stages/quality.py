@@ -73,18 +73,19 @@ def read_sources() -> dict[str, list[dict[str, str]]]:
     return sources
 
 
-def twin_psnr(reals: list[dict[str, str]], family: str) -> dict[str, float]:
-    """PSNR (dB) of `family`'s twin of every test real against that real: median, p10, p90 and the pair count."""
-    listing = paths.generated_listing(family)
+def twin_psnr(reals: list[dict[str, str]], generator: str) -> dict[str, float]:
+    """PSNR (dB) of the twin that `generator` (an auto-encoder family or a third-party generator) made of every
+    test real against that real: median, p10, p90 and the pair count."""
+    listing = paths.generated_listing(generator)
     if not listing.is_file():
-        raise GandctError(f"{listing} not found; run its stage first (dvc repro autogan)")
+        raise GandctError(f"{listing} not found; run its stage first (dvc repro {paths.generator_stage(generator)})")
     twins = [row for row in read_csv(listing) if row["split"] == "test"]
     rows = [{"path": row["path"], "label": "0"} for row in reals] + [
         {"path": row["path"], "label": "1"} for row in twins
     ]
     pairs = twin_pairs(rows)
     if not pairs:
-        raise GandctError(f"{listing} holds no twin of a test real; run dvc repro autogan")
+        raise GandctError(f"{listing} holds no twin of a test real; run dvc repro {paths.generator_stage(generator)}")
     values = np.array([psnr(load_rgb(rows[real]["path"]), load_rgb(rows[twin]["path"])) for real, twin in pairs])
     p10, median, p90 = np.percentile(values, [10, 50, 90])
     return {"psnr_median": round(median, 2), "psnr_p10": round(p10, 2), "psnr_p90": round(p90, 2), "pairs": len(pairs)}
@@ -146,8 +147,8 @@ def measure(params: Params) -> dict[str, object]:
             entry["ratio_to_floor"] = round(float(per_level.mean()) / floor, 3)
         results[name] = entry
     test_reals = [row for row in read_csv(paths.MANIFEST) if row["split"] == "test" and row["label"] == "real"]
-    for family in paths.AUTOGAN_GENERATORS:
-        results[family] = twin_psnr(test_reals, family)
+    for generator in (*paths.AUTOGAN_GENERATORS, *paths.THIRD_PARTY_GENERATORS):
+        results[generator] = twin_psnr(test_reals, generator)
     return results
 
 

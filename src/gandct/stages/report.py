@@ -4,7 +4,8 @@ Figures (reports/figures/): samples.png, mean_spectra.png, mean_spectra_unseen.p
 diagonal_profile.png, twin_pairs_<family>.png (each auto-encoder family's twins, their mean difference
 spectrum and the detectors' saliency on them), generator_roc_auc.png (detectors by test generators),
 training_curves.png (each detector's best val-loss seed), roc_test.png (the seed ensembles), seed_roc_auc.png
-(every seed on every test set), saliency/<model>.png, saliency/mean.png, saliency/bands_<set>.png and
+(every seed on every test set), reliability.png (the shipped detector's p_fake per test generator),
+saliency/<model>.png, saliency/mean.png, saliency/bands_<set>.png and
 saliency/peaks_<set>.png. Numbers: reports/saliency.json. Tables and comparisons come from
 reports/evaluate/detail.json, the fakes' quality from reports/augment/quality.json; `gandct.report_markdown`
 writes the report's text from those numbers.
@@ -33,6 +34,7 @@ from gandct.images import load_rgb
 from gandct.logs import setup_logging
 from gandct.params import Params, load_params
 from gandct.report_markdown import (
+    CLAIM,
     TWIN_SETS,
     RunSettings,
     column_title,
@@ -118,7 +120,8 @@ def sample_grid(params: Params) -> None:
     """Real test images beside each generator's fakes, at the size they were stored."""
     rng = np.random.default_rng(params.seed)
     rows = {}
-    for split in ("test", "test_dcgan"):  # the twins are in their own figures, beside their photos
+    # The twins are in their own figures, beside their photos; the third-party fakes are patches of photos too.
+    for split in ("test", "test_dcgan", *paths.THIRD_PARTY_SETS):
         ids = read_csv(paths.features_file(split, "ids.csv"))
         for kind in sorted({kind_of(row) for row in ids}):
             if kind not in rows:
@@ -279,6 +282,15 @@ def generator_heatmap(detectors: dict[str, dict], unseen: list[str], path: Path)
     figures.plot_generator_heatmap(values, list(detectors), [column_title(s, unseen) for s in sets], path)
 
 
+def reliability_figure(detectors: dict[str, dict], path: Path) -> None:
+    """reliability.png: the reliability diagram of the shipped detector's seed ensemble (report_markdown.CLAIM's
+    first, `custom`) on every test generator's set."""
+    name = CLAIM[0] if CLAIM[0] in detectors else next(iter(detectors))
+    sets = detectors[name]["sets"]
+    by_set = {set_title(s): sets[s]["reliability"] for s in paths.TEST_SETS if s in sets}
+    figures.plot_reliability(by_set, f"{name}, seed ensemble: reliability of p_fake per test set", path)
+
+
 def roc_figure(params: Params, detail: dict) -> None:
     """roc_test.png: each detector's seed ensemble on the ProGAN test set, as the evaluate stage wrote its curve."""
     roc = {}
@@ -337,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     roc_figure(params, detail)
     seed_spread_figure(detail["detectors"], "roc_auc", FIGURES / "seed_roc_auc.png")
     generator_heatmap(detail["detectors"], detail.get("unseen_sets", []), FIGURES / "generator_roc_auc.png")
+    reliability_figure(detail["detectors"], FIGURES / "reliability.png")
     saliency = measure_saliency(params)
     saliency_figures(saliency)
     twin_figures(params, saliency.set_means)
