@@ -422,7 +422,7 @@ def test_scores_far_below_one_in_a_million_keep_their_order_through_predicts_csv
     np.testing.assert_array_equal(np.argsort(p_fake, kind="stable"), np.argsort(logits, kind="stable"))
 
 
-def test_predict_scores_every_tile_of_a_large_image_when_asked(inside, tmp_path):
+def test_predict_scores_every_tile_of_a_large_image_by_default(inside, tmp_path):
     """A 100x72 image and a 32 px model: tiles start at 0, 32, 64 and flush with the border (68 down, 40 across)."""
     assert predict.tile_origins(100, 32) == [0, 32, 64, 68] and predict.tile_origins(72, 32) == [0, 32, 40]
     assert predict.tile_origins(64, 32) == [0, 32] and predict.tile_origins(31, 32) == []
@@ -431,7 +431,7 @@ def test_predict_scores_every_tile_of_a_large_image_when_asked(inside, tmp_path)
     save_png(tmp_path / "large.png", large)
     save_png(tmp_path / "small.png", photo_like(rng, 24))
     model = str(paths.detector_model("paper"))
-    for flag, out in (([], tmp_path / "view.csv"), (["--tiles"], tmp_path / "tiles.csv")):
+    for flag, out in (([], tmp_path / "tiles.csv"), (["--view", "trained"], tmp_path / "view.csv")):
         predict.main(
             [str(tmp_path / "large.png"), str(tmp_path / "small.png"), "--model", model, "--out", str(out), *flag]
         )
@@ -444,7 +444,7 @@ def test_predict_scores_every_tile_of_a_large_image_when_asked(inside, tmp_path)
     assert float(tiles[0]["p_fake"]) == pytest.approx(expected.mean(), rel=1e-12)
     assert float(tiles[0]["p_fake_max"]) == pytest.approx(expected.max(), rel=1e-12)
     assert tiles[0]["label"] == ("fake" if expected.mean() >= detector.threshold else "real")
-    # the default stays the trained view: the central 32 px square, one of them
+    # the trained view on request: the central 32 px square, one of them
     assert (view[0]["view"], view[0]["tiles"]) == ("center", "1")
     assert float(view[0]["p_fake"]) == detector.predict([large])[0] == float(view[0]["p_fake_max"])
     assert tiles[1]["error"] == "24x24 is smaller than one 32x32 tile" and tiles[1]["p_fake"] == ""

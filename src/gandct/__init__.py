@@ -1,6 +1,7 @@
 """gandct: tell GAN-generated images from real photographs by their DCT spectra.
 
-gandct.load_detector("models/detectors/custom.keras").predict(["a.png", "b.jpg"])  # p_fake per image
+gandct.load_detector("custom").predict(["a.png", "b.jpg"])  # p_fake per image, the detector shipped inside
+gandct.load_detector("models/detectors/custom.keras")  # a run's own
 gandct.dct_heatmap("a.png")  # its log-magnitude DCT map
 """
 

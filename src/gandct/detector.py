@@ -1,5 +1,7 @@
 """A trained detector with what it needs to score images: its model, its DCT statistics, its input and its
 threshold; or an attributor (which source made an image), with its class names instead of a threshold.
+The default run's seed ensembles of `SHIPPED` come inside the package (`gandct/shipped/`), so a user scores
+images right after installing, with no training: `load_detector("custom")`.
 
 Every scorer (evaluate, report, predict, `gandct.load_detector`) goes through `Detector`, so an image
 becomes the same model input everywhere: fitted uint8 images -> `inputs` -> `predict_fitted`. The
@@ -14,6 +16,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import keras
@@ -29,6 +32,9 @@ from gandct.paths import model_classes, model_stats, model_threshold
 
 DEFAULT_BATCH = 256
 DETECTION_CLASSES = ("real", "fake")
+# The detectors that ship inside the package: copies of the default run's models/detectors/<name>.keras and the
+# statistics and threshold beside each (a test checks them against the model files dvc.lock records).
+SHIPPED = ("custom", "paper")
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,8 +178,20 @@ def load_classes(path: Path, outputs: int) -> tuple[str, ...]:
     return tuple(classes)
 
 
-def load_detector(model_path: Path | str) -> Detector:
-    """The trained detector in `model_path` (e.g. models/detectors/custom.keras), with its statistics and its
-    val-chosen threshold; or an attributor (models/attributors/custom.keras), with its class names
+def shipped_model(name: str) -> Path:
+    """The model file of the shipped detector `name` (one of SHIPPED), inside the installed package."""
+    return Path(str(resources.files("gandct") / "shipped" / f"{name}.keras"))
+
+
+def model_file(model: Path | str) -> Path:
+    """The file a model argument names: a name of SHIPPED is the detector shipped inside the package, anything
+    else a path (e.g. models/detectors/custom.keras, the run's own)."""
+    return shipped_model(str(model)) if str(model) in SHIPPED else Path(model)
+
+
+def load_detector(model: Path | str = "custom") -> Detector:
+    """A trained detector, with its statistics and its val-chosen threshold: by name, one shipped inside the
+    package (`SHIPPED`: "custom" or "paper", the default run's seed ensembles), or from a path (e.g. a run's own
+    models/detectors/custom.keras); or an attributor (models/attributors/custom.keras), with its class names
     (`Detector.classes`)."""
-    return Detector.load(model_path)
+    return Detector.load(model_file(model))

@@ -1,10 +1,14 @@
-"""predict: score new images with a trained detector, `gandct predict PATH... --model models/detectors/custom.keras`.
+"""predict: score new images with a trained detector, `gandct predict PATH... [--model custom]`.
 
-Each image goes through exactly the features stage's preprocessing, with the train statistics saved
-beside the model (`models/detectors/<name>.dct_stats.npz`): the view the model was trained on
-(`features.crop`: the central square at native resolution, or the whole image resized). With `--tiles`, every
-tile of the model's input size at native resolution instead (non-overlapping from the top-left, plus the tiles
-flush with the right and bottom borders), summarised by their mean and maximum p_fake.
+Without `--model`, the detector shipped inside the package scores (`custom`, the default run's seed ensemble;
+`--model paper` the other shipped one, `--model models/detectors/custom.keras` a run's own); the log names the
+model file used. Each image goes through exactly the features stage's preprocessing, with the train statistics
+saved beside the model (`<name>.dct_stats.npz`). A user asks about the whole image, so by default every tile of
+the model's input size at native resolution is scored (non-overlapping from the top-left, plus the tiles flush
+with the right and bottom borders), summarised by their mean and maximum p_fake and their count; `--view
+trained` scores only the view the model was trained on (`features.crop`: the central square at native
+resolution, or the whole image resized). A model trained on whole images resized (`features.crop: resize`)
+scores that view by default, as tiles at native resolution are not what it learned.
 
 Writes CSV rows `path, view, tiles, p_fake, logit, p_fake_max, label, error`: p_fake (float64, the sigmoid of
 the logit; with tiles the mean over tiles, and logit its logit) and the logit at full precision, so scores rank
@@ -29,10 +33,9 @@ from typing import TextIO
 import numpy as np
 from scipy import special
 
-from gandct import paths
 from gandct.cli import run_command
 from gandct.dct import fit_image
-from gandct.detector import Detector
+from gandct.detector import SHIPPED, Detector, model_file
 from gandct.errors import GandctError
 from gandct.fileio import atomic_path, expand_paths, output_problem
 from gandct.images import ImageError, load_rgb
@@ -110,6 +113,11 @@ def columns(detector: Detector) -> list[str]:
     return COLUMNS
 
 
+def default_view(detector: Detector) -> str:
+    """`tiles` for a model trained on crops at native resolution, else `trained` (its resized whole images)."""
+    return "tiles" if detector.stats.preprocessing.crop == "center" else "trained"
+
+
 def score(
     files: list[Path], detector: Detector, batch_size: int, threshold: float | None, tiles: bool = False
 ) -> Iterator[dict]:
@@ -149,17 +157,22 @@ def main(argv: list[str] | None = None) -> None:
     """Score the images given and write one CSV row per file."""
     parser = argparse.ArgumentParser(prog="gandct predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="image files and folders (walked recursively)")
-    parser.add_argument("--model", type=Path, default=paths.detector_model("custom"), help="a trained .keras detector")
+    parser.add_argument(
+        "--model",
+        default="custom",
+        help="a detector shipped inside the package (custom, paper) or a trained .keras file (default: custom)",
+    )
     parser.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     parser.add_argument("--batch-size", type=int, default=256, help="images scored at a time")
     parser.add_argument(
         "--threshold", type=float, help="call an image fake when p_fake >= this (default: the model's val-chosen one)"
     )
     parser.add_argument(
-        "--tiles",
-        action="store_true",
-        help="score every tile of the model's input size at native resolution (mean and max p_fake), "
-        "not the trained view",
+        "--view",
+        choices=("tiles", "trained"),
+        help="tiles: every tile of the model's input size at native resolution (mean and max p_fake); trained: "
+        "only the view the model was trained on, e.g. the central crop (default: tiles, unless the model was "
+        "trained on whole images resized)",
     )
     args = parser.parse_args(argv)
     if args.batch_size < 1:
@@ -169,7 +182,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None and (problem := output_problem(args.out, folder=False)):
         raise GandctError(f"--out: {problem}")
     setup_logging()
-    detector = Detector.load(args.model)
+    model = model_file(args.model)
+    detector = Detector.load(model)
+    view = args.view or default_view(detector)
+    origin = "shipped inside the package" if args.model in SHIPPED else "a trained model file"
+    log.info("model: %s (%s); view: %s", model, origin, view)
     threshold = detector.threshold if args.threshold is None else args.threshold
     if detector.is_attributor:
         if args.threshold is not None:
@@ -181,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     files = expand_paths(args.paths)
     if not files:
         log.warning("no files found in %s: nothing to score", ", ".join(args.paths))
-    rows = score(files, detector, args.batch_size, threshold, args.tiles)
+    rows = score(files, detector, args.batch_size, threshold, view == "tiles")
     if args.out is None:
         failed = write_rows(rows, sys.stdout, len(files), columns(detector))
     else:
