@@ -65,11 +65,11 @@ quick: $(INSTALLED)
 	$(MAKE) --no-print-directory compare
 
 # The columns `make compare-wide` may show: the params, and the headline metrics (per detector: clean-test accuracy
-# and ROC AUC, unseen-mean and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
+# and ROC AUC, unseen-mean, third-party-mean and JPEG-75 ROC AUC; per GAN: its SWD ratio to the real-vs-real
 # floor). --only-changed keeps those that differ between the rows; the --drop pattern removes everything else
 # (the other metrics, the dependencies' hashes).
 COMPARE_PARAMS := seed|(data|prepare|augment|autogan|quality|features|train|attribute|evaluate|report)\..+
-COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(unseen_mean|jpeg_75)\.roc_auc|ratio_to_floor)
+COMPARE_METRICS := [a-z0-9_]+\.(test\.(accuracy|roc_auc)|(unseen_mean|third_party_mean|jpeg_75)\.roc_auc|ratio_to_floor)
 COMPARE_COLUMNS := Experiment|Created|$(COMPARE_PARAMS)|$(COMPARE_METRICS)
 
 ## compare: the experiments' headline metrics beside their commit, one column per run, fitting the terminal

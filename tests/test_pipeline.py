@@ -53,13 +53,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
 def test_every_declared_output_exists(pipeline):
     lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text())
     stages = set(lock["stages"])
-    assert stages == {"download", "prepare", "progan", "dcgan", "quality", "evaluate", "report"} | {
+    assert stages == {"download", "prepare", "progan", "dcgan", "quality", "evaluate", "saliency", "report"} | {
         f"train@{name}" for name in MODELS
     } | {f"autogan@{family}" for family in paths.AUTOGAN_FAMILIES} | {
         f"features@{split}" for split in ("train", "val")
     } | {f"test_features@{split}" for split in paths.TEST_SETS} | {
         f"attribution_features@{split}" for split in paths.ATTRIBUTION_SPLITS
-    } | {f"train_attribution@{name}" for name in ATTRIBUTORS} | {"evaluate_attribution"}
+    } | {f"train_attribution@{name}" for name in ATTRIBUTORS} | {"evaluate_attribution"} | {
+        f"third_party@{generator}" for generator in paths.THIRD_PARTY_GENERATORS
+    }
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):
             assert (pipeline.root / out["path"]).exists(), f"{name}: {out['path']}"
@@ -95,9 +97,10 @@ def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
     assert metrics["custom"] == {
         "test": {"accuracy": metrics["custom"]["test"]["accuracy"], "roc_auc": metrics["custom"]["test"]["roc_auc"]},
         "unseen_mean": {"roc_auc": metrics["custom"]["unseen_mean"]["roc_auc"]},
+        "third_party_mean": {"roc_auc": metrics["custom"]["third_party_mean"]["roc_auc"]},
         "jpeg_75": {"roc_auc": metrics["custom"]["jpeg_75"]["roc_auc"]},
     }
-    assert set(metrics["custom_minus_paper"]) == {"test", "unseen_mean", "jpeg_75"}
+    assert set(metrics["custom_minus_paper"]) == {"test", "unseen_mean", "third_party_mean", "jpeg_75"}
     for interval in (by_set["roc_auc"] for by_set in metrics["custom_minus_paper"].values()):
         assert set(interval) == {"difference", "low", "high"} and interval["low"] <= interval["high"]
     detail = json.loads((pipeline.root / paths.EVALUATION_DETAIL).read_text())
@@ -109,9 +112,26 @@ def test_dvc_reads_the_metrics_and_a_second_repro_changes_nothing(pipeline):
     assert detail["unseen_sets"] == unseen
     per_set = [detail["detectors"]["custom"]["sets"][name]["seeds"]["roc_auc"]["mean"] for name in unseen]
     assert metrics["custom"]["unseen_mean"]["roc_auc"] == pytest.approx(sum(per_set) / len(per_set))
+    # The third-party sets: their own mean, never among the unseen sets built here.
+    assert detail["third_party_sets"] == [f"test_{generator}" for generator in paths.THIRD_PARTY_GENERATORS]
     again = pipeline.run("dvc", "repro")
     assert "Data and pipelines are up to date." in again.stdout
     assert "Running stage" not in again.stdout
+
+
+@pytest.mark.slow
+def test_a_change_to_the_reports_text_re_runs_the_report_alone(pipeline):
+    """The saliency stage owns the gradients: editing the report's Markdown code re-runs no model."""
+    module = pipeline.root / "src/gandct/report_markdown.py"
+    original = module.read_text()
+    module.write_text(original + "\n# a reader's note\n")
+    try:
+        ran = pipeline.run("dvc", "repro").stdout
+    finally:
+        module.write_text(original)
+    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
+    assert stages == {"report"}, ran
+    pipeline.run("dvc", "repro")  # back to the committed code
 
 
 @pytest.mark.slow
@@ -149,7 +169,7 @@ def test_make_compare_knows_every_params_section():
 
 def headline_values(row: dict) -> dict[str, float]:
     """The headline metrics of one `dvc exp show --json` row that exist before and after reports/metrics.json
-    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen-mean and JPEG-75 ROC AUC (not
+    is slimmed: each detector's clean-test accuracy and ROC AUC, its unseen-, third-party-mean and JPEG-75 ROC AUC (not
     the custom - paper interval, which `make compare` leaves to `dvc metrics show`: its columns would not fit)."""
     metrics = row["data"]["metrics"]["reports/metrics.json"]["data"]
     values = {}
@@ -157,7 +177,7 @@ def headline_values(row: dict) -> dict[str, float]:
         if "accuracy" not in sets["test"]:  # the interval of a comparison, not a detector
             continue
         values[f"{model}.test.accuracy"] = sets["test"]["accuracy"]
-        for name in ("test", "unseen_mean", "jpeg_75"):
+        for name in ("test", "unseen_mean", "third_party_mean", "jpeg_75"):
             values[f"{model}.{name}.roc_auc"] = sets[name]["roc_auc"]
     return values
 
@@ -170,7 +190,14 @@ def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics(pi
     ran = pipeline.run("dvc", "exp", "run", "-S", "train.custom.width=16").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
     # the custom attributor shares train.custom: it retrains too
-    assert stages == {"train@custom", "train_attribution@custom", "evaluate_attribution", "evaluate", "report"}, ran
+    assert stages == {
+        "train@custom",
+        "train_attribution@custom",
+        "evaluate_attribution",
+        "evaluate",
+        "saliency",
+        "report",
+    }, ran
 
     shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
     rows = [shown[0], shown[1], *(rev for exp in shown[1]["experiments"] for rev in exp["revs"])]

@@ -26,15 +26,16 @@ from gandct.fileio import read_csv
 from gandct.images import ImageError, load_rgb, save_png
 from gandct.params import load_params
 from gandct.saliency import high_frequency_share, quadrant_shares
-from gandct.stages import evaluate, evaluate_attribution, features, report, train, train_attribution
+from gandct.stages import evaluate, evaluate_attribution, features, report, saliency, train, train_attribution
 
 COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
 COUNTS = {"train": 40, "val": 12, "test": 12}
 MODELS = ["paper", "linear"]
 SEEDS = [0, 1]
 SCORED_SETS = [*paths.TEST_SETS, "jpeg_75", "noise_5"]  # the sets whose images are scored
-SETS = [*SCORED_SETS, "unseen_mean"]  # and the mean over the unseen generators
-UNSEEN = [s for s in paths.TEST_SETS if s != "test"]  # train.fakes: [progan]
+SETS = [*SCORED_SETS, "unseen_mean", "third_party_mean"]  # and the means over the unseen and third-party generators
+UNSEEN = [s for s in paths.TEST_SETS if s != "test" and s not in paths.THIRD_PARTY_SETS]  # train.fakes: [progan]
+MEAN_SETS = {"unseen_mean": UNSEEN, "third_party_mean": list(paths.THIRD_PARTY_SETS)}
 
 
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
@@ -70,7 +71,9 @@ def project(tmp_path_factory: pytest.TempPathFactory):
                 save_png(root / path, image)
             manifest.append({"path": real, "label": "real", "split": split, "group": real, "generator": ""})
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
-            for family in paths.AUTOGAN_GENERATORS:  # the real's stem, as the autogan stage names its twin
+            # The real's stem, as the autogan and third_party stages name its twin (third-party: test only).
+            twins = paths.AUTOGAN_GENERATORS + (paths.THIRD_PARTY_GENERATORS if split == "test" else ())
+            for family in twins:
                 twin = f"generated/{family}/{split}/{split}_{index}.png"
                 (root / twin).parent.mkdir(parents=True, exist_ok=True)
                 save_png(root / twin, gan_like(rng, 32))
@@ -82,7 +85,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
             save_png(root / fake, gan_like(rng, 32))
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "dcgan"})
     write_listing(root / "data/interim/manifest.csv", manifest)
-    for generator in paths.GENERATORS:
+    for generator in (*paths.GENERATORS, *paths.THIRD_PARTY_GENERATORS):
         write_listing(root / paths.generated_listing(generator), [r for r in generated if r["generator"] == generator])
 
     previous = Path.cwd()
@@ -96,6 +99,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
         train_attribution.train_attributor("linear", loaded)
         evaluate.main([])
         evaluate_attribution.main([])
+        saliency.main([])
         report.main([])
         yield root
     finally:
@@ -116,7 +120,7 @@ def test_metrics_cover_every_model_seed_and_test_set(inside):
         seeds = SEEDS[:1] if name == "linear" else SEEDS
         assert result["seeds"] == seeds and list(result["sets"]) == SETS
         for test_set, figures in result["sets"].items():
-            assert figures["images"] == 2 * COUNTS["test"] * (len(UNSEEN) if test_set == "unseen_mean" else 1)
+            assert figures["images"] == 2 * COUNTS["test"] * len(MEAN_SETS.get(test_set, [test_set]))
             summary = figures["seeds"]
             for metric in (
                 "accuracy",
@@ -205,8 +209,10 @@ def test_the_dvc_metrics_are_the_headline_numbers_only(inside):
                 metric: detail["detectors"][name]["sets"]["test"]["seeds"][metric]["mean"]
                 for metric in ("accuracy", "roc_auc")
             },
-            "unseen_mean": {"roc_auc": detail["detectors"][name]["sets"]["unseen_mean"]["seeds"]["roc_auc"]["mean"]},
-            "jpeg_75": {"roc_auc": detail["detectors"][name]["sets"]["jpeg_75"]["seeds"]["roc_auc"]["mean"]},
+            **{
+                test_set: {"roc_auc": detail["detectors"][name]["sets"][test_set]["seeds"]["roc_auc"]["mean"]}
+                for test_set in ("unseen_mean", "third_party_mean", "jpeg_75")
+            },
         }
 
 
@@ -303,8 +309,9 @@ def test_the_report_opens_with_its_answer_in_the_tables_own_numbers(inside):
     perturbed = table_cells(text.split("\n## Detectors\n")[1].split("ROC AUC:\n\n", 1)[1], "| model (seeds) |")
     assert set(summary) == set(by_generator) == set(perturbed) == {"paper (2)", "linear (1)"}
     for row, cells in summary.items():
-        assert set(cells) == {"unseen mean", "jpeg_75"}
-        assert cells["unseen mean"] == by_generator[row]["unseen mean"], (row, cells, by_generator[row])
+        assert set(cells) == {"unseen mean", "third-party mean", "jpeg_75"}
+        for mean in ("unseen mean", "third-party mean"):
+            assert cells[mean] == by_generator[row][mean], (row, cells, by_generator[row])
         assert cells["jpeg_75"] == perturbed[row]["jpeg_75"], (row, cells, perturbed[row])
     shares = json.loads((inside / "reports/saliency.json").read_text())
     corner = "yes" if all(share["vanilla"] > 0.25 for share in shares.values()) else "no"
@@ -324,8 +331,8 @@ def test_linear_saliency_is_its_weight_map(inside):
     model = detector.model
     maps = saliency_maps(model, detector.inputs(np.load(paths.features_file("test", "pixels.npy"))[:3]))
     weights = np.abs(model.get_layer("seed_0").get_layer("logit").get_weights()[0].reshape(32, 32))
-    for saliency in maps:
-        np.testing.assert_allclose(saliency, weights, rtol=1e-5)
+    for one_map in maps:
+        np.testing.assert_allclose(one_map, weights, rtol=1e-5)
 
 
 def test_smoothgrad_noise_comes_from_the_seed(inside):
@@ -547,9 +554,10 @@ def test_exploration_notebook_runs_on_the_pipeline_outputs(inside):
 
 def test_each_seed_gets_the_per_generator_figures_of_its_own_scores(inside):
     """Real-only and fake-only accuracy at the val threshold, oracle accuracy and PD@5%, recomputed from the
-    published scores and thresholds; the unseen mean is the mean of each seed's figure over the unseen sets."""
+    published scores and thresholds; the calibration error from its own bins; the unseen and third-party means
+    are the means of each seed's figure over their sets."""
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
-    assert detail["unseen_sets"] == UNSEEN
+    assert detail["unseen_sets"] == UNSEEN and detail["third_party_sets"] == list(paths.THIRD_PARTY_SETS)
     paper = detail["detectors"]["paper"]
     for test_set in paths.TEST_SETS:
         rows = read_csv(inside / paths.EVALUATION_SCORES / f"{test_set}.csv")
@@ -565,16 +573,22 @@ def test_each_seed_gets_the_per_generator_figures_of_its_own_scores(inside):
                 "fake_accuracy_at_val_threshold": np.mean(called[labels == 1]),
                 "oracle_accuracy": max(np.mean((p_fake >= c) == labels) for c in cuts),
                 "detection_at_5_percent_false_alarms": np.mean(fakes > cut),
+                "calibration_error": sum(
+                    abs(p_fake[in_bin].mean() - labels[in_bin].mean()) * in_bin.mean()
+                    for edge in range(15)
+                    if (in_bin := (np.minimum(p_fake * 15, 14.999).astype(int) == edge)).any()
+                ),
             }
             summary = paper["sets"][test_set]["seeds"]
             for metric, value in expected.items():
                 assert summary[metric]["seeds"][str(seed)] == pytest.approx(value, abs=1e-6), (test_set, metric)
-    for seed in SEEDS:
-        for metric in ("roc_auc", "oracle_accuracy", "fake_accuracy_at_val_threshold"):
-            per_set = [paper["sets"][s]["seeds"][metric]["seeds"][str(seed)] for s in UNSEEN]
-            got = paper["sets"]["unseen_mean"]["seeds"][metric]["seeds"][str(seed)]
-            assert got == pytest.approx(np.mean(per_set), abs=1e-6)
-    assert paper["sets"]["unseen_mean"]["sets"] == UNSEEN
+    for mean, members in MEAN_SETS.items():
+        for seed in SEEDS:
+            for metric in ("roc_auc", "oracle_accuracy", "fake_accuracy_at_val_threshold", "calibration_error"):
+                per_set = [paper["sets"][s]["seeds"][metric]["seeds"][str(seed)] for s in members]
+                got = paper["sets"][mean]["seeds"][metric]["seeds"][str(seed)]
+                assert got == pytest.approx(np.mean(per_set), abs=1e-6)
+        assert paper["sets"][mean]["sets"] == members
 
 
 def test_the_report_has_the_generator_tables_and_the_whole_quality_table(inside):
@@ -587,11 +601,15 @@ def test_the_report_has_the_generator_tables_and_the_whole_quality_table(inside)
             "ProGAN (seen)",
             "DCGAN",
             *(f"{family} twins" for family in paths.AUTOGAN_FAMILIES),
+            "SRGAN (3rd party)",
+            "SRResNet, MSE (3rd party)",
+            "CycleGAN (3rd party)",
             "unseen mean",
+            "third-party mean",
         ]
         for name, result in detail["detectors"].items():
             row = table[f"{name} ({len(result['seeds'])})"]
-            for test_set, cell in zip([*paths.TEST_SETS, "unseen_mean"], row.values(), strict=True):
+            for test_set, cell in zip([*paths.TEST_SETS, *MEAN_SETS], row.values(), strict=True):
                 assert cell == report_markdown.spread(result["sets"][test_set]["seeds"][key]), (key, name, test_set)
     assert "No quality measured (`reports/augment/quality.json` missing)." in text  # no quality stage here
     twins = text.split("shows where that decoder acts", 1)[1]

@@ -43,7 +43,11 @@ COMMANDS = {
         "gandct.stages.evaluate_attribution",
         "score every attributor on the test images of every source: accuracy, per source, confusion matrices",
     ),
-    "report": ("gandct.stages.report", "write figures, saliency numbers and reports/report.md"),
+    "saliency": (
+        "gandct.stages.saliency",
+        "measure where the DCT detectors look against where the classes differ; draw the saliency figures",
+    ),
+    "report": ("gandct.stages.report", "write reports/report.md and its figures from the other stages' numbers"),
     "predict": (
         "gandct.commands.predict",
         "score image files or folders with a trained detector (or name their source with an attributor)",

@@ -13,6 +13,7 @@ import numpy as np
 
 from gandct import paths
 from gandct.comparison import BootstrapInterval, describe, verdict
+from gandct.twins import TWIN_SETS
 
 GENERATOR_TITLES = (
     {"progan": "ProGAN", "dcgan": "DCGAN"}
@@ -24,12 +25,6 @@ SET_TITLES = {test_set: GENERATOR_TITLES[gan] for test_set, gan in paths.SPLIT_G
     paths.THIRD_PARTY_MEAN: "third-party mean",
 }
 MEANS = (paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN)  # evaluate's means over groups of test sets
-# Each auto-encoder family's test set, and the family: {"test_autogan_nearest": "nearest", ...}
-TWIN_SETS = {
-    test_set: gan.removeprefix("autogan_")
-    for test_set, gan in paths.SPLIT_GENERATOR.items()
-    if gan in paths.AUTOGAN_GENERATORS
-}
 METRIC_TITLES = {"accuracy": "accuracy at the val threshold", "roc_auc": "ROC AUC"}
 # The table of Wang et al. 2020 per test generator: (metric key, what it is)
 GENERATOR_METRICS = (

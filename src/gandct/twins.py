@@ -8,6 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from gandct import paths
+
+# Each auto-encoder family's test set, and the family: {"test_autogan_nearest": "nearest", ...}
+TWIN_SETS = {
+    test_set: gan.removeprefix("autogan_")
+    for test_set, gan in paths.SPLIT_GENERATOR.items()
+    if gan in paths.AUTOGAN_GENERATORS
+}
+
 
 def twin_pairs(rows: list[dict[str, str]]) -> list[tuple[int, int]]:
     """(real row, twin row) of ids rows (label 0 / 1) whose file stems match, in real row order; a stem that
