@@ -1,5 +1,5 @@
-"""The README's Results and docs/results.md quote only numbers that the committed reports/ hold, so a stale figure
-fails here."""
+"""The README's Results, docs/results.md and the model card quote only numbers that the committed reports/ hold, so
+a stale figure fails here."""
 
 from __future__ import annotations
 
@@ -71,3 +71,11 @@ def test_a_stale_or_invented_number_is_caught():
     reported = {0.8437, -0.0512, 2.6849}
     assert missing_numbers("AUC 0.844, custom - paper -0.051, SWD 2.68x", reported) == []
     assert missing_numbers("AUC 0.845, custom - paper +0.051, SWD 2.7x", reported) == ["0.845", "+0.051"]
+
+
+def test_every_number_in_the_model_card_is_in_the_committed_reports():
+    """The shipped detector's card quotes the committed run, which the shipped files are (test_shipped)."""
+    card = (REPO / "docs/model_card.md").read_text()
+    assert len(DECIMAL.findall(card)) >= 30, "the model card should quote the shipped detector's numbers"
+    missing = missing_numbers(card, reported_numbers(REPO / "reports"))
+    assert not missing, f"docs/model_card.md quotes numbers that no file under reports/ holds: {missing}"

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from gandct.errors import GandctError
-from gandct.figures import plot_band_profiles, plot_difference_peaks
 from gandct.frequency_measures import (
     band_centres,
     band_profile,
@@ -28,6 +27,7 @@ from gandct.frequency_measures import (
     where_it_looks,
 )
 from gandct.saliency import saliency_maps
+from gandct.saliency_figures import plot_band_profiles, plot_difference_peaks
 
 SIZE = 32
 BANDS = 8

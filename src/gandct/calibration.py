@@ -1,6 +1,6 @@
 """How far a detector's p_fake can be taken at its word: the reliability of its probabilities on a test set, and
 their expected calibration error (Guo et al. 2017, Sec. 2, with p_fake's own bins, as a binary detector's
-reliability diagram plots it: `figures.plot_reliability`)."""
+reliability diagram plots it: `report_figures.plot_reliability`)."""
 
 from __future__ import annotations
 

@@ -579,6 +579,8 @@ def attribution_section(attribution: dict) -> list[str]:
         f"The largest confusions of the best attributor's seed ensemble ({best}): "
         f"{largest_confusions(models[best]['ensemble']['confusion'], classes)}.",
         figure("attribution_confusion.png", "confusion matrices of the attributors' seed ensembles"),
+        "Each panel is one attributor's seed ensemble; its title gives the ensemble's accuracy, which differs from "
+        "the seed mean in the table above.",
     ]
     return lines
 

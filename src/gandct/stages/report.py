@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gandct import figures, paths
+from gandct import figures, paths, report_figures
 from gandct.cli import run_command
 from gandct.detector_names import SEEDLESS
 from gandct.errors import GandctError
@@ -83,11 +83,11 @@ def spectra_figures() -> dict[str, int]:
         groups |= {kind: kind_maps for kind, kind_maps in by_kind(maps, rows).items() if kind not in groups}
         fakes[test_set] = maps[[row["label"] == "1" for row in rows]].mean(axis=0)
     real = groups["real"].mean(axis=0)
-    figures.plot_mean_spectra(real, fakes["test"], "ProGAN fake", FIGURES / "mean_spectra.png")
-    figures.plot_mean_spectra(real, fakes["test_dcgan"], "DCGAN fake", FIGURES / "mean_spectra_unseen.png")
+    report_figures.plot_mean_spectra(real, fakes["test"], "ProGAN fake", FIGURES / "mean_spectra.png")
+    report_figures.plot_mean_spectra(real, fakes["test_dcgan"], "DCGAN fake", FIGURES / "mean_spectra_unseen.png")
     k = np.arange(real.shape[0])
     profiles = {kind: (maps[:, k, k].mean(axis=0), maps[:, k, k].std(axis=0)) for kind, maps in groups.items()}
-    figures.plot_diagonal_profiles(profiles, FIGURES / "diagonal_profile.png")
+    report_figures.plot_diagonal_profiles(profiles, FIGURES / "diagonal_profile.png")
     return {kind: len(maps) for kind, maps in groups.items()}
 
 
@@ -102,34 +102,44 @@ def sample_grid(params: Params) -> None:
             if kind not in rows:
                 chosen = pick(ids, kind, params.report.examples_per_class, rng)
                 rows[kind] = [load_rgb(ids[i]["path"]) for i in chosen]
-    figures.plot_image_grid(rows, FIGURES / "samples.png", "test images: real photographs and generated fakes")
+    report_figures.plot_image_grid(rows, FIGURES / "samples.png", "test images: real photographs and generated fakes")
 
 
 def seed_spread_figure(detectors: dict[str, dict], metric: str, path: Path) -> None:
-    """Every seed's `metric` and the ensemble's, per test set and detector (`figures.plot_seed_spread`)."""
+    """Every seed's `metric` and the ensemble's, per test set and detector (`report_figures.plot_seed_spread`)."""
     sets = list(next(iter(detectors.values()))["sets"])
     per_seed = {
         set_title(s): {name: list(r["sets"][s]["seeds"][metric]["seeds"].values()) for name, r in detectors.items()}
         for s in sets
     }
     ensemble = {set_title(s): {name: r["sets"][s]["ensemble"][metric] for name, r in detectors.items()} for s in sets}
-    figures.plot_seed_spread(per_seed, ensemble, metric, path)
+    report_figures.plot_seed_spread(per_seed, ensemble, metric, path)
 
 
 def generator_heatmap(detectors: dict[str, dict], unseen: list[str], path: Path) -> None:
     """The seed-mean ROC AUC of every detector on every test generator and the unseen mean, as a heat map."""
     sets = generator_sets(detectors)
     values = np.array([[r["sets"][s]["seeds"]["roc_auc"]["mean"] for s in sets] for r in detectors.values()])
-    figures.plot_generator_heatmap(values, list(detectors), [column_title(s, unseen) for s in sets], path)
+    report_figures.plot_generator_heatmap(values, list(detectors), [column_title(s, unseen) for s in sets], path)
 
 
-def reliability_figure(detectors: dict[str, dict], path: Path) -> None:
+def reliability_figure(detectors: dict[str, dict], unseen: list[str], path: Path) -> None:
     """reliability.png: the reliability diagram of the shipped detector's seed ensemble (report_markdown.CLAIM's
-    first, `custom`) on every test generator's set."""
+    first, `custom`), one panel each for the sets of the generators it trained on, those built here it never
+    saw, and the third-party ones."""
     name = CLAIM[0] if CLAIM[0] in detectors else next(iter(detectors))
     sets = detectors[name]["sets"]
-    by_set = {set_title(s): sets[s]["reliability"] for s in paths.TEST_SETS if s in sets}
-    figures.plot_reliability(by_set, f"{name}, seed ensemble: reliability of p_fake per test set", path)
+    groups = {
+        "trained on": [s for s in paths.TEST_SETS if s not in (*unseen, *paths.THIRD_PARTY_SETS)],
+        "built here, never seen": unseen,
+        "third party, never seen": list(paths.THIRD_PARTY_SETS),
+    }
+    panels = {
+        panel: {set_title(s): sets[s]["reliability"] for s in members if s in sets}
+        for panel, members in groups.items()
+        if any(s in sets for s in members)
+    }
+    report_figures.plot_reliability(panels, f"{name}, seed ensemble: reliability of p_fake", path)
 
 
 def roc_figure(params: Params, detail: dict) -> None:
@@ -139,7 +149,7 @@ def roc_figure(params: Params, detail: dict) -> None:
         points = read_csv(paths.EVALUATION / "roc" / f"{name}.csv")
         fpr, tpr = (np.array([float(p[k]) for p in points]) for k in ("fpr", "tpr"))
         roc[name] = (fpr, tpr, detail["detectors"][name]["sets"]["test"]["ensemble"]["roc_auc"])
-    figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "ProGAN test set, seed ensembles")
+    report_figures.plot_roc_curves(roc, FIGURES / "roc_test.png", "ProGAN test set, seed ensembles")
 
 
 def run_settings(params: Params) -> RunSettings:
@@ -165,11 +175,13 @@ def attribution_figure() -> dict:
         raise GandctError(message + " (dvc repro evaluate_attribution)")
     attribution = json.loads(paths.ATTRIBUTION_DETAIL.read_text())
     matrices = {
-        f"{name}, accuracy {found['ensemble']['accuracy']:.3f}": np.asarray(found["ensemble"]["confusion"])
+        f"{name}, seed ensemble: accuracy {found['ensemble']['accuracy']:.3f}": np.asarray(
+            found["ensemble"]["confusion"]
+        )
         for name, found in attribution["models"].items()
     }
     classes = [short_source(source) for source in attribution["classes"]]
-    figures.plot_confusion_matrices(matrices, classes, paths.ATTRIBUTION_FIGURE)
+    report_figures.plot_confusion_matrices(matrices, classes, paths.ATTRIBUTION_FIGURE)
     return attribution
 
 
@@ -204,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     roc_figure(params, detail)
     seed_spread_figure(detail["detectors"], "roc_auc", FIGURES / "seed_roc_auc.png")
     generator_heatmap(detail["detectors"], detail.get("unseen_sets", []), FIGURES / "generator_roc_auc.png")
-    reliability_figure(detail["detectors"], FIGURES / "reliability.png")
+    reliability_figure(detail["detectors"], detail.get("unseen_sets", []), FIGURES / "reliability.png")
     shares, looks = saliency_measures()
     attribution = attribution_figure()
     quality = json.loads(paths.GAN_QUALITY.read_text()) if paths.GAN_QUALITY.is_file() else None

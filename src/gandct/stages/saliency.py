@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gandct import figures, paths, twin_spectra
+from gandct import paths, saliency_figures, twin_spectra
 from gandct.cli import run_command
 from gandct.datasets import load_split
 from gandct.detector import Detector
@@ -129,11 +129,11 @@ def measure_saliency(params: Params) -> SaliencyMeasures:
     return SaliencyMeasures(shares, looks, set_means, example_maps, differences)
 
 
-def saliency_figures(measures: SaliencyMeasures) -> None:
+def draw_saliency(measures: SaliencyMeasures) -> None:
     """saliency/<model>.png (the examples), saliency/mean.png, and per set of LOOK_SETS bands_<set>.png (saliency
     and class difference per diagonal band) and peaks_<set>.png (the class difference and its peaks)."""
     for name, example in measures.examples.items():
-        figures.plot_saliency_examples(
+        saliency_figures.plot_saliency_examples(
             example.inputs,
             example.vanilla,
             example.smoothgrad,
@@ -142,10 +142,10 @@ def saliency_figures(measures: SaliencyMeasures) -> None:
             FIGURES / "saliency" / f"{name}.png",
         )
     shares = {name: share["vanilla"] for name, share in measures.shares.items()}
-    figures.plot_mean_saliency(measures.set_means["test"], shares, FIGURES / "saliency" / "mean.png")
+    saliency_figures.plot_mean_saliency(measures.set_means["test"], shares, FIGURES / "saliency" / "mean.png")
     for split, by_model in measures.looks.items():
         first = next(iter(by_model.values()))
-        figures.plot_band_profiles(
+        saliency_figures.plot_band_profiles(
             np.array(first["band_centres"]),
             {name: np.array(look["saliency_profile"]) for name, look in by_model.items()},
             np.array(first["difference_profile"]),
@@ -153,7 +153,7 @@ def saliency_figures(measures: SaliencyMeasures) -> None:
             FIGURES / "saliency" / f"bands_{split}.png",
             f"{TITLES[split]}: saliency and class difference per diagonal frequency band",
         )
-        figures.plot_difference_peaks(
+        saliency_figures.plot_difference_peaks(
             measures.differences[split],
             np.array(first["peak_positions"]).reshape(-1, 2),
             FIGURES / "saliency" / f"peaks_{split}.png",
@@ -165,7 +165,7 @@ def twin_figures(params: Params, set_means: dict[str, dict[str, np.ndarray]]) ->
     """twin_pairs_<family>.png: each family's twins beside their photos, and the detectors' mean saliency there."""
     for test_set, family in TWIN_SETS.items():
         examples = twin_spectra.paired_examples(test_set, params.report.examples_per_class, params.seed)
-        figures.plot_twin_pairs(*examples, set_means[test_set], family, FIGURES / f"twin_pairs_{family}.png")
+        saliency_figures.plot_twin_pairs(*examples, set_means[test_set], family, FIGURES / f"twin_pairs_{family}.png")
 
 
 def saliency_numbers(measures: SaliencyMeasures) -> dict[str, dict]:
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     params = load_params()
     measures = measure_saliency(params)
-    saliency_figures(measures)
+    draw_saliency(measures)
     twin_figures(params, measures.set_means)
     write_text(SALIENCY, json.dumps(saliency_numbers(measures), indent=2) + "\n")
     log.info("wrote %s and the saliency figures", SALIENCY)
