@@ -30,6 +30,16 @@ def replicated_verdict(run_verdicts: list[str]) -> str:
     return run_verdicts[0] if len(set(run_verdicts)) == 1 else "not replicated"
 
 
+def shared(runs: list[dict[Key, str]]) -> set[Key]:
+    """The comparisons every run made: a test set added after a replicate ran has no replicate yet."""
+    return set.intersection(*(set(run) for run in runs))
+
+
+def unreplicated_sets(runs: list[dict[Key, str]]) -> list[str]:
+    """The test sets some run compared on and another did not (no replicate of them yet)."""
+    return sorted({key[1] for run in runs for key in run} - {key[1] for key in shared(runs)})
+
+
 def contradictions(runs: list[dict[Key, str]]) -> list[Key]:
-    """The comparisons one run calls "better" and another "worse"."""
-    return sorted(key for key in runs[0] if {"better", "worse"} <= {run[key] for run in runs})
+    """The comparisons every run made, of which one run calls "better" and another "worse"."""
+    return sorted(key for key in shared(runs) if {"better", "worse"} <= {run[key] for run in runs})

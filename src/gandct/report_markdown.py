@@ -407,9 +407,9 @@ def summary(detail: dict, shares: dict, quality: dict | None) -> list[str]:
     if pair in comparisons:
         rows.append(f"| {pair} | " + " | ".join(interval_cell(comparisons[pair][s]["roc_auc"]) for s in sets) + " |")
     return [
-        "**Question.** Do detectors trained on one GAN's DCT spectra catch fakes of generators they never saw and "
-        f"fakes re-encoded as JPEG, and does `{CLAIM[0]}` beat the CNN of Frank et al. 2020 (`{CLAIM[1]}`)? "
-        + quality_line(quality),
+        "**Question.** Do detectors trained on one GAN's DCT spectra catch fakes of generators they never saw, above "
+        "all generators someone else trained, and fakes re-encoded as JPEG, and does "
+        f"`{CLAIM[0]}` beat the CNN of Frank et al. 2020 (`{CLAIM[1]}`)? " + quality_line(quality),
         "\n".join(rows),
         "Seed mean ± standard deviation (seeds in brackets); unseen mean: over the generators built here that no "
         f"detector trained on ({', '.join(set_title(s) for s in detail.get('unseen_sets', []))}); third-party mean: "
