@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from gandct import paths
-from gandct.gan.layers import depth_to_space_kernel
+from gandct.gan.layers import pixel_shuffle
 from gandct.gan.trainer import (
     Checkpoint,
     Phase,
@@ -104,16 +104,7 @@ def upsample(x: object, width: int, family: str, seeds: Iterator[int], name: str
         x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", kernel_initializer=init, name=name)(x)
         return keras.layers.LeakyReLU(LEAK, name=f"{name}_act")(x)
     x = _conv(x, 4 * width, 3, 1, seeds, f"{name}_conv")
-    shuffle = keras.layers.Conv2DTranspose(
-        width,
-        2,
-        strides=2,
-        use_bias=False,
-        trainable=False,
-        kernel_initializer=keras.initializers.Constant(depth_to_space_kernel(width)),
-        name=name,
-    )
-    return shuffle(x)
+    return pixel_shuffle(x, width, name)
 
 
 def build_autoencoder(config: AutoGANConfig) -> keras.Model:

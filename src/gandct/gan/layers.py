@@ -164,3 +164,18 @@ def depth_to_space_kernel(width: int) -> np.ndarray:
         for b in range(2):
             kernel[a, b, np.arange(width), (2 * a + b) * width + np.arange(width)] = 1.0
     return kernel
+
+
+def pixel_shuffle(x: keras.KerasTensor, width: int, name: str) -> keras.KerasTensor:
+    """Depth-to-space by 2 of a (..., 4 * width)-channel tensor: a fixed, bias-free transposed convolution with
+    `depth_to_space_kernel`, so the model needs no Lambda and no custom layer."""
+    shuffle = keras.layers.Conv2DTranspose(
+        width,
+        2,
+        strides=2,
+        use_bias=False,
+        trainable=False,
+        kernel_initializer=keras.initializers.Constant(depth_to_space_kernel(width)),
+        name=name,
+    )
+    return shuffle(x)

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from gandct.errors import GandctError
-from gandct.gan.layers import depth_to_space_kernel
+from gandct.gan.layers import pixel_shuffle
 from gandct.installed import package_file
 
 # Ledig et al. 2017, "Photo-Realistic Single Image Super-Resolution Using a GAN", Fig. 4; krasserm/super-resolution
@@ -63,24 +63,10 @@ def _residual_block(x: object, name: str) -> object:
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
-def _pixel_shuffle(x: object, width: int, name: str) -> object:
-    """Depth-to-space by 2 of a (.., 4 * width)-channel tensor, as a fixed, bias-free transposed convolution."""
-    shuffle = keras.layers.Conv2DTranspose(
-        width,
-        2,
-        strides=2,
-        use_bias=False,
-        trainable=False,
-        kernel_initializer=keras.initializers.Constant(depth_to_space_kernel(width)),
-        name=name,
-    )
-    return shuffle(x)
-
-
 def _upsample_block(x: object, name: str) -> object:
     """x2 sub-pixel up-sampling: conv to 4x the channels, pixel shuffle, PReLU."""
     x = _conv(x, 4 * FILTERS, 3, f"{name}_conv")
-    x = _pixel_shuffle(x, FILTERS, f"{name}_shuffle")
+    x = pixel_shuffle(x, FILTERS, f"{name}_shuffle")
     return _prelu(x, f"{name}_prelu")
 
 
