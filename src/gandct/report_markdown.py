@@ -75,6 +75,11 @@ class RunSettings:
     first_look: bool  # augment.first_look: the GANs trained with first-look budgets
 
 
+def rule(columns: int) -> str:
+    """The line under a Markdown table's header: |---|---|... for `columns` columns."""
+    return "|---" * columns + "|"
+
+
 def spread(summary: dict) -> str:
     """ "0.981 ± 0.004" (mean ± std over seeds), or the mean alone with one seed; "n/a" where undefined."""
     if summary["mean"] is None:
@@ -112,7 +117,7 @@ def column_title(test_set: str, unseen: list[str]) -> str:
 def metrics_table(detectors: dict[str, dict], key: str, sets: list[str], unseen: list[str] = ()) -> str:
     """A Markdown table: one row per model, one column per test set, mean ± std over seeds of `key`."""
     header = "| model (seeds) | " + " | ".join(column_title(s, unseen) for s in sets) + " |"
-    lines = [header, "|---" * (len(sets) + 1) + "|"]
+    lines = [header, rule(len(sets) + 1)]
     for name, result in detectors.items():
         cells = [spread(result["sets"][s]["seeds"][key]) for s in sets]
         lines.append(f"| {name} ({len(result['seeds'])}) | " + " | ".join(cells) + " |")
@@ -121,7 +126,7 @@ def metrics_table(detectors: dict[str, dict], key: str, sets: list[str], unseen:
 
 def ensemble_table(detectors: dict[str, dict], key: str, sets: list[str]) -> str:
     """A Markdown table: one row per model, one column per test set, `key` of its seed ensemble."""
-    lines = ["| model (seeds) | " + " | ".join(set_title(s) for s in sets) + " |", "|---" * (len(sets) + 1) + "|"]
+    lines = ["| model (seeds) | " + " | ".join(set_title(s) for s in sets) + " |", rule(len(sets) + 1)]
     for name, result in detectors.items():
         cells = ["n/a" if (value := result["sets"][s]["ensemble"][key]) is None else f"{value:.3f}" for s in sets]
         lines.append(f"| {name} ({len(result['seeds'])}) | " + " | ".join(cells) + " |")
@@ -145,7 +150,7 @@ def intervals_table(comparisons: dict[str, dict], sets: list[str]) -> str:
     """A Markdown table: one row per comparison and metric, one column per test set of `sets`."""
     if not comparisons:
         return "No compared pair of detectors was trained."
-    lines = ["| difference | " + " | ".join(set_title(s) for s in sets) + " |", "|---" * (len(sets) + 1) + "|"]
+    lines = ["| difference | " + " | ".join(set_title(s) for s in sets) + " |", rule(len(sets) + 1)]
     for pair, by_set in comparisons.items():
         for metric in next(iter(by_set.values())):
             cells = [interval_cell(by_set[s][metric]) for s in sets]
@@ -155,7 +160,7 @@ def intervals_table(comparisons: dict[str, dict], sets: list[str]) -> str:
 
 def saliency_table(shares: dict[str, dict[str, float]]) -> str:
     """A Markdown table of the high-frequency saliency shares, one row per model."""
-    lines = ["| model | vanilla | vanilla, reals | vanilla, fakes | SmoothGrad |", "|---|---|---|---|---|"]
+    lines = ["| model | vanilla | vanilla, reals | vanilla, fakes | SmoothGrad |", rule(5)]
     lines += [
         "| " + " | ".join([name] + [f"{s[key]:.3f}" for key in SHARE_COLUMNS]) + " |" for name, s in shares.items()
     ]
@@ -175,7 +180,7 @@ def look_table(looks: dict[str, dict[str, dict]]) -> str:
     lines = [
         "| set | model | Spearman rho with \\|fake - real\\| [95%] | mean diagonal frequency: saliency, "
         "\\|fake - real\\| (uniform 0.50) | saliency on the difference's peaks (uniform share, ratio) |",
-        "|---|---|---|---|---|",
+        rule(5),
     ]
     for split, by_model in looks.items():
         for name, look in by_model.items():
@@ -314,7 +319,7 @@ def quality_table(quality: dict | None) -> str:
         return "No quality measured (`reports/augment/quality.json` missing)."
     lines = [
         "| generator | SWD x 1e3, average over levels | SWD / floor | twin PSNR, median (p10, p90) dB |",
-        "|---|---|---|---|",
+        rule(4),
     ]
     for name, found in quality.items():
         if not isinstance(found, dict):
@@ -396,7 +401,7 @@ def summary(detail: dict, shares: dict, quality: dict | None) -> list[str]:
     detectors, comparisons = detail["detectors"], detail["comparisons"]
     sets = [s for s in SUMMARY_SETS if s in next(iter(detectors.values()))["sets"]]
     header = "| ROC AUC | " + " | ".join(set_title(s) for s in sets) + " |"
-    rows = [header, "|---" * (len(sets) + 1) + "|"]
+    rows = [header, rule(len(sets) + 1)]
     for name, result in detectors.items():
         rows.append(
             f"| {name} ({len(result['seeds'])}) | "
@@ -556,7 +561,7 @@ def attribution_section(attribution: dict) -> list[str]:
     """## Source attribution: each attributor's accuracy overall and per source, custom - paper, the confusions."""
     classes, models = attribution["classes"], attribution["models"]
     per_source = " | ".join(short_source(source) for source in classes)
-    rows = [f"| model (seeds) | accuracy, 95% CI | {per_source} |", "|---" * (len(classes) + 2) + "|"]
+    rows = [f"| model (seeds) | accuracy, 95% CI | {per_source} |", rule(len(classes) + 2)]
     for name, found in models.items():
         accuracy = found["accuracy"]
         cells = " | ".join(f"{found['per_source'][source]['mean']:.3f}" for source in classes)
