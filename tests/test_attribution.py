@@ -122,7 +122,8 @@ def test_predict_with_an_attributor_writes_the_likeliest_source_and_every_probab
     (tmp_path / "images" / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "sources.csv"
     with pytest.raises(SystemExit) as exit_status:
-        cli_main(["predict", "images", "--model", str(paths.attributor_model("paper")), "--out", str(out)])
+        model = str(paths.attributor_model("paper"))
+        cli_main(["predict", "images", "--model", model, "--out", str(out), "--view", "trained"])
     assert exit_status.value.code == 0
     rows = read_csv(out)
     assert list(rows[0]) == ["path", "view", "tiles", "source", *(f"p_{s}" for s in paths.SOURCES), "error"]

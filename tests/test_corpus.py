@@ -193,7 +193,7 @@ def test_predict_and_heatmap_give_each_entry_a_row_or_a_skip_message(corpus, det
     }
     assert {name for name, row in rows.items() if row["error"]} == unusable
     assert rows["real/bomb.png"]["error"].startswith("image too large: 20000x20000")
-    assert rows["real/tiny.png"]["error"].startswith("16x16 is smaller than features.image_size=32")
+    assert rows["real/tiny.png"]["error"].startswith("16x16 is smaller than one 32x32 tile")
     # the EXIF orientation is applied before scoring too: the turned copy scores as its upright twin
     assert rows["real/upright_stored_turned.png"]["p_fake"] == rows["real/upright.png"]["p_fake"]
 

@@ -363,13 +363,14 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     fakes = [("progan", split) for split in ["train"] * 6 + ["val", "val", "test", "test"]] + [
         ("dcgan", split) for split in ("train", "val", "test", "test")
     ]
+    fakes += [(generator, "test") for generator in paths.THIRD_PARTY_GENERATORS]  # test-only
     twins = [(family, split) for family in paths.AUTOGAN_GENERATORS for split in ("train", "val", "test")]
     for index, (generator, split) in enumerate([*fakes, *twins]):
         path = f"data/interim/generated/{generator}/{split}/{index:02d}.png"
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         save_png(root / path, gan_like(rng, 32))
         rows.append({"path": path, "label": "fake", "split": split, "group": "", "generator": generator, "sha256": ""})
-    for generator in paths.GENERATORS:
+    for generator in (*paths.GENERATORS, *paths.THIRD_PARTY_GENERATORS):
         write_listing(root / paths.generated_listing(generator), [row for row in rows if row["generator"] == generator])
 
     # --single-item: the generated fakes above stand in for the GAN stages, which must not run here.

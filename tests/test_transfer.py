@@ -22,8 +22,13 @@ SEEDS = 3
 
 def write_run(root: Path, name: str, fakes: list[str], quality: dict[str, float]) -> None:
     """A run folder as the documented commands leave it; `quality` maps detector -> how far its fakes' scores
-    sit above the reals' (0: chance)."""
-    unseen = [test_set for test_set, gan in paths.SPLIT_GENERATOR.items() if gan not in fakes]
+    sit above the reals' (0: chance). Like the committed runs, made before the third-party sets, it holds the
+    scores of the generators built here only; the tables leave out the sets no run holds."""
+    unseen = [
+        test_set
+        for test_set, gan in paths.SPLIT_GENERATOR.items()
+        if gan not in fakes and test_set not in paths.THIRD_PARTY_SETS
+    ]
     folder = root / name
     (folder / "scores").mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps({"train_fakes": fakes, "unseen_sets": unseen}))
