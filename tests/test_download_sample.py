@@ -33,6 +33,18 @@ def test_every_bundled_photo_is_installed_and_a_real_photo():
         assert photo.std() > 10  # a photograph, not a flat test card
 
 
+def test_a_bundled_photo_loads_without_its_colour_profile_and_silently(capfd):
+    inside = "data/page.png"  # its iCCP chunk is malformed: libpng warns on every read
+    data = (resources.files("skimage") / inside).read_bytes()
+    assert b"iCCP" in data and b"iCCP" not in photos.without_colour_profile(data)
+    capfd.readouterr()
+    photo = photos.load_photo(photos.origin("skimage", inside))
+    assert capfd.readouterr().err == ""
+    with_profile = load_rgb(resources.files("skimage") / inside)
+    np.testing.assert_array_equal(photo, with_profile)  # the decoder ignores the profile: same pixels
+    assert "iCCP" in capfd.readouterr().err  # the warning it keeps off the terminal
+
+
 def test_sample_is_deterministic_and_grouped_by_photo(tmp_path):
     download.build_sample(sample_params(), seed=7, dest=tmp_path / "a")
     download.build_sample(sample_params(), seed=7, dest=tmp_path / "b")

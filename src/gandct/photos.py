@@ -4,12 +4,15 @@ the same patch from its output, so the network sees the photo's real context."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from gandct.images import load_rgb
+from gandct.images import decode_rgb
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # (group, package, file inside the package): real photographs shipped in the wheels of our dependencies.
 # The motorcycle stereo pair shows one scene, so both views form one group and never straddle splits.
@@ -45,7 +48,21 @@ def origin(package: str, inside: str) -> str:
 def load_photo(photo_origin: str) -> np.ndarray:
     """The bundled photo that files.csv's `origin` names, as 8-bit RGB (H, W, 3)."""
     package, inside = photo_origin.split("/", 1)
-    return load_rgb(resources.files(package) / inside)
+    data = (resources.files(package) / inside).read_bytes()
+    return decode_rgb(without_colour_profile(data) if data.startswith(PNG_SIGNATURE) else data)
+
+
+def without_colour_profile(png: bytes) -> bytes:
+    """The PNG less its iCCP chunks. The decoder ignores colour profiles, so the pixels are the same; but libpng
+    prints a warning for `page.png`'s malformed one on every read, straight to the terminal."""
+    kept, offset = [png[: len(PNG_SIGNATURE)]], len(PNG_SIGNATURE)
+    while offset < len(png):
+        (length,) = struct.unpack(">I", png[offset : offset + 4])
+        end = offset + 12 + length  # length, type, data, CRC
+        if png[offset + 4 : offset + 8] != b"iCCP":
+            kept.append(png[offset:end])
+        offset = end
+    return b"".join(kept)
 
 
 @dataclass(frozen=True)
