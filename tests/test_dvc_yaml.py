@@ -46,7 +46,8 @@ SRC = REPO / "src"
 # Modules that cannot change any output: a stage lists none of them, and the test does not follow their imports.
 EXEMPT = {
     "src/gandct/__init__.py": "package docstring and lazy re-exports for library users; no stage uses them",
-    "src/gandct/cli.py": "picks the stage module and turns its errors into an exit status",
+    "src/gandct/cli.py": "picks the stage module by name; no stage imports it",
+    "src/gandct/entry.py": "runs a stage's main and turns its errors into an exit status",
     "src/gandct/errors.py": "exception types; their messages are not outputs",
     "src/gandct/logs.py": "logging set-up; log lines are not outputs",
     "src/gandct/params.py": (

@@ -7,11 +7,10 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
 from types import ModuleType
 from typing import NoReturn
 
-from gandct.errors import GandctError
+from gandct.entry import run_command
 
 # sub-command -> (module, one-line help). Modules are imported on use so that `gandct download`
 # does not pay for importing TensorFlow.
@@ -110,16 +109,6 @@ def import_quietly(module_name: str) -> ModuleType:
             held.seek(0)
             sys.stderr.write(without_start_up_notices(held.read().decode(errors="replace")))
             sys.stderr.flush()
-
-
-def run_command(name: str, stage_main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> NoReturn:
-    """Run a stage's main(); a GandctError becomes one line on stderr and exit status 1."""
-    try:
-        stage_main(argv)
-    except GandctError as err:
-        sys.stderr.write(f"gandct {name}: error: {err}\n")
-        sys.exit(1)
-    sys.exit(0)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gandct import paths
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.errors import GandctError
 
 METRIC_FILES = (paths.METRICS.as_posix(), paths.GAN_QUALITY.as_posix())

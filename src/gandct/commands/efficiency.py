@@ -17,10 +17,10 @@ import logging
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
 from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import load_split
 from gandct.dct import DctStats, cached_inputs
+from gandct.entry import run_command
 from gandct.figures import plot_data_efficiency
 from gandct.fileio import write_text
 from gandct.fitting import SCORE_BATCH, fit

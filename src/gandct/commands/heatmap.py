@@ -16,8 +16,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from gandct.cli import run_command
 from gandct.dct import DctStats, dct_heatmap, fit_image
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.figures import plot_image_and_heatmap
 from gandct.fileio import expand_paths, output_problem

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import vl_convert
 
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.fileio import atomic_path
 
 TEMPLATE = Path(".dvc/plots_offline.html")  # `.dvc/config` plots.html_template, relative to .dvc/

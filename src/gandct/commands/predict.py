@@ -33,9 +33,9 @@ from typing import TextIO
 import numpy as np
 from scipy import special
 
-from gandct.cli import run_command
 from gandct.dct import fit_image
 from gandct.detector import SHIPPED, Detector, model_file
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_path, expand_paths, output_problem
 from gandct.images import ImageError, load_rgb

@@ -20,8 +20,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from gandct import paths
-from gandct.cli import run_command
 from gandct.comparison import describe, paired_bootstrap, paired_bootstrap_sets
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
 

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, write_csv
 from gandct.gan import fakes

@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.gan import fakes
 from gandct.gan.dcgan import DCGANConfig, DCGANTrainer
 from gandct.gan.figures import save_loss_figure

@@ -24,7 +24,7 @@ import numpy as np
 import requests
 
 from gandct import paths, photos
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, walk_files, write_csv
 from gandct.images import save_png

@@ -33,7 +33,6 @@ from sklearn import metrics
 
 from gandct import paths
 from gandct.calibration import expected_calibration_error, reliability
-from gandct.cli import run_command
 from gandct.comparison import (
     BOOTSTRAP_METRICS,
     BootstrapInterval,
@@ -48,6 +47,7 @@ from gandct.datasets import load_split
 from gandct.dct import Preprocessing
 from gandct.detector import Detector
 from gandct.detector_names import PIXELS, trained_seeds
+from gandct.entry import run_command
 from gandct.fileio import read_csv, write_csv, write_text
 from gandct.logs import progress, setup_logging
 from gandct.params import Params, load_params

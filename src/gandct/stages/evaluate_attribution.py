@@ -20,10 +20,10 @@ import logging
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
 from gandct.comparison import DIGITS, BootstrapInterval, bootstrap_image_means
 from gandct.detector import Detector
 from gandct.detector_names import trained_seeds
+from gandct.entry import run_command
 from gandct.fileio import read_csv, write_text
 from gandct.logs import setup_logging
 from gandct.params import Params, load_params

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
 from gandct.dct import DctStats, Moments, Preprocessing, fit_image, log_spectra
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, read_csv, write_csv
 from gandct.images import ImageError, load_rgb

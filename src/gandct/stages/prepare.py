@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_csv
 from gandct.images import ImageError, decode_rgb, read_file

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.fileio import atomic_path
 from gandct.gan import fakes
 from gandct.gan.figures import save_growth_figure, save_loss_figure, save_note_figure

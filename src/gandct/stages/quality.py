@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gandct import paths
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.figures import save_figure
 from gandct.fileio import read_csv, write_text

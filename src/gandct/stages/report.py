@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from gandct import figures, paths, report_figures
-from gandct.cli import run_command
 from gandct.detector_names import SEEDLESS
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_text
 from gandct.images import load_rgb

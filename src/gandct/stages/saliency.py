@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gandct import paths, saliency_figures, twin_spectra
-from gandct.cli import run_command
 from gandct.datasets import load_split
 from gandct.detector import Detector
 from gandct.detector_names import PIXELS
+from gandct.entry import run_command
 from gandct.fileio import read_csv, write_text
 from gandct.frequency_measures import class_difference, unit_mass, where_it_looks
 from gandct.logs import setup_logging

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from gandct import paths, photos
-from gandct.cli import run_command
+from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, read_csv, write_csv
 from gandct.gan import cyclegan, srresnet

@@ -25,11 +25,11 @@ import numpy as np
 from dvclive import Live
 
 from gandct import distribute, paths
-from gandct.cli import run_command
 from gandct.comparison import choose_threshold, detection_metrics
 from gandct.datasets import batches, load_split
 from gandct.dct import DctStats, cached_inputs, input_shape
 from gandct.detector_names import SEEDLESS, trained_seeds
+from gandct.entry import run_command
 from gandct.figures import plot_coefficient_weights, plot_neighbour_points, plot_profile_weights, plot_training_curves
 from gandct.fileio import atomic_dir, atomic_path, write_text
 from gandct.fitting import SCORE_BATCH, fit, kept_epoch

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import keras
 
-from gandct import paths
-from gandct.cli import run_command
+from gandct import distribute, paths
 from gandct.detector_names import ATTRIBUTION_MODELS, trained_seeds
+from gandct.entry import run_command
 from gandct.fileio import atomic_path, write_text
 from gandct.fitting import ATTRIBUTION, fit, kept_epoch
 from gandct.keras_io import save_model
@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     params = load_params()
-    train_attributor(args.model, params)
+    strategy = distribute.strategy(params.train.strategy)  # before any other TensorFlow op (multiworker)
+    with distribute.outputs_of(strategy):  # on a cluster only the chief's outputs stay
+        train_attributor(args.model, params)
     log.info("%s: wrote %s, the seed ensemble", args.model, paths.attributor_model(args.model))
 
 
