@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,8 +37,8 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def start_train(root: Path, tf_config: dict | None) -> subprocess.Popen:
-    """`gandct train paper` in `root`, in a process group of its own (so that it can be killed whole), with
+def start_train(root: Path, tf_config: dict | None, stage: str = "train") -> subprocess.Popen:
+    """`gandct <stage> paper` in `root`, in a process group of its own (so that it can be killed whole), with
     its temporary files in `root`/tmp."""
     env = pipeline_env()
     (root / "tmp").mkdir(exist_ok=True)
@@ -46,7 +47,7 @@ def start_train(root: Path, tf_config: dict | None) -> subprocess.Popen:
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
     return subprocess.Popen(
-        ["gandct", "train", "paper"],
+        ["gandct", stage, "paper"],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -58,10 +59,14 @@ def start_train(root: Path, tf_config: dict | None) -> subprocess.Popen:
 
 def project(root: Path, strategy: str) -> Path:
     write_features(root)
+    for attribution_set, split in paths.ATTRIBUTION_SPLITS.items():  # real (0) and one generator (1) of 7 sources
+        shutil.copytree(root / paths.processed_split(split), root / paths.processed_split(attribution_set))
+    shutil.copyfile(root / paths.DCT_STATS, root / paths.ATTRIBUTION_DCT_STATS)
     write_tiny_params(root, strategy=strategy)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["train"]["paper"] = PAPER
     params["train"]["seeds"] = [0]
+    params["attribute"]["seeds"] = [0]
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root
 
@@ -70,16 +75,14 @@ def val_accuracy(root: Path) -> float:
     return json.loads((root / paths.train_summary("paper")).read_text())["seeds"]["0"]["val_accuracy"]
 
 
-@pytest.mark.timeout(TIMEOUT + 30)
-def test_two_workers_write_one_model_that_matches_one_process(tmp_path):
-    cluster_root = project(tmp_path / "cluster", "multiworker")
-    single_root = project(tmp_path / "single", "default")
+def run_cluster_and_single(cluster_root: Path, single_root: Path, stage: str) -> None:
+    """`gandct <stage> paper` on two workers in `cluster_root` and in one process in `single_root`, together."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = [
-        start_train(cluster_root, {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        start_train(cluster_root, {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}, stage)
         for index in range(2)
     ]
-    processes.append(start_train(single_root, None))
+    processes.append(start_train(single_root, None, stage))
     try:
         outputs = [process.communicate(timeout=TIMEOUT)[0] for process in processes]
     finally:
@@ -89,6 +92,14 @@ def test_two_workers_write_one_model_that_matches_one_process(tmp_path):
                 process.wait()
     for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output
+    assert not any((cluster_root / "tmp").iterdir())  # the other worker deleted its folder
+
+
+@pytest.mark.timeout(2 * TIMEOUT + 30)
+def test_two_workers_write_one_model_that_matches_one_process(tmp_path):
+    cluster_root = project(tmp_path / "cluster", "multiworker")
+    single_root = project(tmp_path / "single", "default")
+    run_cluster_and_single(cluster_root, single_root, "train")
 
     written = sorted(path.name for path in (cluster_root / paths.DETECTORS).iterdir())
     assert written == ["paper", "paper.dct_stats.npz", "paper.keras", "paper.threshold.json"]
@@ -99,7 +110,6 @@ def test_two_workers_write_one_model_that_matches_one_process(tmp_path):
     ]
     model = keras.saving.load_model(cluster_root / paths.detector_model("paper"), safe_mode=True)
     assert model.name == "paper"
-    assert not any((cluster_root / "tmp").iterdir())  # the other worker deleted its folder
     cluster, single = val_accuracy(cluster_root), val_accuracy(single_root)
     assert cluster >= 0.8
     assert abs(cluster - single) <= 0.05, (cluster, single)
@@ -110,6 +120,21 @@ def test_two_workers_write_one_model_that_matches_one_process(tmp_path):
             first_loss(root / paths.train_curves("paper") / "seed_0" / curve) for root in (cluster_root, single_root)
         ]
         np.testing.assert_allclose(*first_epoch, rtol=1e-5)
+
+    # The attributor trains on the cluster too; only the chief writes it, as one process would.
+    run_cluster_and_single(cluster_root, single_root, "train_attribution")
+    for root in (cluster_root, single_root):
+        assert sorted(path.name for path in (root / paths.ATTRIBUTORS).iterdir()) == [
+            "paper",
+            "paper.classes.json",
+            "paper.dct_stats.npz",
+            "paper.keras",
+        ]
+    attributors = [
+        keras.saving.load_model(root / paths.attributor_model("paper"), safe_mode=True)
+        for root in (cluster_root, single_root)
+    ]
+    assert [model.output_shape for model in attributors] == [(None, len(paths.SOURCES))] * 2
 
 
 def first_loss(curve: Path) -> float:
