@@ -59,7 +59,7 @@ QUICK_PARAMS := -S augment.first_look=true \
 	-S quality.images_per_set=300 -S 'train.seeds=[0]' -S 'attribute.seeds=[0]' -S train.paper.epochs=5 -S train.custom.epochs=5 -S train.paper_pixel.epochs=5 \
 	-S report.smoothgrad_images=16 -S report.smooth_samples=5
 
-## quick: the whole pipeline with small budgets as a temporary DVC experiment (workspace untouched; see README)
+## quick: the whole pipeline with small budgets as a temporary DVC experiment (workspace untouched; see docs/usage.md)
 quick: $(INSTALLED)
 	dvc exp run --temp --name quick-$$(date +%Y%m%d-%H%M%S) $(QUICK_PARAMS)
 	$(MAKE) --no-print-directory compare

@@ -54,7 +54,7 @@ def cluster_config() -> dict:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as err:
-        raise GandctError(f"TF_CONFIG is not valid JSON ({err}); see the README's 'Scaling out'") from None
+        raise GandctError(f"TF_CONFIG is not valid JSON ({err}); see docs/scaling.md, 'Scaling out'") from None
     if not isinstance(config, dict) or not isinstance(config.get("cluster", {}), dict):
         raise GandctError('TF_CONFIG must be {"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}')
     return config

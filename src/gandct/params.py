@@ -325,7 +325,7 @@ def _format_error(err: ValidationError, path: Path) -> str:
             detail = f"unknown key; did you mean {'.'.join(map(str, closest))}?"
             explained += any(error["type"] == "missing" and error["loc"] == closest for error in errors)
         else:
-            detail = "unknown key (check the spelling against the README's params table)"
+            detail = "unknown key (check the spelling against docs/params.md)"
     elif first["type"] == "missing":
         detail = "missing key"
     elif isinstance(first.get("input"), dict):  # a whole section failed a cross-key check: the message says which
