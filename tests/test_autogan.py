@@ -17,7 +17,9 @@ from gandct.gan.autogan import (
     reconstruct,
 )
 from gandct.gan.layers import depth_to_space_kernel
+from gandct.images import as_gray, is_gray
 from gandct.params import parse_params
+from gandct.stages.autogan import twin_images
 from gandct.stages.quality import psnr
 from gandct.twins import twin_pairs
 
@@ -154,3 +156,15 @@ def test_twins_pair_with_the_real_of_the_same_stem_and_shared_stems_are_left_out
         {"path": "gen/autogan/test/4567/c.png", "label": "1"},
     ]
     assert twin_pairs(rows) == [(0, 6), (1, 5)]
+
+
+def test_a_gray_photo_gets_a_gray_twin_and_a_colour_photo_keeps_the_decoders_colour():
+    keras.utils.set_random_seed(0)
+    model = build_autoencoder(config("nearest"))  # untrained: its output has chroma everywhere
+    colour = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    gray = as_gray(colour)
+    gray_twin, colour_twin = twin_images(model, [gray, colour], config("nearest").reduction)
+    assert is_gray(gray_twin) and not is_gray(colour_twin)
+    assert gray_twin.shape == colour_twin.shape == (16, 16, 3)
+    alone = twin_images(model, [gray], config("nearest").reduction)[0]  # batched or alone, the same twin
+    np.testing.assert_array_equal(alone, gray_twin)

@@ -11,7 +11,7 @@ from gandct import paths, photos
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_csv
 from gandct.gan import srresnet
-from gandct.images import load_rgb, save_png
+from gandct.images import as_gray, is_gray, load_rgb, save_png
 from gandct.stages import third_party
 from gandct.stages.quality import psnr, twin_psnr
 
@@ -43,8 +43,8 @@ def write_sample_data(root, patches: dict[str, list[photos.Patch]]) -> list[dict
 
 def test_gray_is_three_equal_channels_and_as_gray_keeps_the_luma():
     rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    gray = third_party.as_gray(rgb)
-    assert third_party.is_gray(gray) and not third_party.is_gray(rgb)
+    gray = as_gray(rgb)
+    assert is_gray(gray) and not is_gray(rgb)
     np.testing.assert_array_equal(gray[..., 0], cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
 
 
@@ -82,7 +82,7 @@ def test_super_resolved_fakes_are_aligned_gray_for_a_gray_photo_and_paired_by_qu
     made = third_party.make_fakes(
         third_party.super_resolution("srresnet"), reals, third_party.source_photos(reals, "sample", tmp_path)
     )
-    assert third_party.is_gray(made[0]) and not third_party.is_gray(made[1])
+    assert is_gray(made[0]) and not is_gray(made[1])
     for real, fake, patch in zip(reals, made, [patches[CAMERA][0], patches[CHELSEA][0]], strict=True):
         photo = photos.load_photo(real["group"])
         shifted = photos.Patch(patch.top + 3, patch.left + 3, patch.size, patch.flipped).cut(photo)

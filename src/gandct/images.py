@@ -181,3 +181,13 @@ def view(rgb: np.ndarray, side: int, crop: str, size_key: str = "features.image_
     if short == side:
         return square
     return cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA if short > side else cv2.INTER_CUBIC)
+
+
+def is_gray(rgb: np.ndarray) -> bool:
+    """Whether an RGB image has no chroma (a gray file decodes to three equal channels)."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
+def as_gray(rgb: np.ndarray) -> np.ndarray:
+    """The image's luma (ITU-R BT.601, as OpenCV and the gray features compute it) in all three channels."""
+    return np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)

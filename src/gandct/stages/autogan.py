@@ -31,7 +31,7 @@ from gandct.gan.figures import SAMPLES_SHOWN, save_loss_figure, save_samples_fig
 from gandct.gan.listing import COLUMNS, listing_row
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.stage import GANStage, run_gan_stage
-from gandct.images import ImageError, encode_png, load_rgb
+from gandct.images import ImageError, as_gray, encode_png, is_gray, load_rgb
 from gandct.logs import progress
 from gandct.params import Params
 from gandct.twins import twin_paths
@@ -51,7 +51,9 @@ def read_real(row: dict[str, str]) -> np.ndarray:
 
 
 def twin_images(autoencoder: keras.Model, images: list[np.ndarray], reduction: int) -> list[np.ndarray]:
-    """The uint8 twins of uint8 images (any sizes): same-size images go through the auto-encoder together."""
+    """The uint8 twins of uint8 images (any sizes): same-size images go through the auto-encoder together. A gray
+    photo gets a gray twin (the output's luma): the decoder's slight chroma would otherwise tell the pair apart
+    on colour features, which is not the up-sampling trace the twin is meant to differ by."""
     twins: list[np.ndarray] = [np.empty(0)] * len(images)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
@@ -59,7 +61,7 @@ def twin_images(autoencoder: keras.Model, images: list[np.ndarray], reduction: i
     for indices in by_shape.values():
         batch = to_unit_range(np.stack([images[index] for index in indices]))
         for index, twin in zip(indices, to_uint8(reconstruct(autoencoder, batch, reduction)), strict=True):
-            twins[index] = twin
+            twins[index] = as_gray(twin) if is_gray(images[index]) else twin
     return twins
 
 

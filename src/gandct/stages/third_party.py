@@ -39,7 +39,7 @@ from gandct.fileio import atomic_dir, read_csv, write_csv
 from gandct.gan import cyclegan, srresnet
 from gandct.gan.figures import SAMPLES_SHOWN, save_samples_figure
 from gandct.gan.listing import COLUMNS, listing_row, write_timings
-from gandct.images import ImageError, encode_png, load_rgb
+from gandct.images import ImageError, as_gray, encode_png, is_gray, load_rgb
 from gandct.logs import progress, setup_logging
 from gandct.params import load_params
 from gandct.timing import PhaseTimer
@@ -79,16 +79,6 @@ TITLES = {
     "srresnet": "SRResNet x4, MSE only (shrunk 4x, super-resolved)",
     "cyclegan": "CycleGAN (modern to vintage)",
 }
-
-
-def is_gray(rgb: np.ndarray) -> bool:
-    """Whether an RGB image has no chroma (a gray file decodes to three equal channels)."""
-    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
-
-
-def as_gray(rgb: np.ndarray) -> np.ndarray:
-    """The image's luma (ITU-R BT.601, as OpenCV and the gray features compute it) in all three channels."""
-    return np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
 
 
 def source_photos(reals: list[dict[str, str]], source: str, folder: Path) -> dict[str, list[tuple[int, photos.Patch]]]:
