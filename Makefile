@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help requirements data features train report all quick compare compare-wide plots efficiency test test-fast bench lint format clean
+.PHONY: help requirements data features train report all quick compare compare-wide plots efficiency recipes test test-fast bench lint format clean
 
 ## help: list every target with one line each
 help:
@@ -89,6 +89,13 @@ plots: $(INSTALLED)
 efficiency: $(INSTALLED)
 	dvc repro features test_features
 	gandct efficiency
+
+## recipes: opt-in: custom's training recipes scored on held-out generators' val fakes (reports/recipes/; the leaders 3 seeds)
+recipes: $(INSTALLED)
+	dvc repro progan dcgan autogan
+	gandct recipes --seeds 0 1 2 gray rgb residual_rgb
+	gandct recipes --seeds 0 gray_perturb_one rgb_perturb_one rgb_gray_share residual_rgb_perturb whitened_rgb_perturb_one rgb_twins_perturb
+	gandct recipes --table
 
 # Test files run on TEST_WORKERS processes (pytest-xdist), a whole file on one worker: a file's module fixture
 # (the tiny pipeline's dvc repro) is built once and its end-to-end tests keep their order. Much of a test's time

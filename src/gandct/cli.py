@@ -61,6 +61,10 @@ COMMANDS = {
         "gandct.commands.efficiency",
         "test accuracy and ROC AUC against training images per class (opt-in)",
     ),
+    "recipes": (
+        "gandct.commands.recipes",
+        "choose custom's training recipe on held-out generators' val fakes (opt-in experiment)",
+    ),
     "transfer": (
         "gandct.commands.transfer",
         "leave-one-generator-out: ROC AUC per training source on held-out generators",
