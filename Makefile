@@ -93,8 +93,8 @@ efficiency: $(INSTALLED)
 ## recipes: opt-in: custom's training recipes scored on held-out generators' val fakes (reports/recipes/; the leaders 3 seeds)
 recipes: $(INSTALLED)
 	dvc repro progan dcgan autogan
-	gandct recipes --seeds 0 1 2 gray rgb residual_rgb
-	gandct recipes --seeds 0 gray_perturb_one rgb_perturb_one rgb_gray_share residual_rgb_perturb whitened_rgb_perturb_one rgb_twins_perturb
+	gandct recipes gray rgb residual_rgb --seeds 0 1 2
+	gandct recipes gray_perturb_one rgb_perturb_one rgb_gray_share residual_rgb_perturb whitened_rgb_perturb_one rgb_twins_perturb --seeds 0
 	gandct recipes --table
 
 # Test files run on TEST_WORKERS processes (pytest-xdist), a whole file on one worker: a file's module fixture
