@@ -50,6 +50,9 @@ def test_a_photo_and_its_twin_get_one_perturbation_and_gray_share_turns_images_g
         np.testing.assert_array_equal(epoch_pixels[0], epoch_pixels[1])
     assert any(not np.array_equal(pixels[0], pixels[2]) for pixels in perturbed)  # another photo: its own draws
     np.testing.assert_array_equal(perturbed[3], recipes.epoch_images(each, train, seed=0, epoch=3))  # seeded
+    independent = recipes.Recipe("rgb", perturb="each_downscale", synced=False)
+    apart = [recipes.epoch_images(independent, train, seed=0, epoch=epoch) for epoch in range(6)]
+    assert any(not np.array_equal(pixels[0], pixels[1]) for pixels in apart)  # not synced: a draw each
     grayed = recipes.epoch_images(recipes.Recipe("rgb", gray_share=1.0), train, seed=0, epoch=0)
     assert all(is_gray(image) for image in grayed)
     np.testing.assert_array_equal(grayed[0], as_gray(photo))

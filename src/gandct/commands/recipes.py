@@ -64,9 +64,10 @@ class Recipe:
     view: str = (
         "dct"  # dct | residual (NPR: x minus its 2x nearest up-sampled half) | whitened (minus its radial trend)
     )
-    # None | "each": blur and JPEG each with probability 0.5, a photo and its twin with one draw (Wang et al.
-    # 2020, synced as Rajan et al. 2025) | "one": one of the two with probability 0.5 (train.<model>.perturb's rule)
+    # None | "each": blur and JPEG each with probability 0.5 (Wang et al. 2020) | "each_downscale": also a 2x
+    # downscale with probability 0.5 | "one": one of blur and JPEG with probability 0.5 (train.<model>.perturb's rule)
     perturb: str | None = None
+    synced: bool = True  # "each": a photo and its twins get one draw (Rajan et al. 2025), else every image its own
     twins: bool = False  # also train on the twins of three families (the fourth is the fold's held-out one)
     gray_share: float = 0.0  # each epoch, this share of the train images of both classes is turned gray
 
@@ -81,6 +82,8 @@ RECIPES = {
     "residual_rgb_perturb": Recipe("rgb", view="residual", perturb="each"),
     "whitened_rgb_perturb_one": Recipe("rgb", view="whitened", perturb="one"),
     "rgb_twins_perturb": Recipe("rgb", perturb="each", twins=True),
+    "rgb_twins_perturb_independent": Recipe("rgb", perturb="each", twins=True, synced=False),
+    "rgb_twins_perturb_downscale_independent": Recipe("rgb", perturb="each_downscale", twins=True, synced=False),
 }
 
 
@@ -143,10 +146,13 @@ def epoch_images(recipe: Recipe, train: Images, seed: int, epoch: int) -> np.nda
     pixels = train.pixels
     if recipe.perturb == "one":
         pixels = perturb_randomly(pixels, WANG, PERTURB_SHARE, np.random.default_rng([seed, epoch]))
-    elif recipe.perturb == "each":
+    elif recipe.perturb in ("each", "each_downscale"):
         pixels = pixels.copy()
-        for index, stem in enumerate(train.stems):  # one draw per photo and its twins
-            rng = np.random.default_rng([seed, epoch, zlib.crc32(stem.encode())])
+        for index, stem in enumerate(train.stems):  # synced: one draw per photo and its twins
+            key = zlib.crc32(stem.encode()) if recipe.synced else index
+            rng = np.random.default_rng([seed, epoch, key])
+            if recipe.perturb == "each_downscale" and rng.random() < PERTURB_SHARE:
+                pixels[index] = perturb_image(pixels[index], "downscale", 2, rng)
             if rng.random() < PERTURB_SHARE:
                 pixels[index] = perturb_image(pixels[index], "blur", float(rng.uniform(*WANG["blur"])), rng)
             if rng.random() < PERTURB_SHARE:
