@@ -198,15 +198,16 @@ def a_look(rho: float, low: float, high: float, ratio: float) -> dict:
 @pytest.mark.parametrize(
     ("look", "words"),
     [
-        (a_look(0.09, 0.07, 0.10, 1.05), "follows the class difference weakly, where the classes differ"),
-        (a_look(0.62, 0.55, 0.70, 3.0), "follows the class difference strongly, where the classes differ"),
-        (a_look(-0.35, -0.40, -0.30, 0.5), "moderately, away from where the classes differ"),
+        (a_look(0.09, 0.07, 0.10, 1.05), "its saliency follows the class difference weakly (Spearman rho +0.09"),
+        (a_look(0.62, 0.55, 0.70, 3.0), "its saliency follows the class difference strongly (Spearman rho"),
+        (a_look(-0.35, -0.40, -0.30, 0.5), "its saliency runs against the class difference moderately (Spearman"),
         (a_look(0.20, -0.01, 0.40, 1.0), "not clearly related to where the classes differ (Spearman rho +0.20"),
     ],
 )
 def test_the_saliency_sentence_follows_the_numbers(look, words):
     sentence = report_markdown.look_sentence("test", "paper", look)
     assert sentence.startswith("ProGAN, `paper`: ") and words in sentence
+    assert not ("follows" in sentence and "against" in sentence)  # one direction, never both
     assert "lower than a uniform map's 0.50" in sentence
     chance = {1.05: "about chance", 3.0: "above chance", 0.5: "below chance", 1.0: "about chance"}
     assert chance[look["peaks"]["ratio"]] in sentence

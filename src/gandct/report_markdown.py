@@ -223,8 +223,9 @@ def look_sentence(split: str, name: str, look: dict) -> str:
         # Strength by the usual reading of |rho|: below 0.3 weak, below 0.5 moderate, else strong.
         size = abs(look["spearman"])
         strength = "weakly" if size < 0.3 else "moderately" if size < 0.5 else "strongly"
-        toward = "where the classes differ" if interval[0] > 0 else "away from where the classes differ"
-        where = f"its saliency follows the class difference {strength}, {toward} (Spearman rho {rank_text(look)})"
+        # The sign picks the verb, so the words cannot say "follows" and "away" at once.
+        relation = "follows the class difference" if interval[0] > 0 else "runs against the class difference"
+        where = f"its saliency {relation} {strength} (Spearman rho {rank_text(look)})"
     else:
         where = f"its saliency is not clearly related to where the classes differ (Spearman rho {rank_text(look)})"
     centre, uniform = look["saliency_mean_frequency"], look["uniform_mean_frequency"]
