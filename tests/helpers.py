@@ -181,7 +181,7 @@ def write_tiny_params(root: Path, **train_overrides) -> None:
     params["train"]["xception"].update(epochs=1, batch_size=32)
     params["train"]["custom"].update(width=4, learning_rate=0.005)  # a few epochs must do on 160 images
     params["train"]["seeds"] = [0, 1]
-    params["features"]["image_size"] = SIZE
+    params["features"].update(image_size=SIZE, color="gray")  # as write_features caches them
     params["train"].update(train_overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
