@@ -33,9 +33,9 @@ def named_paths(text: str) -> set[str]:
     found = set()
     for token in backticked(text):
         token = token.split("#")[0].split(":")[0].rstrip("/.,")
-        if token in CHECKED_FILES or (token.startswith(CHECKED_ROOTS) and " " not in token):
-            if not PLACEHOLDER.search(token):
-                found.add(token)
+        repository_path = token in CHECKED_FILES or (token.startswith(CHECKED_ROOTS) and " " not in token)
+        if repository_path and not PLACEHOLDER.search(token):
+            found.add(token)
     return found
 
 
@@ -69,13 +69,12 @@ def test_every_make_target_gandct_command_and_stage_named_exists(doc):
     targets, stages = make_targets(), stage_names()
     problems = []
     for token in backticked(text):
-        words = token.split()
-        if len(words) >= 2 and words[0] == "make" and not words[1].startswith(("-", "$")) and "=" not in words[1]:
-            if words[1] not in targets:
-                problems.append(f"make target {words[1]!r}")
-        if len(words) >= 2 and words[0] == "gandct" and not words[1].startswith(("-", "<")):
-            if words[1].rstrip(":") not in cli.COMMANDS:
-                problems.append(f"gandct command {words[1]!r}")
+        words = [*token.split(), ""]
+        if words[0] == "make" and words[1][:1].isalpha() and "=" not in words[1] and words[1] not in targets:
+            problems.append(f"make target {words[1]!r}")
+        if words[0] == "gandct" and words[1][:1].isalpha() and words[1].rstrip(":") not in cli.COMMANDS:
+            problems.append(f"gandct command {words[1]!r}")
+        words = words[:-1]
         if len(words) >= 3 and words[:2] == ["dvc", "repro"]:
             for stage in words[2:]:
                 if stage.startswith("-") or "<" in stage or stage[0] in ">|&2":  # an option or the shell's
