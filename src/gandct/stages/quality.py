@@ -9,7 +9,8 @@ reference; against it: the other half (the floor), the test reals (other photogr
 fakes, every set of the same size. Each family's twins of the test reals (`generated/autogan_<family>.csv`)
 are compared with their photos pixel by pixel, at the photo's own size. Writes `reports/augment/quality.json`
 (per GAN: SWD x 1e3 per pyramid level, their average, and its ratio to the floor; per family: the median,
-10th and 90th percentile of the twins' PSNR) and `reports/figures/gan_quality.png`.
+10th and 90th percentile of the twins' PSNR), its headline `reports/augment/quality_metrics.json` (the DVC
+metrics: one number per generator) and `reports/figures/gan_quality.png`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 GENERATORS = ("progan", "dcgan")
 FLOOR = "floor"  # the other half of the train reals
 TEST_REALS = "test_reals"
+HEADLINE_SWD, HEADLINE_PSNR = "ratio_to_floor", "psnr_median"  # quality_metrics.json's number per generator
 
 
 def load_set(rows: list[dict[str, str]], side: int, crop: str, name: str) -> np.ndarray:
@@ -183,8 +185,20 @@ def plot_quality(results: dict[str, object], sides: list[int], path: Path) -> No
     save_figure(figure, path)
 
 
+def headline(results: dict) -> dict[str, dict[str, float]]:
+    """The one number per generator that `dvc metrics show` and `gandct compare` show: a GAN's SWD ratio to the
+    floor, a twin or third-party set's median PSNR against its photos."""
+    return {
+        name: {key: entry[key]}
+        for name, entry in results.items()
+        if isinstance(entry, dict)
+        for key in (HEADLINE_SWD, HEADLINE_PSNR)
+        if key in entry and name != TEST_REALS
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the stage: measure the fakes and twins and write quality.json and its figure."""
+    """Run the stage: measure the fakes and twins and write quality.json, its headline and its figure."""
     parser = argparse.ArgumentParser(prog="gandct quality", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     setup_logging()
@@ -198,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         entry = results[family]
         log.info("%s twins: PSNR median %.2f dB (p10 %.2f)", family, entry["psnr_median"], entry["psnr_p10"])
     write_text(paths.GAN_QUALITY, json.dumps(results, indent=2) + "\n")
+    write_text(paths.GAN_QUALITY_METRICS, json.dumps(headline(results), indent=2) + "\n")
     plot_quality(results, pyramid_sides(params.augment.resolution), paths.GAN_QUALITY_FIGURE)
 
 
