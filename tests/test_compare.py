@@ -29,7 +29,8 @@ numbers["custom_minus_paper"] = {s: {"roc_auc": {"difference": shift, "low": -0.
 pathlib.Path("reports/augment").mkdir(parents=True, exist_ok=True)
 pathlib.Path("reports/metrics.json").write_text(json.dumps(numbers))
 quality = {g: {"ratio_to_floor": 3.0 + shift} for g in ("progan", "dcgan")}
-pathlib.Path("reports/augment/quality_metrics.json").write_text(json.dumps(quality | {"autogan_nearest": {"psnr_median": 32.0 + shift}}))
+quality["autogan_nearest"] = {"psnr_median": 32.0 + shift}
+pathlib.Path("reports/augment/quality_metrics.json").write_text(json.dumps(quality))
 """
 PARAMS = {
     "seed": 42,
