@@ -93,8 +93,8 @@ efficiency: $(INSTALLED)
 ## recipes: opt-in: custom's training recipes scored on held-out generators' val fakes (reports/recipes/; the leaders 3 seeds)
 recipes: $(INSTALLED)
 	dvc repro progan dcgan autogan
-	gandct recipes gray rgb residual_rgb --seeds 0 1 2
-	gandct recipes gray_perturb_one rgb_perturb_one rgb_gray_share residual_rgb_perturb whitened_rgb_perturb_one --seeds 0
+	gandct recipes gray rgb residual_rgb residual_rgb_perturb --seeds 0 1 2
+	gandct recipes gray_perturb_one rgb_perturb_one rgb_gray_share whitened_rgb_perturb_one --seeds 0
 	gandct recipes rgb_twins_perturb rgb_twins_perturb_independent rgb_twins_perturb_downscale_independent --seeds 0
 	gandct recipes --table
 

@@ -117,12 +117,13 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         expected[f"test_{gan}"] = test_reals + [
             row for row in generated if row["split"] == "test" and row["generator"] == gan
         ]
+    shape = Preprocessing.from_params(load_params().features).shape  # params.yaml's: 64x64, colour
     for split, rows in expected.items():
         dct = np.load(processed(split, "dct.npy"), mmap_mode="r")
         pixels = np.load(processed(split, "pixels.npy"), mmap_mode="r")
         labels = np.load(processed(split, "y.npy"), mmap_mode="r")
         ids = read_csv(processed(split, "ids.csv"))
-        assert dct.shape == pixels.shape == (len(rows), 64, 64, 1)
+        assert dct.shape == pixels.shape == (len(rows), *shape)
         assert dct.dtype == labels.dtype == np.float32
         assert pixels.dtype == np.uint8  # the fitted images, scaled to [-1, 1] only when a model reads them
         assert [row["path"] for row in ids] == [row["path"] for row in rows]

@@ -100,7 +100,10 @@ def test_a_recipe_runs_every_fold_on_val_data_and_the_table_ranks_it(tiny_projec
     json.dumps(run)  # written as JSON
 
     other = {**run, "recipe": "gray", "roc_auc": 0.5, "gray_roc_auc": None}
-    lines = recipes.table([run, {**run, "seed": 1}, other]).splitlines()
+    rows = recipes.summarise([other, run, {**run, "seed": 1}])
+    assert [row["recipe"] for row in rows] == ["rgb", "gray"] and rows[0]["objective_std"] == 0.0
+    assert rows[0]["objective"] == round((run["roc_auc"] + run["gray_roc_auc"]) / 2, 4)
+    lines = recipes.table(rows).splitlines()
     assert lines[2].startswith("| rgb | 2 |") and "± 0.000" in lines[2]
     assert lines[3].startswith("| gray | 1 | 0.500 | 0.500 | 0.500 |")
 
