@@ -79,3 +79,14 @@ def test_every_number_in_the_model_card_is_in_the_committed_reports():
     assert len(DECIMAL.findall(card)) >= 30, "the model card should quote the shipped detector's numbers"
     missing = missing_numbers(card, reported_numbers(REPO / "reports"))
     assert not missing, f"docs/model_card.md quotes numbers that no file under reports/ holds: {missing}"
+
+
+def test_the_recipe_table_quotes_the_recipe_summary():
+    detectors = (REPO / "docs/detectors.md").read_text()
+    start = detectors.index("## Choosing custom's training recipe")
+    section = detectors[start : detectors.index("\n## ", start + 1)]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| recipe")]
+    summary = json.loads((REPO / "reports/recipes/summary.json").read_text())
+    assert [row.split("|")[1].strip() for row in rows] == [entry["recipe"] for entry in summary]
+    missing = missing_numbers("\n".join(rows), set(json_numbers(summary)))
+    assert not missing, f"docs/detectors.md's recipe table quotes numbers reports/recipes/summary.json lacks: {missing}"
