@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gandct import paths
+from gandct.claim import CLAIM
 from gandct.comparison import BootstrapInterval, describe, verdict
 from gandct.twins import TWIN_SETS
 
@@ -46,7 +47,6 @@ QUADRANT_NAMES = {
 SHARE_COLUMNS = ("vanilla", "vanilla_real", "vanilla_fake", "smoothgrad")
 # where the headline question is answered: never-seen fakes, generators someone else trained, re-encoding
 SUMMARY_SETS = (paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN, "jpeg_75")
-CLAIM = ("custom", "paper")  # the project's claim: custom beats the paper's CNN
 SECTIONS = (
     "Data",
     "The evidence: spectra",

@@ -33,6 +33,7 @@ from sklearn import metrics
 
 from gandct import paths
 from gandct.calibration import expected_calibration_error, reliability
+from gandct.claim import CLAIM
 from gandct.comparison import (
     BOOTSTRAP_METRICS,
     BootstrapInterval,
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 512  # test images perturbed at a time
 # (a, b): the 95% interval of a - b on every test set, when both are in train.models
-COMPARISONS = (("custom", "paper"), ("paper", "paper_pixel"), ("paper", "linear"))
+COMPARISONS = (CLAIM, ("paper", "paper_pixel"), ("paper", "linear"))
 SEED_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "average_precision")  # at 0.5, and ranking
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy")  # also at the val-chosen threshold, with this suffix
 AT_THRESHOLD = "_at_val_threshold"
@@ -68,14 +69,14 @@ HEADLINE = {
     "jpeg_75": ("roc_auc",),
 }
 # custom - paper, the project's claim: its interval on these sets (those that exist) is a headline number
-HEADLINE_COMPARISON = ("custom", "paper", ("test", paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN, "jpeg_75"), "roc_auc")
+HEADLINE_COMPARISON = (*CLAIM, ("test", paths.UNSEEN_MEAN, paths.THIRD_PARTY_MEAN, "jpeg_75"), "roc_auc")
 ENSEMBLE = "ensemble"  # the key of a detector's seed ensemble beside its seeds' (name, seed) keys
 FALSE_ALARMS = 0.05  # the share of reals called fake at which the detection rate is read
 
 Key = TypeVar("Key", bound=Hashable)
 
 
-def perturbed_sets(params: Params) -> list[tuple[str, str, float]]:
+def perturbation_plan(params: Params) -> list[tuple[str, str, float]]:
     """(name, kind, level) of every perturbed test set, e.g. ("jpeg_75", "jpeg", 75.0)."""
     return [
         (f"{kind}_{level:g}", kind, level) for kind, levels in params.evaluate.perturbations.items() for level in levels
@@ -85,7 +86,7 @@ def perturbed_sets(params: Params) -> list[tuple[str, str, float]]:
 def score_perturbed(detectors: dict[Key, Detector], params: Params) -> dict[str, dict[Key, np.ndarray]]:
     """p_fake of every detector on every perturbed copy of the test split: {set name: {detector key: p_fake}}."""
     fitted_test, _ = load_split("test", PIXELS)
-    sets = perturbed_sets(params)
+    sets = perturbation_plan(params)
     scores: dict[str, dict[Key, list[np.ndarray]]] = {name: {key: [] for key in detectors} for name, _, _ in sets}
     for start in progress(range(0, len(fitted_test), CHUNK), desc="evaluate perturbed", unit="chunk"):
         fitted = np.asarray(fitted_test[start : start + CHUNK])

@@ -20,6 +20,7 @@ import logging
 import numpy as np
 
 from gandct import paths
+from gandct.claim import CLAIM
 from gandct.comparison import DIGITS, BootstrapInterval, bootstrap_image_means
 from gandct.detector import Detector
 from gandct.detector_names import trained_seeds
@@ -29,7 +30,6 @@ from gandct.logs import setup_logging
 from gandct.params import Params, load_params
 
 log = logging.getLogger(__name__)
-COMPARED = ("custom", "paper")  # custom - paper, as for the detectors
 
 
 def test_images() -> tuple[np.ndarray, np.ndarray]:
@@ -134,9 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in params.attribute.models:
         detail["models"][name], correct[name] = model_results(name, params, fitted, labels)
         log.info("%s: attribution accuracy %.4f (seed mean)", name, detail["models"][name]["accuracy"]["mean"])
-    if all(name in correct for name in COMPARED):
+    if all(name in correct for name in CLAIM):
         detail["comparison"] = bootstrap_image_means(
-            *(correct[name] for name in COMPARED),
+            *(correct[name] for name in CLAIM),
             labels,
             metric="accuracy",
             seed=params.seed,

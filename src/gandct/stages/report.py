@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gandct import figures, paths, report_figures
+from gandct.claim import CLAIM
 from gandct.detector_names import SEEDLESS
 from gandct.entry import run_command
 from gandct.errors import GandctError
@@ -28,7 +29,6 @@ from gandct.images import load_rgb
 from gandct.logs import setup_logging
 from gandct.params import Params, load_params
 from gandct.report_markdown import (
-    CLAIM,
     RunSettings,
     column_title,
     generator_sets,
@@ -59,8 +59,8 @@ def training_history(name: str, seed: int) -> dict[str, list[float]]:
     return history
 
 
-def best_seed(name: str) -> int:
-    """The seed whose model users score with, as the train stage recorded it."""
+def curves_seed(name: str) -> int:
+    """The seed whose training curves the report draws: the one with the lowest val loss (train's best_seed)."""
     summary = paths.train_summary(name)
     if not summary.is_file():
         raise GandctError(f"{summary} not found; run the train stage first (dvc repro train@{name})")
@@ -124,7 +124,7 @@ def generator_heatmap(detectors: dict[str, dict], unseen: list[str], path: Path)
 
 
 def reliability_figure(detectors: dict[str, dict], unseen: list[str], path: Path) -> None:
-    """reliability.png: the reliability diagram of the shipped detector's seed ensemble (report_markdown.CLAIM's
+    """reliability.png: the reliability diagram of the shipped detector's seed ensemble (gandct.claim.CLAIM's
     first, `custom`), one panel each for the sets of the generators it trained on, those built here it never
     saw, and the third-party ones."""
     name = CLAIM[0] if CLAIM[0] in detectors else next(iter(detectors))
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
 
     sample_grid(params)
     counts = spectra_figures()
-    histories = {name: training_history(name, best_seed(name)) for name in params.train.models}
+    histories = {name: training_history(name, curves_seed(name)) for name in params.train.models}
     figures.plot_training_curves(histories, FIGURES / "training_curves.png")
     roc_figure(params, detail)
     seed_spread_figure(detail["detectors"], "roc_auc", FIGURES / "seed_roc_auc.png")
