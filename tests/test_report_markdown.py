@@ -318,3 +318,17 @@ def test_the_attribution_section_gives_every_source_and_the_largest_confusions()
     assert "`custom - paper`, accuracy: better (+0.100, 95% CI +0.040 to +0.160)." in text
     assert "seed ensemble (custom): transposed named real (4 of 10), real named transposed (2 of 10)." in text
     assert "![confusion matrices" in text and "figures/attribution_confusion.png" in text
+
+
+def test_the_split_table_names_every_photo_and_counts_the_images():
+    splits = {
+        "train": {"photos": ["astronaut", "brick"], "real": 300, "fakes": {"progan": 300}},
+        "test": {"photos": ["flower"], "real": 150, "fakes": {"progan": 150, "dcgan": 150}},
+    }
+    lines = report_markdown.split_table(splits).splitlines()
+    assert lines[0] == "| split | photographs | real images | fake images |"
+    assert lines[2] == "| train | 2: astronaut, brick | 300 | 300 progan |"
+    assert lines[3] == "| test | 1: flower | 150 | 150 progan, 150 dcgan |"
+    section = "\n".join(report_markdown.data_section({"real": 150}, None, splits))
+    assert report_markdown.split_table(splits) in section
+    assert "| split |" not in "\n".join(report_markdown.data_section({"real": 150}, None))  # no splits: no table

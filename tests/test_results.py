@@ -238,6 +238,16 @@ def test_evaluate_scores_the_cache_without_retracing(inside, caplog):
     np.testing.assert_allclose(detector.predict_fitted(fitted, 5), detector.predict_fitted(fitted, 64), atol=1e-6)
 
 
+def test_the_reports_data_section_says_what_each_split_holds(inside):
+    text = (paths.REPORTS / "report.md").read_text()
+    data = text[text.index("## Data") : text.index("\n## ", text.index("## Data") + 1)]
+    for split, count in COUNTS.items():  # every image its own group here: as many photographs as reals
+        assert f"| {split} | {count}: " in data
+    train_fakes = sum(row["label"] == "1" for row in read_csv(paths.features_file("train", "ids.csv")))
+    assert f"| {COUNTS['train']} | {train_fakes} progan |" in data
+    assert "dcgan" in data.split("| test |")[1]  # the test split's fakes, one count per generator
+
+
 def test_report_has_every_figure_and_the_numbers_of_this_run(inside):
     figures = inside / "reports/figures"
     for name in (

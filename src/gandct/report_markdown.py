@@ -435,10 +435,28 @@ def run_line(settings: RunSettings) -> str:
     )
 
 
-def data_section(counts: dict[str, int], quality: dict | None) -> list[str]:
-    """## Data: the test images per kind, a sample of them and the fakes' quality."""
+def split_table(splits: dict[str, dict]) -> str:
+    """The data each split holds: its photographs (a group is a photo: its patches never straddle splits), its
+    real images and its fakes by generator."""
+    lines = ["| split | photographs | real images | fake images |", rule(4)]
+    for split, found in splits.items():
+        fakes = ", ".join(f"{count} {generator}" for generator, count in found["fakes"].items()) or "none"
+        lines.append(f"| {split} | {len(found['photos'])}: {', '.join(found['photos'])} | {found['real']} | {fakes} |")
+    return "\n".join(lines)
+
+
+def data_section(counts: dict[str, int], quality: dict | None, splits: dict[str, dict] | None = None) -> list[str]:
+    """## Data: what each split holds, the test images per kind, a sample of them and the fakes' quality."""
+    held = []
+    if splits:
+        held = [
+            "What each split holds (train and val: what the detectors learn and choose their threshold on; every "
+            "test set puts the test photographs' patches against one generator's fakes):",
+            split_table(splits),
+        ]
     return [
         "## Data",
+        *held,
         "Test images per kind: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()) + ".",
         figure("samples.png", "real and generated test images"),
         "How close the fakes come to photographs: the GANs' multi-scale sliced Wasserstein distance (SWD) to the "
@@ -635,20 +653,21 @@ def render_report(
     counts: dict[str, int],
     attribution: dict,
     quality: dict | None = None,
+    splits: dict[str, dict] | None = None,
 ) -> str:
     """The whole of reports/report.md: the opening, then one part per heading of SECTIONS.
 
     `detail`: reports/evaluate/detail.json; `shares` and `looks`: per model the high-frequency saliency shares,
     and per set and model the frequency measures (reports/saliency.json holds both); `counts`: test images per
     kind; `attribution`: reports/attribution/detail.json; `quality`: reports/augment/quality.json, None where it
-    is missing.
+    is missing; `splits`: per split its photographs, real images and fakes by generator (`split_table`).
     """
     sections = [
         "# gandct report",
         *first_look_note(settings.first_look),
         *summary(detail, shares, quality),
         run_line(settings),
-        *data_section(counts, quality),
+        *data_section(counts, quality, splits),
         *spectra_section(),
         *generators_section(detail["detectors"], detail.get("unseen_sets", [])),
         *detectors_section(settings, detail["detectors"]),

@@ -91,6 +91,23 @@ def spectra_figures() -> dict[str, int]:
     return {kind: len(maps) for kind, maps in groups.items()}
 
 
+def split_composition() -> dict[str, dict]:
+    """Per split: its photographs (the manifest's groups), its real images, and its fakes by generator: for train
+    and val those the detectors learnt from (their feature sets), for test each generator's test set."""
+    manifest = read_csv(paths.MANIFEST)
+    splits = {}
+    for split in ("train", "val", "test"):
+        reals = [row for row in manifest if row["split"] == split and row["label"] == "real"]
+        sets = [split] if split != "test" else list(paths.TEST_SETS)
+        fakes: dict[str, int] = {}
+        for found in sets:
+            for row in read_csv(paths.features_file(found, "ids.csv")):
+                if row["label"] == "1":
+                    fakes[row["generator"]] = fakes.get(row["generator"], 0) + 1
+        splits[split] = {"photos": sorted({row["group"] for row in reals}), "real": len(reals), "fakes": fakes}
+    return splits
+
+
 def sample_grid(params: Params) -> None:
     """Real test images beside each generator's fakes, at the size they were stored."""
     rng = np.random.default_rng(params.seed)
@@ -220,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     shares, looks = saliency_measures()
     attribution = attribution_figure()
     quality = json.loads(paths.GAN_QUALITY.read_text()) if paths.GAN_QUALITY.is_file() else None
-    text = render_report(run_settings(params), detail, shares, looks, counts, attribution, quality)
+    splits = split_composition()
+    text = render_report(run_settings(params), detail, shares, looks, counts, attribution, quality, splits)
     write_text(paths.REPORTS / "report.md", text)
     log.info("wrote %s and %s", paths.REPORTS / "report.md", Path(FIGURES))
 
