@@ -150,7 +150,7 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"color": "rgb", "crop": "resize", "image_size": 48, "jpeg_quality": 80}],
+    [{"color": "gray"}, {"color": "rgb", "crop": "resize", "image_size": 48, "jpeg_quality": 80}],
     ids=["gray-center", "rgb-resize-jpeg"],
 )
 def test_stage_arrays_are_exactly_what_the_preprocessing_module_computes(project, settings):
@@ -167,7 +167,7 @@ def test_stage_arrays_are_exactly_what_the_preprocessing_module_computes(project
 def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
     features.main(["train"])
     stats = DctStats.load(paths.DCT_STATS)
-    preprocessing = Preprocessing(64, "center", "gray", None, 0.001)
+    preprocessing = Preprocessing(64, "center", load_params().features.color, None, 0.001)
     assert stats.preprocessing == preprocessing
     rgbs = [load_rgb(row["path"]) for row in read_csv(processed("train", "ids.csv"))]
     spectra = log_spectra(fit_images(rgbs, preprocessing), preprocessing.eps).astype(np.float64)
@@ -378,7 +378,7 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
     manifest = read_csv(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6
-    assert np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 1)
+    assert np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 3)  # params.yaml: features.color rgb
     assert DctStats.load(root / paths.DCT_STATS).count == train_rows
     assert np.load(root / "data/processed/test_dcgan/y.npy").tolist().count(1.0) == 2
     again = project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
