@@ -378,7 +378,8 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
     manifest = read_csv(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6
-    assert np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape == (train_rows, 32, 32, 3)  # params.yaml: features.color rgb
+    train_shape = np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape
+    assert train_shape == (train_rows, 32, 32, 3)  # params.yaml's features.color: rgb
     assert DctStats.load(root / paths.DCT_STATS).count == train_rows
     assert np.load(root / "data/processed/test_dcgan/y.npy").tolist().count(1.0) == 2
     again = project_copy.run("dvc", "repro", "--single-item", "features", "test_features")
