@@ -22,6 +22,8 @@ REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
 AUGMENT_REPORTS = REPORTS / "augment"  # the GAN stages' loss tables for `dvc plots` and their phase timings
 GAN_QUALITY = AUGMENT_REPORTS / "quality.json"  # SWD of each generator's fakes, with the floor (quality stage)
+# Its headline, the DVC metrics: each GAN's SWD ratio to the floor, each twin or third-party set's median PSNR.
+GAN_QUALITY_METRICS = AUGMENT_REPORTS / "quality_metrics.json"
 GAN_QUALITY_FIGURE = FIGURES / "gan_quality.png"
 # The up-sampling zoo's families: one auto-encoder each (gandct.gan.autogan), whose generator is autogan_<family>.
 AUTOGAN_FAMILIES = ("nearest", "transposed", "bilinear", "pixel_shuffle")
@@ -183,7 +185,7 @@ STATS_SPLITS = ("train", "attribution_train")  # the feature sets that carry the
 
 ATTRIBUTORS = MODELS / "attributors"  # the trained attributors, their statistics and class names
 ATTRIBUTION_REPORTS = REPORTS / "attribution"
-ATTRIBUTION_METRICS = ATTRIBUTION_REPORTS / "metrics.json"  # accuracy overall and per source: DVC metrics
+ATTRIBUTION_METRICS = ATTRIBUTION_REPORTS / "metrics.json"  # accuracy overall and per source (plain JSON)
 ATTRIBUTION_DETAIL = ATTRIBUTION_REPORTS / "detail.json"  # per seed, intervals and confusion matrices
 ATTRIBUTION_FIGURE = FIGURES / "attribution_confusion.png"
 

@@ -24,8 +24,7 @@ from gandct import paths
 from gandct.entry import run_command
 from gandct.errors import GandctError
 
-# reports/metrics.json and the quality stage's headline beside quality.json (the stage's QUALITY_METRICS)
-METRIC_FILES = (paths.METRICS.as_posix(), paths.GAN_QUALITY.with_name("quality_metrics.json").as_posix())
+METRIC_FILES = (paths.METRICS.as_posix(), paths.GAN_QUALITY_METRICS.as_posix())
 QUALITY_METRIC = "ratio_to_floor"  # the GANs' number in quality_metrics.json (the twins' PSNR stays out)
 CELL = 10  # characters per experiment column, a space included
 

@@ -45,8 +45,6 @@ GENERATORS = ("progan", "dcgan")
 FLOOR = "floor"  # the other half of the train reals
 TEST_REALS = "test_reals"
 HEADLINE_SWD, HEADLINE_PSNR = "ratio_to_floor", "psnr_median"  # quality_metrics.json's number per generator
-# The headline, the DVC metrics (gandct compare reads the same file).
-QUALITY_METRICS = paths.GAN_QUALITY.with_name("quality_metrics.json")
 
 
 def load_set(rows: list[dict[str, str]], side: int, crop: str, name: str) -> np.ndarray:
@@ -214,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         entry = results[family]
         log.info("%s twins: PSNR median %.2f dB (p10 %.2f)", family, entry["psnr_median"], entry["psnr_p10"])
     write_text(paths.GAN_QUALITY, json.dumps(results, indent=2) + "\n")
-    write_text(QUALITY_METRICS, json.dumps(headline(results), indent=2) + "\n")
+    write_text(paths.GAN_QUALITY_METRICS, json.dumps(headline(results), indent=2) + "\n")
     plot_quality(results, pyramid_sides(params.augment.resolution), paths.GAN_QUALITY_FIGURE)
 
 
