@@ -205,9 +205,7 @@ def train_recipe(recipe: Recipe, fakes: list[str], seed: int, params: Params) ->
 def held_out_scores(recipe: Recipe, score: Callable, threshold: float, held: list[str], params: Params) -> dict:
     """ROC AUC and share called fake per held-out generator's val fakes against the val reals (also with both
     classes gray, for colour recipes), and the share of degraded val reals flagged fake."""
-    preprocessing = Preprocessing(
-        params.features.image_size, params.features.crop, recipe.color, None, params.features.eps
-    )
+    preprocessing = recipe_preprocessing(recipe, params)
     reals = split_images("val", [], preprocessing).pixels
     looks = {"as_is": lambda pixels: pixels}
     if recipe.color == "rgb":
