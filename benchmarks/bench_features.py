@@ -7,7 +7,7 @@ For PNG images cut from the photographs bundled with the project's dependencies,
     decode+write the floor of any stage that caches its results: decode every image in the pool and write
                  rows of the outputs' size (zeros) into fresh .npy files, as the stage's jobs do
     naive        one image at a time in one process: read, DCT, log, save one .npy file per image
-    stage        the features stages' own code path, split after split in one worker pool: fitted uint8
+    stage        the features stages' own code path, split after split in one worker pool: framed uint8
                  images, log spectra, labels and ids of every split, and the train statistics
 
 Each method runs once per round, back to back in rotating order; the table shows each method's median
@@ -40,7 +40,7 @@ import scipy.fft
 import yaml
 
 from gandct import paths
-from gandct.dct import Preprocessing, fit_image
+from gandct.dct import Preprocessing, frame_image
 from gandct.fileio import write_csv
 from gandct.images import load_rgb, save_png
 from gandct.logs import setup_logging
@@ -147,7 +147,7 @@ def naive(files: list[str], preprocessing: Preprocessing, folder: Path) -> None:
     """The original notebook's loop: one image at a time, one output file per image."""
     folder.mkdir()
     for index, path in enumerate(files):
-        image = fit_image(load_rgb(path), preprocessing).astype(np.float64)
+        image = frame_image(load_rgb(path), preprocessing).astype(np.float64)
         spectrum = np.log(np.abs(scipy.fft.dctn(image, type=2, norm="ortho", axes=(0, 1))) + preprocessing.eps)
         np.save(folder / f"{index:06d}.npy", spectrum)
 

@@ -29,7 +29,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import numpy as np
 
-from gandct.dct import DctStats, Moments, Preprocessing, dct_features, fit_images, log_spectra
+from gandct.dct import DctStats, Moments, Preprocessing, dct_features, frame_images, log_spectra
 from gandct.images import load_rgb, save_png
 from gandct.params import load_params
 from gandct.stages.download import SAMPLE_PHOTOS, cut_patches
@@ -59,8 +59,8 @@ def detector(files: list[Path], preprocessing: Preprocessing):  # noqa: ANN201 -
     trained = REPO / detector_model("custom")
     if trained.is_file():
         return Detector.load(trained), "trained"
-    fitted = fit_images([load_rgb(path) for path in files], preprocessing)
-    stats = DctStats.from_moments(Moments.of(log_spectra(fitted, preprocessing.eps)), preprocessing)
+    framed = frame_images([load_rgb(path) for path in files], preprocessing)
+    stats = DctStats.from_moments(Moments.of(log_spectra(framed, preprocessing.eps)), preprocessing)
     settings = load_params(REPO / "params.yaml").train.custom
     model = spectral_net(preprocessing.shape, width=settings.width, dropout=settings.dropout, l2=settings.l2)
     return Detector("custom", model, stats, DCT, 0.5), "untrained, same architecture"
@@ -91,7 +91,7 @@ def main() -> None:
         list(score(files[:256], scorer, 256, scorer.threshold))  # warm-up: traces the model once
 
         def decode_fit() -> np.ndarray:
-            return fit_images([load_rgb(path) for path in files], preprocessing)
+            return frame_images([load_rgb(path) for path in files], preprocessing)
 
         rows = [
             ("decode + fit", timed(decode_fit, args.rounds)),

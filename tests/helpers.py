@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from gandct import paths
-from gandct.dct import DctStats, Moments, Preprocessing, fit_images, log_spectra
+from gandct.dct import DctStats, Moments, Preprocessing, frame_images, log_spectra
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,7 +165,7 @@ def write_features(root: Path) -> None:
         folder = root / paths.processed_split(split)
         folder.mkdir(parents=True)
         labels = (np.arange(count) % 2).astype(np.float32)
-        pixels = fit_images([(gan_like if label else photo_like)(rng, SIZE) for label in labels], preprocessing)
+        pixels = frame_images([(gan_like if label else photo_like)(rng, SIZE) for label in labels], preprocessing)
         spectra = log_spectra(pixels, preprocessing.eps)
         np.save(folder / "dct.npy", spectra)
         np.save(folder / "pixels.npy", pixels)

@@ -161,14 +161,14 @@ def detector(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
     """An untrained paper CNN with statistics of a few corpus images: scoring needs no training."""
     import keras  # noqa: F401 - after the module's light imports, only for this fixture
 
-    from gandct.dct import DctStats, Moments, Preprocessing, fit_images, log_spectra
+    from gandct.dct import DctStats, Moments, Preprocessing, frame_images, log_spectra
     from gandct.images import load_rgb
     from gandct.models import paper_cnn
 
     folder = corpus[0]
     preprocessing = Preprocessing(image_size=32, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
-    fitted = fit_images([load_rgb(folder / "real" / f"real_{i:02d}.png") for i in range(4)], preprocessing)
-    stats = DctStats.from_moments(Moments.of(log_spectra(fitted, preprocessing.eps)), preprocessing)
+    framed = frame_images([load_rgb(folder / "real" / f"real_{i:02d}.png") for i in range(4)], preprocessing)
+    stats = DctStats.from_moments(Moments.of(log_spectra(framed, preprocessing.eps)), preprocessing)
     models = tmp_path_factory.mktemp("models")
     paper_cnn(preprocessing.shape).save(models / "paper.keras")
     stats.save(models / "paper.dct_stats.npz")

@@ -110,10 +110,10 @@ def test_scale_pixels_maps_0_to_minus_1_and_255_to_1():
 def test_center_crop_takes_the_central_square_and_gray_is_luma():
     rgb = np.zeros((100, 80, 3), dtype=np.uint8)
     rgb[18:82, 8:72] = (255, 0, 0)  # exactly the central 64x64 square, pure red
-    fitted = dct.fit_image(rgb, GRAY64)
-    assert fitted.shape == (64, 64, 1) and fitted.dtype == np.uint8
-    assert np.all(fitted == 76)  # ITU-R 601: 0.299 * 255
-    as_rgb = dct.fit_image(rgb, Preprocessing(64, "center", "rgb", None, 1e-3))
+    framed = dct.frame_image(rgb, GRAY64)
+    assert framed.shape == (64, 64, 1) and framed.dtype == np.uint8
+    assert np.all(framed == 76)  # ITU-R 601: 0.299 * 255
+    as_rgb = dct.frame_image(rgb, Preprocessing(64, "center", "rgb", None, 1e-3))
     assert as_rgb.shape == (64, 64, 3)
     assert np.all(as_rgb == (255, 0, 0))
 
@@ -121,32 +121,32 @@ def test_center_crop_takes_the_central_square_and_gray_is_luma():
 def test_center_crop_refuses_a_small_image_and_resize_scales_it():
     small = photo_like(np.random.default_rng(4), 48)
     with pytest.raises(ImageError, match=r"48x48 is smaller than features.image_size=64.*crop: resize"):
-        dct.fit_image(small, GRAY64)
-    resized = dct.fit_image(small, Preprocessing(64, "resize", "rgb", None, 1e-3))
+        dct.frame_image(small, GRAY64)
+    resized = dct.frame_image(small, Preprocessing(64, "resize", "rgb", None, 1e-3))
     assert resized.shape == (64, 64, 3)
 
 
 def test_resize_keeps_the_aspect_by_cutting_the_central_square():
     rgb = np.zeros((128, 256, 3), dtype=np.uint8)
     rgb[:, 64:192] = 255  # the central 128x128 square is white, the sides black
-    fitted = dct.fit_image(rgb, Preprocessing(32, "resize", "gray", None, 1e-3))
-    assert fitted.shape == (32, 32, 1)
-    assert np.all(fitted == 255)
+    framed = dct.frame_image(rgb, Preprocessing(32, "resize", "gray", None, 1e-3))
+    assert framed.shape == (32, 32, 1)
+    assert np.all(framed == 255)
 
 
 def test_jpeg_quality_re_encodes_the_fitted_image():
     rgb = photo_like(np.random.default_rng(5), 64)
-    plain = dct.fit_image(rgb, GRAY64)
-    encoded = dct.fit_image(rgb, Preprocessing(64, "center", "gray", 50, 1e-3))
+    plain = dct.frame_image(rgb, GRAY64)
+    encoded = dct.frame_image(rgb, Preprocessing(64, "center", "gray", 50, 1e-3))
     np.testing.assert_array_equal(encoded, jpeg(plain, 50))
     assert not np.array_equal(encoded, plain)
 
 
 def test_fit_image_rejects_what_is_not_decoded_rgb():
     with pytest.raises(ValueError, match="uint8 RGB"):
-        dct.fit_image(np.zeros((64, 64), dtype=np.uint8), GRAY64)
+        dct.frame_image(np.zeros((64, 64), dtype=np.uint8), GRAY64)
     with pytest.raises(ValueError, match="uint8 RGB"):
-        dct.fit_image(np.zeros((64, 64, 3), dtype=np.float32), GRAY64)
+        dct.frame_image(np.zeros((64, 64, 3), dtype=np.float32), GRAY64)
 
 
 # --- train statistics ---------------------------------------------------------------------------------
@@ -225,17 +225,17 @@ def test_loading_a_missing_or_foreign_stats_file_is_a_clear_error(tmp_path):
 
 
 def test_model_inputs_are_fit_then_features_then_pixels():
-    """The cache holds fitted images and their log spectra; a model reads them z-scored or scaled."""
+    """The cache holds framed images and their log spectra; a model reads them z-scored or scaled."""
     rng = np.random.default_rng(9)
     rgbs = [photo_like(rng, 80), photo_like(rng, 64)]
     stats = small_stats(GRAY64)
-    fitted = dct.fit_images(rgbs, GRAY64)
-    np.testing.assert_array_equal(fitted, np.stack([dct.fit_image(rgb, GRAY64) for rgb in rgbs]))
-    spectra = dct.log_spectra(fitted, 1e-3)
+    framed = dct.frame_images(rgbs, GRAY64)
+    np.testing.assert_array_equal(framed, np.stack([dct.frame_image(rgb, GRAY64) for rgb in rgbs]))
+    spectra = dct.log_spectra(framed, 1e-3)
     features = dct.cached_inputs(spectra, "dct", stats)
-    np.testing.assert_array_equal(features, dct.dct_features(fitted, stats))
+    np.testing.assert_array_equal(features, dct.dct_features(framed, stats))
     np.testing.assert_array_equal(features, (spectra - stats.mean) / stats.std)
-    np.testing.assert_array_equal(dct.cached_inputs(fitted, "pixels", stats), dct.scale_pixels(fitted))
+    np.testing.assert_array_equal(dct.cached_inputs(framed, "pixels", stats), dct.scale_pixels(framed))
 
 
 # --- the public heat map ---------------------------------------------------------------------------------
@@ -254,8 +254,8 @@ def test_dct_heatmap_shows_a_periodic_pattern_bottom_right(tmp_path):
     whole = gandct.dct_heatmap(tmp_path / "smooth.png")
     assert whole.shape == (96, 96) and whole.dtype == np.float32
     assert np.unravel_index(whole.argmax(), whole.shape) == (0, 0)
-    fitted = gandct.dct_heatmap(tmp_path / "periodic.png", GRAY64)
-    assert fitted.shape == (64, 64)
+    framed = gandct.dct_heatmap(tmp_path / "periodic.png", GRAY64)
+    assert framed.shape == (64, 64)
     assert gandct.dct_heatmap(tmp_path / "periodic.png")[-1, -1] > whole[-1, -1] + 3  # e^3: 20 times the magnitude
     with pytest.raises(ImageError, match=r"missing\.png: unreadable"):
         gandct.dct_heatmap(tmp_path / "missing.png")

@@ -20,7 +20,7 @@ import yaml
 from helpers import REPO, gan_like, photo_like, pipeline_env
 
 from gandct import paths
-from gandct.dct import DctStats, Preprocessing, fit_images, log_spectra
+from gandct.dct import DctStats, Preprocessing, frame_images, log_spectra
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
 from gandct.images import load_rgb, save_png
@@ -125,7 +125,7 @@ def test_stage_writes_every_split_row_for_row_with_labels_and_ids(project):
         ids = read_csv(processed(split, "ids.csv"))
         assert dct.shape == pixels.shape == (len(rows), *shape)
         assert dct.dtype == labels.dtype == np.float32
-        assert pixels.dtype == np.uint8  # the fitted images, scaled to [-1, 1] only when a model reads them
+        assert pixels.dtype == np.uint8  # the framed images, scaled to [-1, 1] only when a model reads them
         assert [row["path"] for row in ids] == [row["path"] for row in rows]
         assert [row["generator"] for row in ids] == [row["generator"] for row in rows]
         assert labels.tolist() == [1.0 if row["label"] == "fake" else 0.0 for row in rows]
@@ -159,9 +159,9 @@ def test_stage_arrays_are_exactly_what_the_preprocessing_module_computes(project
     for split in ("train", "test_dcgan"):
         features.main([split])
         rgbs = [load_rgb(row["path"]) for row in read_csv(processed(split, "ids.csv"))]
-        fitted = fit_images(rgbs, preprocessing)
-        np.testing.assert_array_equal(np.load(processed(split, "pixels.npy")), fitted)
-        np.testing.assert_array_equal(np.load(processed(split, "dct.npy")), log_spectra(fitted, preprocessing.eps))
+        framed = frame_images(rgbs, preprocessing)
+        np.testing.assert_array_equal(np.load(processed(split, "pixels.npy")), framed)
+        np.testing.assert_array_equal(np.load(processed(split, "dct.npy")), log_spectra(framed, preprocessing.eps))
 
 
 def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
@@ -170,7 +170,7 @@ def test_statistics_are_the_train_split_log_spectra_mean_and_std(project):
     preprocessing = Preprocessing(64, "center", load_params().features.color, None, 0.001)
     assert stats.preprocessing == preprocessing
     rgbs = [load_rgb(row["path"]) for row in read_csv(processed("train", "ids.csv"))]
-    spectra = log_spectra(fit_images(rgbs, preprocessing), preprocessing.eps).astype(np.float64)
+    spectra = log_spectra(frame_images(rgbs, preprocessing), preprocessing.eps).astype(np.float64)
     assert stats.count == len(rgbs) == 2 * SPLIT_COUNTS["train"] + SOURCE_FAKES
     np.testing.assert_allclose(stats.mean, spectra.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(stats.std, spectra.std(axis=0), rtol=1e-5)

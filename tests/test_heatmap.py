@@ -8,7 +8,7 @@ from helpers import gan_like, photo_like
 
 import gandct
 from gandct.commands import heatmap
-from gandct.dct import Preprocessing, fit_image, log_spectra
+from gandct.dct import Preprocessing, frame_image, log_spectra
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb, save_png
 
@@ -24,8 +24,8 @@ def images(tmp_path):
 
 def test_heatmap_is_the_features_transform(images):
     preprocessing = Preprocessing(image_size=32, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
-    fitted = fit_image(load_rgb(images / "photo.png"), preprocessing)
-    expected = log_spectra(fitted[None], preprocessing.eps)[0, :, :, 0]
+    framed = frame_image(load_rgb(images / "photo.png"), preprocessing)
+    expected = log_spectra(framed[None], preprocessing.eps)[0, :, :, 0]
     np.testing.assert_array_equal(gandct.dct_heatmap(images / "photo.png", preprocessing), expected)
     whole = gandct.dct_heatmap(images / "fake.png")
     assert whole.shape == (40, 40)

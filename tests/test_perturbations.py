@@ -91,7 +91,7 @@ def test_perturb_batch_refuses_unknown_kinds_and_fractional_levels(photo):
         perturbations.perturb_batch(photo[None], "jpeg", 50.5, seed=0)
 
 
-def test_perturbations_refuse_images_that_are_not_fitted_uint8(photo):
+def test_perturbations_refuse_images_that_are_not_framed_uint8(photo):
     with pytest.raises(ValueError, match="uint8 image"):
         perturbations.gaussian_blur(photo.astype(np.float32), 1.0)
     with pytest.raises(ValueError, match="uint8 image"):

@@ -59,9 +59,9 @@ def test_an_ensemble_of_one_is_that_member(members, x):
 def test_the_ensemble_saves_and_loads_safely_as_a_detector(members, x, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     preprocessing = Preprocessing(image_size=SIZE, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
-    fitted = np.random.default_rng(1).integers(0, 256, size=(6, SIZE, SIZE, 1), dtype=np.uint8)
+    framed = np.random.default_rng(1).integers(0, 256, size=(6, SIZE, SIZE, 1), dtype=np.uint8)
     paths.DCT_STATS.parent.mkdir(parents=True)
-    DctStats.from_moments(Moments.of(log_spectra(fitted, preprocessing.eps)), preprocessing).save(paths.DCT_STATS)
+    DctStats.from_moments(Moments.of(log_spectra(framed, preprocessing.eps)), preprocessing).save(paths.DCT_STATS)
     ensemble, model_path = models.seed_ensemble(members, "paper"), tmp_path / "paper.keras"
     threshold = {"threshold": 0.4, "val_accuracy": 0.9, "val_balanced_accuracy": 0.9}
     train.save_with_threshold(ensemble, model_path, threshold)
@@ -75,7 +75,7 @@ def test_the_ensemble_saves_and_loads_safely_as_a_detector(members, x, tmp_path,
     assert (detector.name, detector.kind, detector.threshold) == ("paper", "dct", 0.4)
     assert json.loads(paths.model_threshold(model_path).read_text())["threshold"] == 0.4
     np.testing.assert_allclose(
-        detector.predict_fitted(fitted), ensemble.predict(detector.inputs(fitted), verbose=0)[:, 0], rtol=1e-6
+        detector.predict_framed(framed), ensemble.predict(detector.inputs(framed), verbose=0)[:, 0], rtol=1e-6
     )
 
 

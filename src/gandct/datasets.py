@@ -14,7 +14,7 @@ from gandct.errors import GandctError
 
 def load_split(split: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(cached rows, labels) of one split, memory-mapped: for `kind` "dct" the log spectra (float32), for
-    "pixels" the fitted images (uint8); `dct.cached_inputs` turns rows into a model's inputs."""
+    "pixels" the framed images (uint8); `dct.cached_inputs` turns rows into a model's inputs."""
     x_path, y_path = (
         paths.features_file(split, "dct.npy" if kind == DCT else "pixels.npy"),
         paths.features_file(split, "y.npy"),

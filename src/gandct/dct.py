@@ -1,15 +1,15 @@
 """The one preprocessing path from a decoded RGB image to the detectors' inputs.
 
-    fit: crop or resize to `image_size`, gray or RGB, optional JPEG re-encode  -> uint8 (H, W, C)
+    frame: crop or resize to `image_size`, gray or RGB, optional JPEG re-encode  -> uint8 (H, W, C)
     dct: 2-D DCT-II, orthonormal, of each channel over the whole image           -> float64
     log: log(|x| + eps)                                                          -> float32
     z-score: per coefficient, with mean and std of the train split (DctStats)    -> float32
-    pixels: the fitted image scaled to [-1, 1]                                   -> float32
+    pixels: the framed image scaled to [-1, 1]                                   -> float32
 
-The features stage caches the fitted uint8 images and their log spectra; the z-score and the pixel scaling
+The features stage caches the framed uint8 images and their log spectra; the z-score and the pixel scaling
 are applied when a model reads them (`cached_inputs`, with the statistics saved beside the model), so a new
 image becomes exactly the arrays the models were trained on. Batch functions take (N, H, W, C) arrays; a
-fitted image can be perturbed (see `gandct.perturbations`) before `dct_features` and `scale_pixels`.
+framed image can be perturbed (see `gandct.perturbations`) before `dct_features` and `scale_pixels`.
 In the DCT map, coefficient [0, 0] (top-left) is the image mean and [H-1, W-1] (bottom-right) the highest
 frequency in both directions, where the up-sampling traces of GAN generators show.
 """
@@ -70,11 +70,11 @@ class Preprocessing:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """Shape (H, W, C) of one fitted image and of its DCT map."""
+        """Shape (H, W, C) of one framed image and of its DCT map."""
         return (self.image_size, self.image_size, 1 if self.color == "gray" else 3)
 
 
-def fit_image(rgb: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+def frame_image(rgb: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """Bring a decoded 8-bit RGB image (H, W, 3) to the model's input: uint8 (size, size, C).
 
     First the one view of the image (`images.view`): crop "center" cuts the central square and needs both sides
@@ -83,21 +83,21 @@ def fit_image(rgb: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    fitted = view(rgb, preprocessing.image_size, preprocessing.crop)
+    framed = view(rgb, preprocessing.image_size, preprocessing.crop)
     if preprocessing.color == "gray":
-        fitted = cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY)[:, :, None]
-    fitted = np.ascontiguousarray(fitted)
+        framed = cv2.cvtColor(framed, cv2.COLOR_RGB2GRAY)[:, :, None]
+    framed = np.ascontiguousarray(framed)
     if preprocessing.jpeg_quality is not None:
-        fitted = jpeg(fitted, preprocessing.jpeg_quality)
-    return fitted
+        framed = jpeg(framed, preprocessing.jpeg_quality)
+    return framed
 
 
-def fit_images(rgbs: Sequence[np.ndarray], preprocessing: Preprocessing) -> np.ndarray:
-    """`fit_image` on each image: a uint8 batch (N, size, size, C)."""
-    fitted = np.empty((len(rgbs), *preprocessing.shape), dtype=np.uint8)
+def frame_images(rgbs: Sequence[np.ndarray], preprocessing: Preprocessing) -> np.ndarray:
+    """`frame_image` on each image: a uint8 batch (N, size, size, C)."""
+    framed = np.empty((len(rgbs), *preprocessing.shape), dtype=np.uint8)
     for index, rgb in enumerate(rgbs):
-        fitted[index] = fit_image(rgb, preprocessing)
-    return fitted
+        framed[index] = frame_image(rgb, preprocessing)
+    return framed
 
 
 def _blocks(count: int, values_per_item: int) -> Iterator[slice]:
@@ -277,7 +277,7 @@ class DctStats:
 
 
 def dct_features(images: np.ndarray, stats: DctStats) -> np.ndarray:
-    """The DCT input of the detectors for a batch of fitted uint8 images (N, H, W, C): float32."""
+    """The DCT input of the detectors for a batch of framed uint8 images (N, H, W, C): float32."""
     return stats.normalize(log_spectra(images, stats.preprocessing.eps))
 
 
@@ -293,7 +293,7 @@ def cached_inputs(rows: np.ndarray, kind: str, stats: DctStats) -> np.ndarray:
 
 
 def input_shape(kind: str, preprocessing: Preprocessing) -> tuple[int, ...]:
-    """The shape of one input of a detector reading `kind` from images fitted with `preprocessing`."""
+    """The shape of one input of a detector reading `kind` from images framed with `preprocessing`."""
     return {RADIAL: (preprocessing.image_size,), POWER_LAW: (POWER_LAW_FEATURES,)}.get(kind, preprocessing.shape)
 
 
@@ -301,15 +301,15 @@ def dct_heatmap(image_path: Path | str, preprocessing: Preprocessing | None = No
     """The log-magnitude DCT map of one image file: float32 (H, W), lowest frequency top-left.
 
     With `preprocessing` (e.g. `gandct.load_detector("models/detectors/custom.keras").stats.preprocessing`) the image is
-    fitted as the detectors see it and the map is averaged over its channels; without, the whole image is
+    framed as the detectors see it and the map is averaged over its channels; without, the whole image is
     transformed in gray at its own size with eps = 1e-3. Raises ImageError naming the file if it is unusable.
     """
     try:
         rgb = load_rgb(image_path)
         if preprocessing is None:
-            fitted, eps = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[:, :, None], DEFAULT_EPS
+            framed, eps = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[:, :, None], DEFAULT_EPS
         else:
-            fitted, eps = fit_image(rgb, preprocessing), preprocessing.eps
+            framed, eps = frame_image(rgb, preprocessing), preprocessing.eps
     except ImageError as err:
         raise ImageError(f"{image_path}: {err}") from None
-    return log_spectra(fitted[None], eps)[0].mean(axis=2)
+    return log_spectra(framed[None], eps)[0].mean(axis=2)

@@ -4,7 +4,7 @@ The default run's seed ensembles of `SHIPPED` come inside the package (`gandct/s
 images right after installing, with no training: `load_detector("custom")`.
 
 Every scorer (evaluate, report, predict, `gandct.load_detector`) goes through `Detector`, so an image
-becomes the same model input everywhere: fitted uint8 images -> `inputs` -> `predict_fitted`. The
+becomes the same model input everywhere: framed uint8 images -> `inputs` -> `predict_framed`. The
 statistics saved beside the model (`paths.model_stats`) are the only ones it is ever paired with; the
 threshold beside it (`paths.model_threshold`) was chosen on the val split when it was trained. An attributor
 has its class names beside it instead (`paths.model_classes`), in the order of its outputs.
@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gandct.dct import DctStats, cached_inputs, fit_image, input_shape, log_spectra
+from gandct.dct import DctStats, cached_inputs, frame_image, input_shape, log_spectra
 from gandct.detector_names import DCT, INPUT_KIND
 from gandct.errors import GandctError
 from gandct.images import ImageError, load_rgb
@@ -39,7 +39,7 @@ SHIPPED = ("custom", "paper")
 
 @dataclass(frozen=True, eq=False)
 class Detector:
-    """A loaded detector: `model` maps `inputs(fitted)` to p_fake; `kind` is the input it reads (dct, pixels);
+    """A loaded detector: `model` maps `inputs(framed)` to p_fake; `kind` is the input it reads (dct, pixels);
     an image is called fake when p_fake >= `threshold`. An attributor maps them to one probability per source of
     `classes` and has no threshold (`is_attributor`)."""
 
@@ -98,58 +98,58 @@ class Detector:
         """Whether the model tells the sources apart (a softmax over `classes`) rather than real from fake."""
         return self.threshold is None
 
-    def inputs(self, fitted: np.ndarray) -> np.ndarray:
-        """The model's float32 input for a batch of fitted uint8 images (N, H, W, C)."""
-        rows = log_spectra(fitted, self.stats.preprocessing.eps) if self.kind == DCT else fitted
+    def inputs(self, framed: np.ndarray) -> np.ndarray:
+        """The model's float32 input for a batch of framed uint8 images (N, H, W, C)."""
+        rows = log_spectra(framed, self.stats.preprocessing.eps) if self.kind == DCT else framed
         return cached_inputs(rows, self.kind, self.stats)
 
-    def fit(self, images: Sequence[Path | str | np.ndarray]) -> np.ndarray:
-        """Image files or decoded uint8 RGB images (H, W, 3), fitted as the features stage fits them: uint8
+    def frame(self, images: Sequence[Path | str | np.ndarray]) -> np.ndarray:
+        """Image files or decoded uint8 RGB images (H, W, 3), framed as the features stage frames them: uint8
         (N, H, W, C). An unusable file raises ImageError naming it."""
-        fitted = np.empty((len(images), *self.stats.preprocessing.shape), np.uint8)
+        framed = np.empty((len(images), *self.stats.preprocessing.shape), np.uint8)
         for index, image in enumerate(images):
             if isinstance(image, np.ndarray):
-                fitted[index] = fit_image(image, self.stats.preprocessing)
+                framed[index] = frame_image(image, self.stats.preprocessing)
                 continue
             try:
-                fitted[index] = fit_image(load_rgb(image), self.stats.preprocessing)
+                framed[index] = frame_image(load_rgb(image), self.stats.preprocessing)
             except ImageError as err:
                 raise ImageError(f"{image}: {err}") from None
-        return fitted
+        return framed
 
-    def all_logits_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """The logits (float32, (N, outputs): one for a detector, one per class for an attributor) of fitted
+    def all_logits_framed(self, framed: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """The logits (float32, (N, outputs): one for a detector, one per class for an attributor) of framed
         uint8 images (N, H, W, C), which may be memory-mapped, scored `batch_size` images at a time."""
-        logits = np.empty((len(fitted), self.model.output_shape[-1]), np.float32)
-        for start in range(0, len(fitted), batch_size):
-            rows = np.asarray(fitted[start : start + batch_size])
+        logits = np.empty((len(framed), self.model.output_shape[-1]), np.float32)
+        for start in range(0, len(framed), batch_size):
+            rows = np.asarray(framed[start : start + batch_size])
             logits[start : start + len(rows)] = self._forward(self.inputs(rows)).numpy()
         return logits
 
-    def logits_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """A detector's logits (float32, N) of fitted uint8 images (N, H, W, C)."""
+    def logits_framed(self, framed: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """A detector's logits (float32, N) of framed uint8 images (N, H, W, C)."""
         if self.is_attributor:
             raise GandctError(f"{self.name} is an attributor: score it with predict_sources, not as a detector")
-        return self.all_logits_fitted(fitted, batch_size)[:, 0]
+        return self.all_logits_framed(framed, batch_size)[:, 0]
 
-    def predict_sources_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """An attributor's probability of each source of `classes` (float64, (N, classes)) of fitted images."""
+    def predict_sources_framed(self, framed: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """An attributor's probability of each source of `classes` (float64, (N, classes)) of framed images."""
         if not self.is_attributor:
             raise GandctError(f"{self.name} is a detector: score it with predict, not as an attributor")
-        return source_probabilities(self.all_logits_fitted(fitted, batch_size))
+        return source_probabilities(self.all_logits_framed(framed, batch_size))
 
     def predict_sources(self, images: Sequence[Path | str | np.ndarray], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """An attributor's probability of each source (float64, (N, classes)) of image files or decoded images."""
-        return self.predict_sources_fitted(self.fit(images), batch_size)
+        return self.predict_sources_framed(self.frame(images), batch_size)
 
-    def predict_fitted(self, fitted: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """p_fake (float64, N) of fitted uint8 images: the sigmoid of `logits_fitted` in float64, so scores
+    def predict_framed(self, framed: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """p_fake (float64, N) of framed uint8 images: the sigmoid of `logits_framed` in float64, so scores
         that rank differently never round to the same value."""
-        return probabilities(self.logits_fitted(fitted, batch_size))
+        return probabilities(self.logits_framed(framed, batch_size))
 
     def predict(self, images: Sequence[Path | str | np.ndarray], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """p_fake (float64, N) of image files or decoded uint8 RGB images of any size."""
-        return self.predict_fitted(self.fit(images), batch_size)
+        return self.predict_framed(self.frame(images), batch_size)
 
 
 def load_threshold(path: Path) -> float:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DCT = "dct"  # the z-scored log-DCT map
-PIXELS = "pixels"  # the fitted image scaled to [-1, 1]
+PIXELS = "pixels"  # the framed image scaled to [-1, 1]
 RADIAL = "radial"  # the azimuthal average of the image's log Fourier magnitude (radial_spectrum)
 POWER_LAW = "power_law"  # a power law fitted to the image's high-frequency Fourier magnitudes (radial_spectrum)
 

@@ -62,7 +62,7 @@ ATTRIBUTION = Task("attribution_train", "attribution_val", len(paths.SOURCES))
 
 
 def perturbed_inputs(kind: str, stats: DctStats, settings: TrainPerturbParams, seed: int) -> Callable:
-    """Model inputs of perturbed copies of fitted uint8 rows (`train.<model>.perturb`), drawn afresh at every
+    """Model inputs of perturbed copies of framed uint8 rows (`train.<model>.perturb`), drawn afresh at every
     call from a generator seeded with `seed`: the batches come in a fixed order, so a seed gives one run."""
     rng = np.random.default_rng(seed)
 
@@ -96,7 +96,7 @@ def train_keras(
     inputs = partial(cached_inputs, kind=spec.features, stats=stats)
     if settings.perturb is None:
         (x_train, y_train), train_inputs = train_rows(task, spec.features, subset), inputs
-    else:  # perturb the fitted images, then transform them as every scorer does
+    else:  # perturb the framed images, then transform them as every scorer does
         x_train, y_train = train_rows(task, PIXELS, subset)
         train_inputs = perturbed_inputs(spec.features, stats, settings.perturb, seed)
     strategy = distribute.strategy(params.train.strategy)

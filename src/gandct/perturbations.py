@@ -1,4 +1,4 @@
-"""Image perturbations for robustness tests and perturbed training copies, applied to fitted 8-bit images
+"""Image perturbations for robustness tests and perturbed training copies, applied to framed 8-bit images
 (H, W, C) with C = 1 or 3.
 
 Each one returns a new uint8 array of the same shape. They model what happens to images in the wild:

@@ -29,18 +29,18 @@ def ring_means(height: int, width: int) -> np.ndarray:
     return members / members.sum(axis=0)
 
 
-def gray(fitted: np.ndarray) -> np.ndarray:
-    """float64 (N, H, W) gray images of fitted uint8 images (N, H, W, C), with OpenCV's RGB weights."""
-    if fitted.shape[-1] == 1:
-        return fitted[..., 0].astype(np.float64)
-    return np.stack([cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in fitted]).astype(
+def gray(framed: np.ndarray) -> np.ndarray:
+    """float64 (N, H, W) gray images of framed uint8 images (N, H, W, C), with OpenCV's RGB weights."""
+    if framed.shape[-1] == 1:
+        return framed[..., 0].astype(np.float64)
+    return np.stack([cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in framed]).astype(
         np.float64
     )
 
 
-def azimuthal_profiles(fitted: np.ndarray) -> np.ndarray:
-    """float32 (N, W): the Durall profile of each fitted uint8 image (N, H, W, C), W points, first point 1."""
-    images = gray(np.asarray(fitted))
+def azimuthal_profiles(framed: np.ndarray) -> np.ndarray:
+    """float32 (N, W): the Durall profile of each framed uint8 image (N, H, W, C), W points, first point 1."""
+    images = gray(np.asarray(framed))
     count, height, width = images.shape
     spectrum = np.fft.fftshift(np.fft.fft2(images), axes=(1, 2))
     log_magnitude = 20 * np.log(np.abs(spectrum) + EPS)
@@ -91,10 +91,10 @@ def power_law_exponent(x: np.ndarray, y: np.ndarray) -> float:
     return float(optimize.minimize_scalar(lambda c: np.sum((y - y[0] * ratio**c) ** 2), bounds=(-50, 10)).x)
 
 
-def power_law_features(fitted: np.ndarray) -> np.ndarray:
-    """float32 (N, 3): each fitted uint8 image's (decay exponent, first and last smoothed magnitude of the
+def power_law_features(framed: np.ndarray) -> np.ndarray:
+    """float32 (N, 3): each framed uint8 image's (decay exponent, first and last smoothed magnitude of the
     fitted range), the `dzanic` baseline's input."""
-    images = gray(np.asarray(fitted))
+    images = gray(np.asarray(framed))
     count, height, width = images.shape
     kept, which, centres = high_frequency_bins(height, width)
     magnitude = np.abs(np.fft.fftshift(np.fft.fft2(images), axes=(1, 2))).reshape(count, -1)[:, kept]

@@ -14,7 +14,7 @@ from gandct.twins import twin_pairs
 
 
 def paired_examples(test_set: str, count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """`count` seeded pairs of a twins' test set: their fitted real and twin images (uint8), each pair's
+    """`count` seeded pairs of a twins' test set: their framed real and twin images (uint8), each pair's
     log-spectrum difference (twin minus real, channels averaged), and that difference averaged over every pair."""
     pairs = twin_pairs(read_csv(paths.features_file(test_set, "ids.csv")))
     if not pairs:

@@ -4,7 +4,7 @@ Each image becomes `<out>/<relative path>_dct.png`: its path relative to the fol
 extension dropped (kept as `_<ext>` where two images differ only by it), so no two images share an
 output. The figure shows the image and its log-magnitude DCT map (lowest frequency top-left, the
 high-frequency quadrant outlined), computed by `gandct.dct_heatmap`, the features stage's own transform.
-With `--stats` (e.g. models/detectors/custom.dct_stats.npz) the image is first fitted exactly as the detectors see
+With `--stats` (e.g. models/detectors/custom.dct_stats.npz) the image is first framed exactly as the detectors see
 it; without, the whole image is transformed in gray at its own size.
 """
 
@@ -16,7 +16,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from gandct.dct import DctStats, dct_heatmap, fit_image
+from gandct.dct import DctStats, dct_heatmap, frame_image
 from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.figures import plot_image_and_heatmap
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             heatmap = dct_heatmap(image_path, preprocessing)
             image = load_rgb(image_path)
             if preprocessing is not None:
-                image = fit_image(image, preprocessing)
+                image = frame_image(image, preprocessing)
         except ImageError as err:
             log.warning("skipped %s", err)
             skipped += 1

@@ -33,7 +33,7 @@ from typing import TextIO
 import numpy as np
 from scipy import special
 
-from gandct.dct import fit_image
+from gandct.dct import frame_image
 from gandct.detector import SHIPPED, Detector, model_file
 from gandct.entry import run_command
 from gandct.errors import GandctError
@@ -66,23 +66,23 @@ def tiles_of(rgb: np.ndarray, size: int) -> list[np.ndarray]:
     ]
 
 
-def fitted_batches(
+def framed_batches(
     files: list[Path], detector: Detector, batch_size: int, tiles: bool
 ) -> Iterator[tuple[list[Path], dict[Path, str], dict[Path, int], np.ndarray]]:
     """Per batch of `files`: the files, the error of each unusable one, the number of views (1, or its tiles)
-    of each usable one, and those views fitted, in file order."""
+    of each usable one, and those views framed, in file order."""
     preprocessing = detector.stats.preprocessing
     for start in range(0, len(files), batch_size):
-        batch, errors, fitted, counts = files[start : start + batch_size], {}, [], {}
+        batch, errors, framed, counts = files[start : start + batch_size], {}, [], {}
         for path in batch:
             try:
                 rgb = load_rgb(path)
                 parts = tiles_of(rgb, preprocessing.image_size) if tiles else [rgb]
-                fitted += [fit_image(part, preprocessing) for part in parts]
+                framed += [frame_image(part, preprocessing) for part in parts]
                 counts[path] = len(parts)
             except ImageError as err:
                 errors[path] = str(err)
-        yield batch, errors, counts, np.stack(fitted) if fitted else np.empty((0, *preprocessing.shape), np.uint8)
+        yield batch, errors, counts, np.stack(framed) if framed else np.empty((0, *preprocessing.shape), np.uint8)
 
 
 def detection_row(part_logits: np.ndarray, threshold: float) -> dict:
@@ -125,11 +125,11 @@ def score(
     maximum over its tiles), its source for an attributor, or the error that made the file unusable."""
     view = "tiles" if tiles else detector.stats.preprocessing.crop
     empty = dict.fromkeys(columns(detector)[3:-1], "")
-    for batch, errors, counts, fitted in fitted_batches(files, detector, batch_size, tiles):
+    for batch, errors, counts, framed in framed_batches(files, detector, batch_size, tiles):
         if detector.is_attributor:
-            scores = iter(detector.predict_sources_fitted(fitted, batch_size))
+            scores = iter(detector.predict_sources_framed(framed, batch_size))
         else:
-            scores = iter(detector.logits_fitted(fitted, batch_size))
+            scores = iter(detector.logits_framed(framed, batch_size))
         for path in batch:
             row = {"path": str(path), "view": view}
             if path in errors:

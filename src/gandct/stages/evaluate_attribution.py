@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def test_images() -> tuple[np.ndarray, np.ndarray]:
-    """The fitted test images of every source (uint8, (N, H, W, C)) and their source indices in paths.SOURCES:
+    """The framed test images of every source (uint8, (N, H, W, C)) and their source indices in paths.SOURCES:
     the photos once (from `test`), then each test set's fakes of its own generator (of the generators an
     attributor knows: the third-party sets are no source it learned)."""
     parts, labels = [], []
@@ -63,15 +63,15 @@ def interval_dict(interval: BootstrapInterval) -> dict:
     return {"mean": found.pop("difference"), **found}
 
 
-def model_results(name: str, params: Params, fitted: np.ndarray, labels: np.ndarray) -> tuple[dict, np.ndarray]:
+def model_results(name: str, params: Params, framed: np.ndarray, labels: np.ndarray) -> tuple[dict, np.ndarray]:
     """One attributor's figures (per seed, seed mean with intervals, confusion matrices) and its right calls per
     seed and image (seeds, images), for the comparison."""
     seeds = trained_seeds(name, params.attribute.seeds)
     named = {}
     for seed in seeds:
         scorer = Detector.load(paths.attributor_seed_model(name, seed))
-        named[seed] = scorer.predict_sources_fitted(fitted, params.evaluate.batch_size).argmax(axis=1)
-    ensemble = Detector.load(paths.attributor_model(name)).predict_sources_fitted(fitted, params.evaluate.batch_size)
+        named[seed] = scorer.predict_sources_framed(framed, params.evaluate.batch_size).argmax(axis=1)
+    ensemble = Detector.load(paths.attributor_model(name)).predict_sources_framed(framed, params.evaluate.batch_size)
     correct = np.stack([named[seed] == labels for seed in seeds]).astype(np.float64)
     bootstrap = {"seed": params.seed, "resamples": params.evaluate.bootstrap_resamples}
     per_source = {}
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     setup_logging()
     params = load_params()
-    fitted, labels = test_images()
+    framed, labels = test_images()
     detail: dict = {
         "classes": list(paths.SOURCES),
         "test_images": {source: int(np.sum(labels == k)) for k, source in enumerate(paths.SOURCES)},
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     correct = {}
     for name in params.attribute.models:
-        detail["models"][name], correct[name] = model_results(name, params, fitted, labels)
+        detail["models"][name], correct[name] = model_results(name, params, framed, labels)
         log.info("%s: attribution accuracy %.4f (seed mean)", name, detail["models"][name]["accuracy"]["mean"])
     if all(name in correct for name in CLAIM):
         detail["comparison"] = bootstrap_image_means(

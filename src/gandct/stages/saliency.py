@@ -95,7 +95,7 @@ def measure_saliency(params: Params) -> SaliencyMeasures:
     """
     sets = {split: [np.asarray(part) for part in load_split(split, PIXELS)] for split in LOOK_SETS}
     spectra = {split: channel_mean_spectra(split)[0] for split in LOOK_SETS}
-    fitted, y_test = sets["test"]
+    framed, y_test = sets["test"]
     rows = read_csv(paths.features_file("test", "ids.csv"))
     examples, sample = saliency_images(rows, params)
     smooth = {
@@ -113,7 +113,7 @@ def measure_saliency(params: Params) -> SaliencyMeasures:
     set_means: dict[str, dict[str, np.ndarray]] = {split: {} for split in LOOK_SETS}
     for name in params.report.saliency_models:  # DCT detectors that were trained: params.py checks both
         detector = Detector.load(paths.detector_model(name))
-        model, x_test = detector.model, detector.inputs(fitted)
+        model, x_test = detector.model, detector.inputs(framed)
         vanilla = saliency_maps(model, x_test)
         smoothed = saliency_maps(model, x_test[sample], **smooth)
         example_smooth = saliency_maps(model, x_test[examples], **smooth)

@@ -49,7 +49,7 @@ def val_threshold(name: str, model: keras.Model) -> dict[str, float]:
     inputs = partial(cached_inputs, kind=kind, stats=stats)
     shape = input_shape(kind, stats.preprocessing)
     logits = logit_model(model).predict(batches(x_val, y_val, SCORE_BATCH, inputs, input_shape=shape), verbose=0)[:, 0]
-    p_fake = probabilities(logits)  # as every scorer computes it (`Detector.predict_fitted`)
+    p_fake = probabilities(logits)  # as every scorer computes it (`Detector.predict_framed`)
     labels = np.asarray(y_val).astype(np.int64)
     threshold = choose_threshold(labels, p_fake)
     at_threshold = detection_metrics(labels, p_fake, threshold)
