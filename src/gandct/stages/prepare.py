@@ -1,8 +1,11 @@
 """prepare stage: decode every raw file, reject the unusable ones with their reason, keep duplicates once,
 and split by group into train / val / test.
 
-Writes `data/interim/manifest.csv` (path, label, split, group, generator, sha256) and
-`data/interim/rejected.csv` (path, reason). A group (a source photo, or a file) never spans two splits.
+Writes `data/interim/manifest.csv` (path, label, split, group, generator, sha256, stratum, format) and
+`data/interim/rejected.csv` (path, reason). A group (a source photo, or a file) never spans two splits; each
+stratum (files.csv's photo kind: scene, texture, science) is split on its own, so every split gets its share of
+each. `format` is the encoding the pixels were first stored in (files.csv's, else the file's own): the
+evaluate stage asks whether detectors flag JPEG-born photos more often than PNG-born ones.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from gandct import paths
 from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import read_csv, write_csv
-from gandct.images import ImageError, decode_rgb, read_file
+from gandct.images import ImageError, decode_rgb, file_format, read_file
 from gandct.logs import progress, setup_logging
 from gandct.params import Params, SplitFractions, load_params
 from gandct.workers import stop_cleanly_on_signals, worker_pool
@@ -28,7 +31,7 @@ from gandct.workers import stop_cleanly_on_signals, worker_pool
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-MANIFEST_COLUMNS = ["path", "label", "split", "group", "generator", "sha256"]
+MANIFEST_COLUMNS = ["path", "label", "split", "group", "generator", "sha256", "stratum", "format"]
 REJECTED_COLUMNS = ["path", "reason"]
 # Files per job: large enough that sending a job costs little beside decoding its files.
 CHUNK_SIZE = 64
@@ -40,6 +43,8 @@ class CheckedFile:
     label: str
     group: str
     generator: str
+    stratum: str
+    format: str = ""  # jpeg, png or other: files.csv's where it names one, else the file's own
     sha256: str = ""  # of the file's bytes
     pixels_sha256: str = ""  # of the decoded RGB array and its shape
     reason: str = ""  # why the file is unusable; empty when it is fine
@@ -47,12 +52,15 @@ class CheckedFile:
 
 def check_file(path: str, row: dict[str, str], min_size: int) -> CheckedFile:
     """Decode one file with the project's decoder and say whether it is usable."""
-    base = CheckedFile(path, row["label"], row["group"], row["generator"])
+    base = CheckedFile(
+        path, row["label"], row["group"], row["generator"], row.get("stratum", ""), row.get("format", "")
+    )
     try:
         data = read_file(path)
     except ImageError as err:
         return CheckedFile(**{**base.__dict__, "reason": str(err)})
     digest = hashlib.sha256(data).hexdigest()
+    base = CheckedFile(**{**base.__dict__, "format": base.format or file_format(data)})
     try:
         rgb = decode_rgb(data)
     except ImageError as err:
@@ -100,25 +108,26 @@ def drop_unusable(checked: list[CheckedFile]) -> tuple[list[CheckedFile], list[d
     return kept, rejected
 
 
-def assign_splits(groups: dict[str, tuple[str, int]], fractions: SplitFractions, seed: int) -> dict[str, str]:
-    """Map each group to one split so that, per label, image counts come near the split fractions.
+def assign_splits(groups: dict[str, tuple[str, str, int]], fractions: SplitFractions, seed: int) -> dict[str, str]:
+    """Map each group to one split so that, per label and stratum, image counts come near the split fractions.
 
-    `groups` maps a group to (its label, its image count). Per label, groups are taken largest first
-    (ties in seeded random order) and each goes to the split furthest below its target count.
+    `groups` maps a group to (its label, its stratum, its image count). Per label and stratum, groups are taken
+    largest first (ties in seeded random order) and each goes to the split furthest below its target count, in
+    proportion to that target: a stratum of three groups gives one to each split, not two to train.
     """
     rng = np.random.default_rng(seed)
     target = {"train": fractions.train, "val": fractions.val, "test": fractions.test}
     assignment: dict[str, str] = {}
-    for label in sorted({label for label, _ in groups.values()}):
-        names = sorted(name for name, (lab, _) in groups.items() if lab == label)
+    for label, stratum in sorted({(label, stratum) for label, stratum, _ in groups.values()}):
+        names = sorted(name for name, (lab, stra, _) in groups.items() if (lab, stra) == (label, stratum))
         names = [names[i] for i in rng.permutation(len(names))]
-        names.sort(key=lambda name: -groups[name][1])
-        total = sum(groups[name][1] for name in names)
+        names.sort(key=lambda name: -groups[name][2])
+        total = sum(groups[name][2] for name in names)
         filled = dict.fromkeys(SPLITS, 0)
         for name in names:
-            split = max(SPLITS, key=lambda s: target[s] * total - filled[s])
+            split = max(SPLITS, key=lambda s: 1 - filled[s] / (target[s] * total))
             assignment[name] = split
-            filled[split] += groups[name][1]
+            filled[split] += groups[name][2]
     return assignment
 
 
@@ -164,10 +173,10 @@ def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]
 
     # A group's label is its most common one; the whole group goes to one split whatever its labels.
     sizes = Counter(item.group for item in kept)
-    group_label = {}
+    group_label, group_stratum = {}, {item.group: item.stratum for item in kept}
     for (group, label), _ in Counter((item.group, item.label) for item in kept).most_common():
         group_label.setdefault(group, label)
-    groups = {group: (group_label[group], size) for group, size in sizes.items()}
+    groups = {group: (group_label[group], group_stratum[group], size) for group, size in sizes.items()}
     split_of = assign_splits(groups, params.prepare.split, params.seed)
     rows = [
         {
@@ -177,6 +186,8 @@ def prepare(params: Params) -> tuple[list[dict[str, str]], list[dict[str, str]]]
             "group": item.group,
             "generator": item.generator,
             "sha256": item.sha256,
+            "stratum": item.stratum,
+            "format": item.format,
         }
         for item in kept
     ]
