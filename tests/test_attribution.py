@@ -28,7 +28,7 @@ SOURCES = len(paths.SOURCES)
 
 def listing_rows(prefix: str, label: str, counts: dict[str, int]) -> list[dict[str, str]]:
     return [
-        {"path": f"{prefix}/{split}_{index}.png", "label": label, "split": split, "generator": ""}
+        {"path": f"{prefix}/{split}_{index}.png", "label": label, "split": split, "group": prefix, "generator": ""}
         for split, count in counts.items()
         for index in range(count)
     ]
@@ -84,9 +84,9 @@ def attributor(tmp_path, monkeypatch):
     """A two-seed paper attributor saved as the train_attribution stage saves it, in a project at tmp_path."""
     monkeypatch.chdir(tmp_path)
     preprocessing = Preprocessing(image_size=SIZE, crop="center", color="gray", jpeg_quality=None, eps=1e-3)
-    fitted = np.random.default_rng(1).integers(0, 256, size=(8, SIZE, SIZE, 1), dtype=np.uint8)
+    framed = np.random.default_rng(1).integers(0, 256, size=(8, SIZE, SIZE, 1), dtype=np.uint8)
     paths.ATTRIBUTION_DCT_STATS.parent.mkdir(parents=True)
-    stats = DctStats.from_moments(Moments.of(log_spectra(fitted, preprocessing.eps)), preprocessing)
+    stats = DctStats.from_moments(Moments.of(log_spectra(framed, preprocessing.eps)), preprocessing)
     stats.save(paths.ATTRIBUTION_DCT_STATS)
     members = {}
     for seed in (0, 1):
@@ -94,19 +94,19 @@ def attributor(tmp_path, monkeypatch):
         members[seed] = models.paper_cnn((SIZE, SIZE, 1), classes=SOURCES)
     ensemble = models.seed_ensemble(members, "paper")
     save_attributor(ensemble, paths.attributor_model("paper"))
-    return ensemble, fitted
+    return ensemble, framed
 
 
 def test_an_attributor_loads_with_its_class_names_and_scores_every_source(attributor):
-    ensemble, fitted = attributor
+    ensemble, framed = attributor
     assert ensemble.layers[-1].name == "p_source" and ensemble.get_layer("mean_logit")
     scorer = gandct.load_detector(paths.attributor_model("paper"))
     assert scorer.is_attributor and scorer.classes == paths.SOURCES and scorer.threshold is None
-    p_source = scorer.predict_sources_fitted(fitted)
+    p_source = scorer.predict_sources_framed(framed)
     assert p_source.dtype == np.float64 and p_source.shape == (8, SOURCES)
-    np.testing.assert_allclose(p_source, ensemble.predict(scorer.inputs(fitted), verbose=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(p_source, ensemble.predict(scorer.inputs(framed), verbose=0), rtol=1e-5, atol=1e-7)
     with pytest.raises(GandctError, match="paper is an attributor"):
-        scorer.predict_fitted(fitted)
+        scorer.predict_framed(framed)
     classes = paths.model_classes(paths.attributor_model("paper"))
     classes.write_text(json.dumps({"classes": ["real", "fake"]}))
     with pytest.raises(GandctError, match=f"classes must be {SOURCES} names"):

@@ -13,6 +13,8 @@ from gandct.comparison import (
     describe,
     detection_metrics,
     paired_bootstrap,
+    paired_bootstrap_sets,
+    photo_indices,
     resample_counts,
     summarise_seeds,
     verdict,
@@ -294,3 +296,57 @@ def test_the_bias_corrected_interval_holds_its_estimate_where_the_percentile_int
     np.testing.assert_allclose(
         comparison.bias_corrected_interval(estimate, unbiased), np.percentile(unbiased, [2.5, 97.5])
     )
+
+
+def photo_test_set(photos: int = 4, per_photo: int = 10, loose: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and photo indices: per photo `per_photo` reals and as many twins, then `loose` fakes of no photo."""
+    labels = np.r_[np.tile(np.r_[np.zeros(per_photo), np.ones(per_photo)], photos), np.ones(loose)].astype(np.int64)
+    photo = np.r_[np.repeat(np.arange(photos), 2 * per_photo), np.full(loose, -1)]
+    return labels, photo
+
+
+def test_a_photo_resample_draws_whole_photos_with_their_twins_and_loose_fakes_alone():
+    labels, photo = photo_test_set()
+    counts = np.concatenate(list(resample_counts(labels, 300, seed=2, photos=photo)))
+    real_times = np.stack([counts[:, (photo == p) & (labels == 0)].sum(axis=1) for p in range(4)], 1) / 10
+    twin_times = np.stack([counts[:, (photo == p) & (labels == 1)].sum(axis=1) for p in range(4)], 1) / 10
+    np.testing.assert_array_equal(real_times, twin_times)  # a photo's twins come with it, as often
+    assert (real_times == np.round(real_times)).all() and (real_times.sum(axis=1) == 4).all()
+    assert (real_times == 0).any()  # some photos are left out of some resamples
+    assert (counts[:, photo < 0].sum(axis=1) == 20).all()
+    np.testing.assert_array_equal(counts, np.concatenate(list(resample_counts(labels, 300, seed=2, photos=photo))))
+
+
+def test_the_photo_level_widens_the_interval_when_photos_differ_and_is_kept_beside_it():
+    labels, photo = photo_test_set(photos=6, per_photo=40, loose=0)
+    rng = np.random.default_rng(0)
+    # b is a's scores with a photo-level shift of its reals: which photos are drawn moves b's AUC a lot
+    a = rng.random(len(labels)) * 0.5 + 0.5 * labels
+    b = a - 0.4 * (labels == 0) * rng.normal(size=6)[np.clip(photo, 0, None)]
+    interval = paired_bootstrap_sets([(labels, a, b)], "roc_auc", seed=1, resamples=400, photos=[photo])
+    plain = paired_bootstrap_sets([(labels, a, b)], "roc_auc", seed=1, resamples=400)
+    assert interval.images_only == (plain.low, plain.high)
+    assert interval.high - interval.low > 2 * (plain.high - plain.low)
+    assert interval.difference == plain.difference
+
+
+def test_images_of_no_photo_resample_as_images_one_by_one(labels):
+    a, b = noisy_scores(labels, seed=1), noisy_scores(labels, seed=2, separation=0.25)
+    loose = np.full(len(labels), -1)
+    with_photos = paired_bootstrap_sets([(labels, a, b)], "roc_auc", seed=3, resamples=200, photos=[loose])
+    plain = paired_bootstrap_sets([(labels, a, b)], "roc_auc", seed=3, resamples=200)
+    assert (with_photos.low, with_photos.high) == with_photos.images_only == (plain.low, plain.high)
+
+
+def test_an_image_belongs_to_a_photo_when_its_group_holds_a_real_and_more_than_one_image():
+    rows = [
+        {"group": "flower", "label": "0"},
+        {"group": "flower", "label": "0"},
+        {"group": "flower", "label": "1"},  # a twin of the flower photo
+        {"group": "progan-test", "label": "1"},  # fakes from noise share a group but hold no real
+        {"group": "progan-test", "label": "1"},
+        {"group": "china", "label": "0"},
+        {"group": "china", "label": "1"},
+        {"group": "kaggle/real/0001", "label": "0"},  # a file that is its own group
+    ]
+    np.testing.assert_array_equal(photo_indices(rows), [1, 1, 1, -1, -1, 0, 0, -1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gandct import paths, report_markdown
+from gandct.comparison import BootstrapInterval
 from gandct.report_markdown import (
     SECTIONS,
     RunSettings,
@@ -134,7 +135,29 @@ def detail_of_one_detector() -> dict:
         "unseen_sets": unseen,
         "detectors": {"paper": {"seeds": [0, 1], "sets": sets}},
         "comparisons": {},
+        "reals_flagged_by_format": flagged_by_format(),
     }
+
+
+def flagged_by_format() -> dict:
+    """detail.json's reals_flagged_by_format for one detector, two JPEG-born photos and one PNG-born."""
+    return {
+        "photos": {"jpeg": ["china", "flower"], "png": ["brick"]},
+        "images": {"jpeg": 128, "png": 64},
+        "detectors": {
+            "paper": {
+                "jpeg": seed_summary(0.25, 0.05) | {"ensemble": 0.2},
+                "png": seed_summary(0.03, 0.01) | {"ensemble": 0.0},
+                "photos": {"brick": 0.0, "china": 0.3, "flower": 0.1},
+            }
+        },
+    }
+
+
+def test_the_format_table_puts_jpeg_born_beside_png_born_photos():
+    lines = report_markdown.format_table(flagged_by_format()).splitlines()
+    assert lines[0] == "| detector | JPEG (2 photos) | PNG (1 photos) |"
+    assert lines[2] == "| paper | 0.250 ± 0.050 [0.200] | 0.030 ± 0.010 [0.000] |"
 
 
 @pytest.mark.parametrize("first_look", [False, True])
@@ -322,13 +345,32 @@ def test_the_attribution_section_gives_every_source_and_the_largest_confusions()
 
 def test_the_split_table_names_every_photo_and_counts_the_images():
     splits = {
-        "train": {"photos": ["astronaut", "brick"], "real": 300, "fakes": {"progan": 300}},
-        "test": {"photos": ["flower"], "real": 150, "fakes": {"progan": 150, "dcgan": 150}},
+        "train": {
+            "photos": ["astronaut", "brick"],
+            "strata": {"scene": 1, "texture": 1},
+            "formats": {"png": 2},
+            "real": 300,
+            "fakes": {"progan": 300},
+        },
+        "test": {
+            "photos": ["flower"],
+            "strata": {"scene": 1},
+            "formats": {"jpeg": 1},
+            "real": 150,
+            "fakes": {"progan": 150, "dcgan": 150},
+        },
     }
     lines = report_markdown.split_table(splits).splitlines()
-    assert lines[0] == "| split | photographs | real images | fake images |"
-    assert lines[2] == "| train | 2: astronaut, brick | 300 | 300 progan |"
-    assert lines[3] == "| test | 1: flower | 150 | 150 progan, 150 dcgan |"
+    assert lines[0] == "| split | photographs | of them | first stored as | real images | fake images |"
+    assert lines[2] == "| train | 2: astronaut, brick | 1 scene, 1 texture | 2 PNG | 300 | 300 progan |"
+    assert lines[3] == "| test | 1: flower | 1 scene | 1 JPEG | 150 | 150 progan, 150 dcgan |"
     section = "\n".join(report_markdown.data_section({"real": 150}, None, splits))
     assert report_markdown.split_table(splits) in section
     assert "| split |" not in "\n".join(report_markdown.data_section({"real": 150}, None))  # no splits: no table
+
+
+def test_an_interval_cell_shows_the_interval_without_the_photo_level_beside_it():
+    found = BootstrapInterval("roc_auc", 0.06, 0.01, 0.11, 0.95, 100, (2, 2), (0.04, 0.08)).to_dict()
+    assert report_markdown.interval_cell(found) == "+0.060 [+0.010, +0.110] better (images only [+0.040, +0.080])"
+    plain = BootstrapInterval("roc_auc", 0.06, -0.01, 0.11, 0.95, 100, (2, 2)).to_dict()
+    assert report_markdown.interval_cell(plain) == "+0.060 [-0.010, +0.110] no clear difference"

@@ -19,7 +19,7 @@ from sklearn import metrics
 import gandct
 from gandct import paths, report_markdown
 from gandct.commands import predict
-from gandct.comparison import paired_bootstrap
+from gandct.comparison import paired_bootstrap_sets, photo_indices
 from gandct.detector import Detector
 from gandct.errors import GandctError
 from gandct.fileio import read_csv
@@ -41,7 +41,7 @@ MEAN_SETS = {"unseen_mean": UNSEEN, "third_party_mean": list(paths.THIRD_PARTY_S
 def write_listing(path: Path, rows: list[dict[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=[*COLUMNS, *(column for column in rows[0] if column not in COLUMNS)])
         writer.writeheader()
         writer.writerows([{**row, "sha256": ""} for row in rows])
 
@@ -69,7 +69,10 @@ def project(tmp_path_factory: pytest.TempPathFactory):
             for path, image in ((real, photo_like(rng, 32)), (fake, gan_like(rng, 32))):
                 (root / path).parent.mkdir(parents=True, exist_ok=True)
                 save_png(root / path, image)
-            manifest.append({"path": real, "label": "real", "split": split, "group": real, "generator": ""})
+            manifest.append(
+                {"path": real, "label": "real", "split": split, "group": real, "generator": ""}
+                | {"stratum": "scene", "format": "jpeg" if index % 2 else "png"}  # as if half were JPEG-born
+            )
             generated.append({"path": fake, "label": "fake", "split": split, "group": fake, "generator": "progan"})
             # The real's stem, as the autogan and third_party stages name its twin (third-party: test only).
             twins = paths.AUTOGAN_GENERATORS + (paths.THIRD_PARTY_GENERATORS if split == "test" else ())
@@ -112,6 +115,22 @@ def inside(project, monkeypatch):
     return project
 
 
+def test_the_test_photos_flagged_are_counted_by_their_first_encoding(inside):
+    flagged = json.loads(paths.EVALUATION_DETAIL.read_text())["reals_flagged_by_format"]
+    scores = read_csv(paths.EVALUATION_SCORES / "test.csv")
+    reals = [row for row in scores if row["label"] == "0"]
+    jpeg = [row for row in reals if int(row["id"].rsplit("_", 1)[1].split(".")[0]) % 2]
+    assert flagged["images"] == {"jpeg": len(jpeg), "png": len(reals) - len(jpeg)}
+    assert len(flagged["photos"]["jpeg"]) == len(jpeg)  # each real here is its own photo
+    detail = json.loads(paths.EVALUATION_DETAIL.read_text())
+    for name in MODELS:
+        threshold = detail["detectors"][name]["ensemble_val_threshold"]
+        expected = np.mean([float(row[f"{name}_ensemble"]) >= threshold for row in jpeg])
+        assert flagged["detectors"][name]["jpeg"]["ensemble"] == pytest.approx(expected, abs=1e-6)
+        per_seed = flagged["detectors"][name]["png"]["seeds"]
+        assert len(per_seed) == len(detail["detectors"][name]["seeds"])
+
+
 def test_metrics_cover_every_model_seed_and_test_set(inside):
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
     assert set(detail["detectors"]) == set(MODELS)
@@ -135,7 +154,7 @@ def test_metrics_cover_every_model_seed_and_test_set(inside):
         # Each seed's accuracy at its threshold is that of its own model's scores, recomputed here.
         for seed in seeds:
             detector = Detector.load(paths.seed_model(name, seed))
-            p_fake = detector.predict_fitted(np.load(paths.features_file("test", "pixels.npy")))
+            p_fake = detector.predict_framed(np.load(paths.features_file("test", "pixels.npy")))
             expected = np.mean((p_fake >= detector.threshold) == test_labels)
             got = result["sets"]["test"]["seeds"]["accuracy_at_val_threshold"]["seeds"][str(seed)]
             assert got == pytest.approx(expected, abs=1e-6)
@@ -172,8 +191,12 @@ def test_the_published_scores_recompute_every_figure_and_interval(inside):
                 figures["ensemble"]["roc_auc"], abs=1e-6
             )
         paper = np.stack([column[f"paper_seed_{seed}"] for seed in SEEDS])
-        again = paired_bootstrap(
-            labels, paper, column["linear_seed_0"], "roc_auc", seed=load_params().seed, resamples=200
+        again = paired_bootstrap_sets(
+            [(labels, paper, column["linear_seed_0"])],
+            "roc_auc",
+            seed=load_params().seed,
+            resamples=200,
+            photos=[photo_indices(rows)],
         )
         assert again.to_dict() == detail["comparisons"]["paper - linear"][test_set]["roc_auc"]
     assert len(test_ids) == 2 * COUNTS["test"]
@@ -182,10 +205,10 @@ def test_the_published_scores_recompute_every_figure_and_interval(inside):
 def test_users_score_with_the_seed_ensemble(inside):
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
     ensemble = Detector.load(paths.detector_model("paper"))
-    fitted, labels = np.load(paths.features_file("test", "pixels.npy")), np.load(paths.features_file("test", "y.npy"))
-    logits = [seed_logits(Detector.load(paths.seed_model("paper", seed)), fitted) for seed in SEEDS]
-    np.testing.assert_allclose(seed_logits(ensemble, fitted), np.mean(logits, axis=0), rtol=1e-5, atol=1e-5)
-    p_fake = ensemble.predict_fitted(fitted)
+    framed, labels = np.load(paths.features_file("test", "pixels.npy")), np.load(paths.features_file("test", "y.npy"))
+    logits = [seed_logits(Detector.load(paths.seed_model("paper", seed)), framed) for seed in SEEDS]
+    np.testing.assert_allclose(seed_logits(ensemble, framed), np.mean(logits, axis=0), rtol=1e-5, atol=1e-5)
+    p_fake = ensemble.predict_framed(framed)
     figures = detail["detectors"]["paper"]["sets"]["test"]["ensemble"]
     assert figures["roc_auc"] == pytest.approx(metrics.roc_auc_score(labels, p_fake), abs=1e-6)
     at_threshold = np.mean((p_fake >= ensemble.threshold) == labels)
@@ -193,10 +216,10 @@ def test_users_score_with_the_seed_ensemble(inside):
     assert detail["detectors"]["paper"]["ensemble_val_threshold"] == ensemble.threshold
 
 
-def seed_logits(detector: Detector, fitted: np.ndarray) -> np.ndarray:
-    """The logit a detector's sigmoid reads (the input of its p_fake layer), for fitted images."""
+def seed_logits(detector: Detector, framed: np.ndarray) -> np.ndarray:
+    """The logit a detector's sigmoid reads (the input of its p_fake layer), for framed images."""
     model = detector.model
-    return keras.Model(model.input, model.get_layer("p_fake").input)(detector.inputs(fitted)).numpy()[:, 0]
+    return keras.Model(model.input, model.get_layer("p_fake").input)(detector.inputs(framed)).numpy()[:, 0]
 
 
 def test_the_dvc_metrics_are_the_headline_numbers_only(inside):
@@ -222,7 +245,7 @@ def test_perturbations_are_seeded_and_change_the_inputs(inside):
     first = evaluate.score_perturbed(detectors, params)
     second = evaluate.score_perturbed(detectors, params)
     np.testing.assert_array_equal(first["noise_5"]["paper"], second["noise_5"]["paper"])
-    clean = detectors["paper"].predict_fitted(np.load(paths.features_file("test", "pixels.npy")), 8)
+    clean = detectors["paper"].predict_framed(np.load(paths.features_file("test", "pixels.npy")), 8)
     assert not np.allclose(first["jpeg_75"]["paper"], clean)
 
 
@@ -234,8 +257,8 @@ def test_evaluate_scores_the_cache_without_retracing(inside, caplog):
     assert (paths.METRICS.read_bytes(), paths.EVALUATION_DETAIL.read_bytes()) == before  # the same scores again
     # Scores do not depend on how the images are batched.
     detector = Detector.load(paths.detector_model("paper"))
-    fitted = np.load(paths.features_file("test", "pixels.npy"))
-    np.testing.assert_allclose(detector.predict_fitted(fitted, 5), detector.predict_fitted(fitted, 64), atol=1e-6)
+    framed = np.load(paths.features_file("test", "pixels.npy"))
+    np.testing.assert_allclose(detector.predict_framed(framed, 5), detector.predict_framed(framed, 64), atol=1e-6)
 
 
 def test_the_reports_data_section_says_what_each_split_holds(inside):

@@ -7,6 +7,7 @@ loading a deep-learning framework.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -141,7 +142,8 @@ def summarise_seeds(per_seed: dict[int, dict[str, float | None]]) -> dict[str, d
 @dataclass(frozen=True)
 class BootstrapInterval:
     """metric(a) - metric(b), each the mean over a detector's seeds on the whole test set, and its percentile
-    interval over resamples of the seeds and the test images (`paired_bootstrap`); `seeds` = (a's, b's)."""
+    interval over resamples of the seeds and the test images (`paired_bootstrap`); `seeds` = (a's, b's). With
+    photographs as a level, (low, high) resample photos too and `images_only` is the interval without them."""
 
     metric: str
     difference: float
@@ -150,13 +152,15 @@ class BootstrapInterval:
     level: float
     resamples: int
     seeds: tuple[int, int] = (1, 1)
+    images_only: tuple[float, float] | None = None
 
     @classmethod
     def from_dict(cls, found: dict) -> BootstrapInterval:
         """The interval `to_dict` wrote (e.g. read back from detail.json)."""
-        return cls(**found | {"seeds": tuple(found["seeds"])})
+        images_only = found.get("images_only")
+        return cls(**found | {"seeds": tuple(found["seeds"]), "images_only": images_only and tuple(images_only)})
 
-    def to_dict(self) -> dict[str, float | int | str | list[int]]:
+    def to_dict(self) -> dict[str, float | int | str | list[int] | list[float] | None]:
         return {
             "metric": self.metric,
             "difference": round(self.difference, DIGITS),
@@ -165,6 +169,7 @@ class BootstrapInterval:
             "level": self.level,
             "resamples": self.resamples,
             "seeds": list(self.seeds),
+            "images_only": self.images_only and [round(bound, DIGITS) for bound in self.images_only],
         }
 
 
@@ -182,25 +187,74 @@ def bias_corrected_interval(estimate: float, resampled: np.ndarray | list[float]
     return [float(low), float(high)]
 
 
-def resample_counts(labels: np.ndarray, resamples: int, seed: int | list[int]) -> Iterator[np.ndarray]:
+def photo_indices(rows: list[dict[str, str]]) -> np.ndarray:
+    """Per image of a test set (rows with its "group" and "label", as ids.csv and the scores files hold them) the
+    index of its photograph for `resample_counts`: its group, where that group holds a real image of the set and
+    more than one image (a photo's patches, its twins, its third-party fakes); -1 for an image of no photograph (a
+    GAN's fake from noise, or an image that is its own group, as each file of a Kaggle set)."""
+    sizes = Counter(row["group"] for row in rows)
+    photos = sorted({row["group"] for row in rows if str(row["label"]) == "0" and sizes[row["group"]] > 1})
+    index = {group: number for number, group in enumerate(photos)}
+    return np.array([index.get(row["group"], -1) for row in rows], np.int64)
+
+
+def resample_counts(
+    labels: np.ndarray, resamples: int, seed: int | list[int], photos: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
     """Blocks of (rows, images) counts: how often each image is drawn into each bootstrap resample.
 
-    Each resample draws len(labels) images with replacement. When the test set has both classes, a
-    resample that has only one is redrawn from the same generator until it has both, so there are always
-    `resamples` rows. Blocks of about BLOCK_CELLS counts bound the memory; their size depends on the
-    number of images only, so the same labels, resamples and seed give the same counts.
+    Without `photos`, each resample draws len(labels) images with replacement. With `photos` (per image the index
+    of the photograph it comes from, -1 for an image of no photograph, such as a GAN's fake from noise), it is a
+    two-level bootstrap: the photographs are drawn with replacement, then within each drawn photograph its images
+    of each class (a photo's patches, and its twins: they stay with their photo); images of no photograph are
+    drawn with replacement per class. When the test set has both classes, a resample that has only one is redrawn
+    from the same generator until it has both, so there are always `resamples` rows. Blocks of about BLOCK_CELLS
+    counts bound the memory; their size depends on the number of images only, so the same labels, photos,
+    resamples and seed give the same counts.
     """
     images = len(labels)
     rng = np.random.default_rng(seed)
     rows_per_block = max(1, BLOCK_CELLS // images)
+    draw = _image_draw if photos is None or photos.max(initial=-1) < 0 else _photo_draw(labels, photos)
+    both = labels.min() != labels.max()
     for first in range(0, resamples, rows_per_block):
-        rows = min(rows_per_block, resamples - first)
-        drawn = rng.integers(0, images, size=(rows, images))
-        if labels.min() != labels.max():
-            while len(one_class := np.flatnonzero(labels[drawn].min(axis=1) == labels[drawn].max(axis=1))):
-                drawn[one_class] = rng.integers(0, images, size=(len(one_class), images))
-        flat = np.repeat(np.arange(rows) * images, images) + drawn.ravel()
-        yield np.bincount(flat, minlength=rows * images).reshape(rows, images)
+        counts = draw(rng, min(rows_per_block, resamples - first), images)
+        while both and len(one_class := np.flatnonzero((counts @ labels == 0) | (counts @ (1 - labels) == 0))):
+            counts[one_class] = draw(rng, len(one_class), images)
+        yield counts
+
+
+def _image_draw(rng: np.random.Generator, rows: int, images: int) -> np.ndarray:
+    """(rows, images) counts of `images` draws with replacement per row."""
+    drawn = rng.integers(0, images, size=(rows, images))
+    flat = np.repeat(np.arange(rows) * images, images) + drawn.ravel()
+    return np.bincount(flat, minlength=rows * images).reshape(rows, images)
+
+
+def _photo_draw(labels: np.ndarray, photos: np.ndarray):  # noqa: ANN202 - a closure of resample_counts
+    """The two-level draw of `resample_counts`: photos, then their images per class; loose images per class."""
+    ids = np.unique(photos[photos >= 0])
+    cells = [
+        (index, members)
+        for index, photo in enumerate(ids)
+        for label in (0, 1)
+        if len(members := np.flatnonzero((photos == photo) & (labels == label)))
+    ]
+    loose = [members for label in (0, 1) if len(members := np.flatnonzero((photos < 0) & (labels == label)))]
+
+    def draw(rng: np.random.Generator, rows: int, images: int) -> np.ndarray:
+        counts = np.zeros((rows, images), np.int64)
+        times = rng.multinomial(len(ids), np.full(len(ids), 1 / len(ids)), size=rows)  # (rows, photos)
+        for index, members in cells:
+            # m draws of n images with replacement = n * m draws of them: one multinomial per row
+            counts[:, members] = rng.multinomial(
+                times[:, index] * len(members), np.full(len(members), 1 / len(members))
+            )
+        for members in loose:
+            counts[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=rows)
+        return counts
+
+    return draw
 
 
 def _weighted_auc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -285,13 +339,17 @@ def paired_bootstrap_sets(
     resamples: int = 2000,
     thresholds: tuple = (0.5, 0.5),
     level: float = 0.95,
+    photos: list[np.ndarray] | None = None,
 ) -> BootstrapInterval | None:
     """`paired_bootstrap` of the metric averaged over several test sets, each (labels, scores_a, scores_b) with
     the seeds in the same order: e.g. the mean ROC AUC over the generators a detector never saw.
 
     A resample draws the seeds once (one training run is scored on every set) and each set's images on its
     own (the first set's draws are `paired_bootstrap`'s, set k's come from the seed [seed, k]); it takes the
-    difference of the drawn seeds' mean, over the sets, metric. None if the metric is not defined on a set.
+    difference of the drawn seeds' mean, over the sets, metric. With `photos` (per set, each image's photograph
+    as `resample_counts` takes it), the images are drawn photo by photo, and the interval without that level is
+    kept beside it as `images_only`, so a reader sees how much the photographs widen it. None if the metric is
+    not defined on a set.
     """
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"metric must be one of {', '.join(BOOTSTRAP_METRICS)}, got {metric!r}")
@@ -332,17 +390,24 @@ def paired_bootstrap_sets(
     seed_draws = np.random.default_rng([seed, 1])  # a stream of its own: the image draws stay those of `seed`
     weights_a = seed_weights(seeds[0], resamples, seed_draws)
     weights_b = seed_weights(seeds[1], resamples, seed_draws)
-    per_seed_a, per_seed_b = np.zeros((resamples, seeds[0])), np.zeros((resamples, seeds[1]))
-    for index, (labels, a, b) in enumerate(checked):
-        done = 0
-        for counts in resample_counts(labels, resamples, seed if index == 0 else [seed, index]):
-            rows = slice(done, done + len(counts))
-            per_seed_a[rows] += seed_metrics(labels, a, counts) / len(checked)
-            per_seed_b[rows] += seed_metrics(labels, b, counts) / len(checked)
-            done += len(counts)
-    spread = (per_seed_a * weights_a).sum(axis=1) - (per_seed_b * weights_b).sum(axis=1)
-    low, high = np.quantile(spread, [tail, 1 - tail])
-    return BootstrapInterval(metric, float(difference), float(low), float(high), level, resamples, seeds)
+
+    def interval(set_photos: list[np.ndarray | None]) -> tuple[float, float]:
+        per_seed_a, per_seed_b = np.zeros((resamples, seeds[0])), np.zeros((resamples, seeds[1]))
+        for index, ((labels, a, b), found) in enumerate(zip(checked, set_photos, strict=True)):
+            done = 0
+            for counts in resample_counts(labels, resamples, seed if index == 0 else [seed, index], found):
+                rows = slice(done, done + len(counts))
+                per_seed_a[rows] += seed_metrics(labels, a, counts) / len(checked)
+                per_seed_b[rows] += seed_metrics(labels, b, counts) / len(checked)
+                done += len(counts)
+        spread = (per_seed_a * weights_a).sum(axis=1) - (per_seed_b * weights_b).sum(axis=1)
+        low, high = np.quantile(spread, [tail, 1 - tail])
+        return float(low), float(high)
+
+    images_only = interval([None] * len(checked))
+    if photos is None:
+        return BootstrapInterval(metric, float(difference), *images_only, level, resamples, seeds)
+    return BootstrapInterval(metric, float(difference), *interval(photos), level, resamples, seeds, images_only)
 
 
 def bootstrap_image_means(
@@ -397,7 +462,12 @@ def describe(interval: BootstrapInterval | None, digits: int = 3) -> str:
     """The verdict with its numbers, e.g. "better (+0.012, 95% CI +0.004 to +0.020)"."""
     if interval is None:
         return "not defined (the test set has one class)"
+    images_only = (
+        f"; over images only {_signed(interval.images_only[0], digits)} to {_signed(interval.images_only[1], digits)}"
+        if interval.images_only
+        else ""
+    )
     return (
         f"{verdict(interval)} ({_signed(interval.difference, digits)}, {interval.level:.0%} CI "
-        f"{_signed(interval.low, digits)} to {_signed(interval.high, digits)})"
+        f"{_signed(interval.low, digits)} to {_signed(interval.high, digits)}{images_only})"
     )

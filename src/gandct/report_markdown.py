@@ -143,7 +143,12 @@ def interval_cell(found: dict | None) -> str:
     interval = interval_of(found)
     if interval is None:
         return "n/a"
-    return f"{interval.difference:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}] {verdict(interval)}"
+    images_only = (
+        f" (images only [{interval.images_only[0]:+.3f}, {interval.images_only[1]:+.3f}])"
+        if interval.images_only
+        else ""
+    )
+    return f"{interval.difference:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}] {verdict(interval)}{images_only}"
 
 
 def intervals_table(comparisons: dict[str, dict], sets: list[str]) -> str:
@@ -436,12 +441,29 @@ def run_line(settings: RunSettings) -> str:
 
 
 def split_table(splits: dict[str, dict]) -> str:
-    """The data each split holds: its photographs (a group is a photo: its patches never straddle splits), its
-    real images and its fakes by generator."""
-    lines = ["| split | photographs | real images | fake images |", rule(4)]
+    """The data each split holds: its photographs (a group is a photo: its patches never straddle splits) by
+    stratum and first encoding, its real images and its fakes by generator."""
+    lines = ["| split | photographs | of them | first stored as | real images | fake images |", rule(6)]
     for split, found in splits.items():
         fakes = ", ".join(f"{count} {generator}" for generator, count in found["fakes"].items()) or "none"
-        lines.append(f"| {split} | {len(found['photos'])}: {', '.join(found['photos'])} | {found['real']} | {fakes} |")
+        strata = ", ".join(f"{count} {stratum}" for stratum, count in found["strata"].items())
+        formats = ", ".join(f"{count} {encoding.upper()}" for encoding, count in found["formats"].items())
+        lines.append(
+            f"| {split} | {len(found['photos'])}: {', '.join(found['photos'])} | {strata} | {formats} | "
+            f"{found['real']} | {fakes} |"
+        )
+    return "\n".join(lines)
+
+
+def format_table(flagged: dict) -> str:
+    """The share of clean test photos' patches each detector flags fake at its val threshold, by the encoding the
+    photo was first stored in (seed mean ± std; the ensemble's in brackets)."""
+    formats = list(flagged["photos"])
+    titles = [f"{encoding.upper()} ({len(flagged['photos'][encoding])} photos)" for encoding in formats]
+    lines = ["| detector | " + " | ".join(titles) + " |", rule(len(formats) + 1)]
+    for name, found in flagged["detectors"].items():
+        cells = [f"{spread(found[encoding])} [{found[encoding]['ensemble']:.3f}]" for encoding in formats]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -509,9 +531,16 @@ def generators_section(detectors: dict[str, dict], unseen: list[str]) -> list[st
     ]
 
 
-def detectors_section(settings: RunSettings, detectors: dict[str, dict]) -> list[str]:
-    """## Detectors: the seeds' and the seed ensembles' scores on the ProGAN test set and its perturbed copies."""
+def detectors_section(settings: RunSettings, detectors: dict[str, dict], flagged: dict) -> list[str]:
+    """## Detectors: the seeds' and the seed ensembles' scores on the ProGAN test set and its perturbed copies, and
+    (`flagged`: detail.json's reals_flagged_by_format) the clean test photos flagged by their first encoding."""
     by_generator, perturbed = generator_sets(detectors), perturbed_sets(detectors)
+    by_format = [
+        "Clean test photographs' patches flagged fake at each seed's val threshold, by how the photo was first "
+        "stored (seed mean ± std [seed ensemble]). A JPEG-born photo carries the 8-px block grid of its "
+        "compression and the fakes do not: a detector that keys on that grid flags JPEG-born photos more.",
+        format_table(flagged),
+    ]
     return [
         "## Detectors",
         f"Every Keras detector is trained once per seed of `train.seeds` ({settings.train_seeds}); the baselines "
@@ -532,6 +561,7 @@ def detectors_section(settings: RunSettings, detectors: dict[str, dict]) -> list
         ensemble_table(detectors, "roc_auc", by_generator + perturbed),
         "Accuracy of the seed ensemble at its own val threshold:",
         ensemble_table(detectors, "accuracy_at_val_threshold", by_generator + perturbed),
+        *by_format,
     ]
 
 
@@ -540,15 +570,17 @@ def comparisons_section(detail: dict) -> list[str]:
     detectors, comparisons = detail["detectors"], detail["comparisons"]
     return [
         "## Comparisons",
-        "Differences of the seed-mean metric, a - b, with their 95% interval from a two-level bootstrap "
-        f"({detail['bootstrap']['resamples']} resamples): each resample draws every detector's training seeds "
-        "with replacement and the test images with replacement (the same images for both detectors), so the "
-        "interval counts what a re-run changes, the training as well as the test images; for the unseen mean "
-        "the seeds are drawn once and each generator's images on their own. Accuracy is each "
-        'seed\'s at its own val threshold. "better" means the whole interval is above 0, "worse" below 0, '
-        'otherwise "no clear difference". The interval does not count what only a re-run with another `seed` '
-        "draws anew (the few photographs of the test split, the generators' own training), so a verdict stands "
-        "only when a replicate run gives it too: see docs/replication.md.",
+        "Differences of the seed-mean metric, a - b, with their 95% interval from a bootstrap "
+        f"({detail['bootstrap']['resamples']} resamples) that draws what a re-run changes: every detector's "
+        "training seeds with replacement, and the test photographs with replacement, then within each drawn photo "
+        "its patches (a twin or third-party fake stays with its photo; a GAN's fake from noise is drawn on its "
+        "own), the same draw for both detectors. For the unseen mean the seeds are drawn once and each generator's "
+        "set on its own. Beside it, in brackets, the interval without the photo level (images drawn one by one): "
+        "how much the few test photographs widen it. Accuracy is each seed's at its own val threshold. "
+        '"better" means the whole interval is above 0, "worse" below 0, otherwise "no clear difference". The '
+        "interval does not count what only a re-run with another `seed` draws anew (which photographs are test "
+        "photographs, the generators' own training), so a verdict stands only when a replicate run gives it too: "
+        "see docs/replication.md.",
         "By test generator:",
         intervals_table(comparisons, generator_sets(detectors)),
         "Under perturbations of the ProGAN test set:",
@@ -670,7 +702,7 @@ def render_report(
         *data_section(counts, quality, splits),
         *spectra_section(),
         *generators_section(detail["detectors"], detail.get("unseen_sets", [])),
-        *detectors_section(settings, detail["detectors"]),
+        *detectors_section(settings, detail["detectors"], detail["reals_flagged_by_format"]),
         *comparisons_section(detail),
         *attribution_section(attribution),
         *saliency_section(settings, shares, looks),

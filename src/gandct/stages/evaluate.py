@@ -15,7 +15,7 @@ and `paired_bootstrap_sets` for the unseen mean).
 `reports/metrics.json` holds only the headline numbers (DVC metrics). `reports/evaluate/scores/<set>.csv`
 holds every image's p_fake from every seed and the ensemble, so any interval can be recomputed without Keras.
 For `dvc plots`: the ensemble's ROC and precision-recall curves and per-image predictions on the clean test
-split. Every score starts from the fitted uint8 images of the feature cache; the perturbed test sets apply a
+split. Every score starts from the framed uint8 images of the feature cache; the perturbed test sets apply a
 seeded perturbation to them (both classes alike) before each detector's own transform.
 """
 
@@ -42,6 +42,7 @@ from gandct.comparison import (
     detection_rate_at_false_alarms,
     oracle_accuracy,
     paired_bootstrap_sets,
+    photo_indices,
     summarise_seeds,
 )
 from gandct.datasets import load_split
@@ -85,16 +86,16 @@ def perturbation_plan(params: Params) -> list[tuple[str, str, float]]:
 
 def score_perturbed(detectors: dict[Key, Detector], params: Params) -> dict[str, dict[Key, np.ndarray]]:
     """p_fake of every detector on every perturbed copy of the test split: {set name: {detector key: p_fake}}."""
-    fitted_test, _ = load_split("test", PIXELS)
+    framed_test, _ = load_split("test", PIXELS)
     sets = perturbation_plan(params)
     scores: dict[str, dict[Key, list[np.ndarray]]] = {name: {key: [] for key in detectors} for name, _, _ in sets}
-    for start in progress(range(0, len(fitted_test), CHUNK), desc="evaluate perturbed", unit="chunk"):
-        fitted = np.asarray(fitted_test[start : start + CHUNK])
+    for start in progress(range(0, len(framed_test), CHUNK), desc="evaluate perturbed", unit="chunk"):
+        framed = np.asarray(framed_test[start : start + CHUNK])
         for name, kind, level in sets:
             seed = zlib.crc32(f"{params.seed}:{name}:{start}".encode())  # a different noise draw per chunk
-            perturbed = perturb_batch(fitted, kind, level, seed)
+            perturbed = perturb_batch(framed, kind, level, seed)
             for key, detector in detectors.items():
-                scores[name][key].append(detector.predict_fitted(perturbed, params.evaluate.batch_size))
+                scores[name][key].append(detector.predict_framed(perturbed, params.evaluate.batch_size))
     return {name: {key: np.concatenate(parts) for key, parts in by_key.items()} for name, by_key in scores.items()}
 
 
@@ -102,9 +103,9 @@ def score_split(
     detectors: dict[Key, Detector], split: str, batch_size: int
 ) -> tuple[np.ndarray, dict[Key, np.ndarray]]:
     """The labels of a cached split and every detector's p_fake on it."""
-    fitted, labels = load_split(split, PIXELS)
+    framed, labels = load_split(split, PIXELS)
     return np.asarray(labels).astype(np.int64), {
-        key: detector.predict_fitted(fitted, batch_size) for key, detector in detectors.items()
+        key: detector.predict_framed(framed, batch_size) for key, detector in detectors.items()
     }
 
 
@@ -180,17 +181,17 @@ def score_column(key: tuple[str, int | str]) -> str:
 def write_scores(
     test_set: str, split: str, labels: np.ndarray, by_key: dict[tuple[str, int | str], np.ndarray]
 ) -> None:
-    """reports/evaluate/scores/<test_set>.csv: each image's id (its path), label and generator as the features
-    stage listed them (`split` is the split whose images the set holds), then every model's p_fake in the
+    """reports/evaluate/scores/<test_set>.csv: each image's id (its path), label, generator and group as the
+    features stage listed them (`split` is the split whose images the set holds), then every model's p_fake in the
     shortest text that reads back to the same float64 (repr), so ranks and ties survive the file exactly."""
     ids = read_csv(paths.features_file(split, "ids.csv"))
     columns = {score_column(key): p_fake.tolist() for key, p_fake in by_key.items()}
     rows = [
-        {"id": row["path"], "label": int(label), "generator": row["generator"]}
+        {"id": row["path"], "label": int(label), "generator": row["generator"], "group": row["group"]}
         | {column: repr(values[index]) for column, values in columns.items()}
         for index, (row, label) in enumerate(zip(ids, labels, strict=True))
     ]
-    write_csv(paths.EVALUATION_SCORES / f"{test_set}.csv", ["id", "label", "generator", *columns], rows)
+    write_csv(paths.EVALUATION_SCORES / f"{test_set}.csv", ["id", "label", "generator", "group", *columns], rows)
 
 
 def comparisons(
@@ -200,11 +201,14 @@ def comparisons(
     seeds: dict[str, list[int]],
     thresholds: dict[tuple[str, int | str], float],
     means: dict[str, list[str]],
+    photos: dict[str, np.ndarray],
     params: Params,
 ) -> dict[str, dict[str, dict[str, dict | None]]]:
     """{"a - b": {test set or mean: {metric: interval}}} for each pair of COMPARISONS whose detectors were both
-    trained: the difference of their seed-mean metrics, resampling seeds and test images together; accuracy at
-    each seed's own val threshold. A mean's (`means`: name -> its test sets) is that of the mean over its sets."""
+    trained: the difference of their seed-mean metrics, resampling seeds, photographs (`photos`: per set, each
+    image's `photo_indices`) and test images together, with the interval without the photo level beside it;
+    accuracy at each seed's own val threshold. A mean's (`means`: name -> its test sets) is that of the mean over
+    its sets."""
     found: dict[str, dict[str, dict[str, dict | None]]] = {}
     for first, second in COMPARISONS:
         if first not in names or second not in names:
@@ -226,6 +230,7 @@ def comparisons(
                     seed=params.seed,
                     resamples=params.evaluate.bootstrap_resamples,
                     thresholds=cuts,
+                    photos=[photos[member] for member in members],
                 )
                 # The verdict is read from the published (rounded) numbers, as the report reads it.
                 by_set[test_set][metric] = interval and interval.to_dict()
@@ -321,6 +326,43 @@ def score_test_sets(
     return labels, scores
 
 
+def flagged_by_format(
+    names: list[str],
+    seeds: dict[str, list[int]],
+    scores: dict[tuple[str, int | str], np.ndarray],
+    thresholds: dict[tuple[str, int | str], float],
+) -> dict:
+    """The share of the clean test reals each detector flags fake at its val threshold, by the encoding their
+    photograph was first stored in (the manifest's format: jpeg, png): a detector that keys on the 8-px JPEG
+    block grid of some photos flags those more. Per format the photos, the seed mean and spread and the
+    ensemble's share; per photo the ensemble's share."""
+    ids = read_csv(paths.features_file("test", "ids.csv"))
+    format_of = {row["path"]: row["format"] for row in read_csv(paths.MANIFEST)}
+    reals = [(index, row) for index, row in enumerate(ids) if row["label"] == "0"]
+    formats = sorted({format_of[row["path"]] for _, row in reals})
+    rows = {found: np.array([i for i, row in reals if format_of[row["path"]] == found]) for found in formats}
+    groups = sorted({row["group"] for _, row in reals})
+    by_photo = {group: np.array([i for i, row in reals if row["group"] == group]) for group in groups}
+    result: dict = {
+        "photos": {found: sorted({ids[i]["group"] for i in rows[found]}) for found in formats},
+        "images": {found: len(rows[found]) for found in formats},
+        "detectors": {},
+    }
+    for name in names:
+
+        def share(key: tuple[str, int | str], where: np.ndarray, name: str = name) -> float:
+            return round(float(np.mean(scores[key][where] >= thresholds[key])), 6)
+
+        result["detectors"][name] = {
+            found: summarise_seeds({seed: {"flagged": share((name, seed), rows[found])} for seed in seeds[name]})[
+                "flagged"
+            ]
+            | {ENSEMBLE: share((name, ENSEMBLE), rows[found])}
+            for found in formats
+        } | {"photos": {group: share((name, ENSEMBLE), by_photo[group]) for group in groups}}
+    return result
+
+
 def log_roc_auc(results: dict[str, dict]) -> None:
     """Each detector's ROC AUC, seed mean and ensemble, on the generators' test sets and their means."""
     for name, result in results.items():
@@ -346,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     detectors = load_detectors(names, params)
     thresholds = {key: detector.threshold for key, detector in detectors.items()}
     labels, scores = score_test_sets(detectors, params)
+    photos = {split: photo_indices(read_csv(paths.features_file(split, "ids.csv"))) for split in paths.TEST_SETS}
+    photos |= {set_name: photos["test"] for set_name in labels if set_name not in photos}  # perturbed copies
 
     means = mean_groups(params.train.fakes)
     results = {name: detector_results(name, seeds[name], labels, scores, thresholds, means) for name in names}
@@ -355,12 +399,14 @@ def main(argv: list[str] | None = None) -> None:
         "bootstrap": {
             "resamples": params.evaluate.bootstrap_resamples,
             "seed": params.seed,
-            "resampled": "each detector's training seeds and the test images (paired across detectors)",
+            "resampled": "each detector's training seeds, the test photographs and their images (paired across "
+            "detectors); images_only: the same without the photo level",
         },
         "unseen_sets": means.get(paths.UNSEEN_MEAN, []),
         "third_party_sets": means.get(paths.THIRD_PARTY_MEAN, []),
         "detectors": results,
-        "comparisons": comparisons(names, labels, scores, seeds, thresholds, means, params),
+        "comparisons": comparisons(names, labels, scores, seeds, thresholds, means, photos, params),
+        "reals_flagged_by_format": flagged_by_format(names, seeds, scores["test"], thresholds),
     }
     write_text(paths.EVALUATION_DETAIL, json.dumps(detail, indent=2) + "\n")
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""features stage: cache the fitted images and DCT maps of one split, `gandct features <split>`.
+"""features stage: cache the framed images and DCT maps of one split, `gandct features <split>`.
 
 Reads `data/interim/manifest.csv` (prepare) and the listings of the generators whose fakes the split holds:
 for train and val those `train.fakes` names (the ProGAN's, an auto-encoder family's twins, or several), for
@@ -8,9 +8,9 @@ reals). The attribution sets `attribution_train` and `attribution_val` hold the 
 fakes of that split, up to `attribute.images_per_class` of each source (the source data set's own fakes, of
 unknown source, are left out). Writes
 `data/processed/<split>/`: `dct.npy`, the log spectra log(|DCT| + eps) as float32 (N, H, W, C), not
-z-scored; `pixels.npy`, the fitted images as uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake; on an
-attribution set the source's index in `paths.SOURCES`, 0 still real); `ids.csv` (path, generator, label of
-each row). The train splits (`paths.STATS_SPLITS`) also get `dct_stats.npz`, their per-coefficient
+z-scored; `pixels.npy`, the framed images as uint8 (N, H, W, C); `y.npy` (N,) float32 (0 real, 1 fake; on an
+attribution set the source's index in `paths.SOURCES`, 0 still real); `ids.csv` (path, generator, label and
+group of each row). The train splits (`paths.STATS_SPLITS`) also get `dct_stats.npz`, their per-coefficient
 statistics: a model reads its inputs z-scored with the copy saved beside it, so no other split depends on
 the train images.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from gandct import paths
-from gandct.dct import DctStats, Moments, Preprocessing, fit_image, log_spectra
+from gandct.dct import DctStats, Moments, Preprocessing, frame_image, log_spectra
 from gandct.entry import run_command
 from gandct.errors import GandctError
 from gandct.fileio import atomic_dir, read_csv, write_csv
@@ -45,14 +45,14 @@ from gandct.workers import stop_cleanly_on_signals, worker_pool
 
 log = logging.getLogger(__name__)
 
-LISTING_COLUMNS = ("path", "label", "split", "generator")
+LISTING_COLUMNS = ("path", "label", "split", "group", "generator")
 LEARNING_SPLITS = ("train", "val")  # the splits whose fakes params train.fakes chooses
 MANIFEST_SPLITS = ("train", "val", "test")  # of the manifest's and the generators' listings
 LABELS = {"real": 0, "fake": 1}
 # A split's last jobs leave workers idle while one finishes: several jobs per worker keep the pool busy
 # to the end, which matters for small splits and large images (few images per split, long jobs).
 JOBS_PER_WORKER = 4
-ID_COLUMNS = ["path", "generator", "label"]
+ID_COLUMNS = ["path", "generator", "label", "group"]
 # What to run again when a listed image cannot be used, by the listing that named it.
 REMEDY = {
     str(paths.MANIFEST): "it changed after prepare checked it; run prepare again (dvc repro prepare)",
@@ -70,6 +70,7 @@ class Item:
     path: str
     label: int  # 0 real, 1 fake (on an attribution set: the source's index in paths.SOURCES)
     generator: str
+    group: str  # the photo (or file) it comes from: a twin shares its photo's, the evaluate stage resamples them
     listing: str  # the CSV file that lists it, for error messages
 
 
@@ -102,7 +103,7 @@ def to_item(row: dict[str, str], listing: Path) -> Item:
     """The Item of one listing row; a label other than real or fake is a GandctError."""
     if row["label"] not in LABELS:
         raise GandctError(f"{listing}: {row['path']} has label {row['label']!r}, expected real or fake")
-    return Item(row["path"], LABELS[row["label"]], row["generator"], str(listing))
+    return Item(row["path"], LABELS[row["label"]], row["generator"], row["group"], str(listing))
 
 
 def split_generators(split: str, train_fakes: Sequence[str]) -> tuple[str, ...]:
@@ -160,12 +161,14 @@ def attribution_items(
     rows), each labelled with its source's index in paths.SOURCES."""
     images_split = paths.ATTRIBUTION_SPLITS[split]
     reals = [row for row in manifest if row["split"] == images_split and row["label"] == "real"]
-    items = [Item(row["path"], 0, "", str(paths.MANIFEST)) for row in evenly_spread(reals, per_class)]
+    items = [Item(row["path"], 0, "", row["group"], str(paths.MANIFEST)) for row in evenly_spread(reals, per_class)]
     for generator, rows in generated.items():
         fakes = [row for row in rows if row["split"] == images_split]
         listing = str(paths.generated_listing(generator))
         label = paths.SOURCES.index(generator)
-        items.extend(Item(row["path"], label, generator, listing) for row in evenly_spread(fakes, per_class))
+        items.extend(
+            Item(row["path"], label, generator, row["group"], listing) for row in evenly_spread(fakes, per_class)
+        )
     missing = [source for source in paths.SOURCES if source not in {paths.SOURCES[item.label] for item in items}]
     if missing:
         raise GandctError(f"attribution set {split} has no {images_split} images of {', '.join(missing)}")
@@ -197,14 +200,14 @@ def write_rows(path: Path, offset: int, start: int, rows: np.ndarray) -> None:
         handle.write(rows.data)
 
 
-def fit_item(item: Item, preprocessing: Preprocessing) -> np.ndarray:
-    """Decode and fit one listed image; an unusable one is a GandctError naming it and what to change."""
+def frame_item(item: Item, preprocessing: Preprocessing) -> np.ndarray:
+    """Decode and frame one listed image; an unusable one is a GandctError naming it and what to change."""
     try:
         rgb = load_rgb(item.path)
     except ImageError as err:
         raise GandctError(f"cannot use {item.path} (listed in {item.listing}): {err}; {REMEDY[item.listing]}") from None
     try:
-        return fit_image(rgb, preprocessing)
+        return frame_image(rgb, preprocessing)
     except ImageError as err:  # too small for features.image_size: a choice of params, not a changed file
         hint = ""
         if item.listing == str(paths.MANIFEST):
@@ -214,7 +217,7 @@ def fit_item(item: Item, preprocessing: Preprocessing) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TransformJob:
-    """Decode, fit and transform a chunk of images into their rows of a split's arrays."""
+    """Decode, frame and transform a chunk of images into their rows of a split's arrays."""
 
     split: str
     items: tuple[Item, ...]
@@ -229,11 +232,11 @@ class TransformJob:
         return len(self.items)
 
     def run(self) -> Moments | None:
-        """Write the job's rows (fitted images and log spectra); on the train split return their moments."""
-        fitted = np.stack([fit_item(item, self.preprocessing) for item in self.items])
-        spectra = log_spectra(fitted, self.preprocessing.eps)
+        """Write the job's rows (framed images and log spectra); on the train split return their moments."""
+        framed = np.stack([frame_item(item, self.preprocessing) for item in self.items])
+        spectra = log_spectra(framed, self.preprocessing.eps)
         arrays = self.arrays
-        write_rows(arrays.pixels, arrays.pixels_offset, self.start, fitted)
+        write_rows(arrays.pixels, arrays.pixels_offset, self.start, framed)
         write_rows(arrays.dct, arrays.dct_offset, self.start, spectra)
         return Moments.of(spectra) if self.moments else None
 
@@ -277,7 +280,7 @@ def create_arrays(folder: Path, count: int, shape: tuple[int, int, int]) -> Spli
 def write_labels(folder: Path, items: list[Item]) -> None:
     """y.npy (0 real, 1 fake) and ids.csv, row for row with the arrays."""
     np.save(folder / "y.npy", np.array([item.label for item in items], dtype=np.float32))
-    ids = [{"path": item.path, "generator": item.generator, "label": item.label} for item in items]
+    ids = [{"path": item.path, "generator": item.generator, "label": item.label, "group": item.group} for item in items]
     write_csv(folder / "ids.csv", ID_COLUMNS, ids)
 
 

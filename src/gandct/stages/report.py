@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,9 @@ def spectra_figures() -> dict[str, int]:
 
 
 def split_composition() -> dict[str, dict]:
-    """Per split: its photographs (the manifest's groups), its real images, and its fakes by generator: for train
-    and val those the detectors learnt from (their feature sets), for test each generator's test set."""
+    """Per split: its photographs (the manifest's groups) with their count per stratum and per first encoding, its
+    real images, and its fakes by generator: for train and val those the detectors learnt from (their feature
+    sets), for test each generator's test set."""
     manifest = read_csv(paths.MANIFEST)
     splits = {}
     for split in ("train", "val", "test"):
@@ -104,7 +106,14 @@ def split_composition() -> dict[str, dict]:
             for row in read_csv(paths.features_file(found, "ids.csv")):
                 if row["label"] == "1":
                     fakes[row["generator"]] = fakes.get(row["generator"], 0) + 1
-        splits[split] = {"photos": sorted({row["group"] for row in reals}), "real": len(reals), "fakes": fakes}
+        photos = {row["group"]: row for row in reals}
+        splits[split] = {
+            "photos": sorted(photos),
+            "strata": dict(sorted(Counter(row["stratum"] or "unstratified" for row in photos.values()).items())),
+            "formats": dict(sorted(Counter(row["format"] for row in photos.values()).items())),
+            "real": len(reals),
+            "fakes": fakes,
+        }
     return splits
 
 
