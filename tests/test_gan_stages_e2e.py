@@ -13,7 +13,7 @@ from helpers import TINY_AUGMENT, images_in_plain_keras
 from gandct.fileio import read_csv
 
 TINY = {
-    "data": {"patch_size": 32, "patches_per_photo": 6},
+    "data": {"patch_size": 32, "patches_per_photo": 3},
     "prepare": {"min_per_split": 2},
     **TINY_AUGMENT,  # a resolution below the patch size: the GANs learn the central 16 px, as the detectors read
 }

@@ -18,7 +18,7 @@ from gandct.fileio import read_csv
 from gandct.params import parse_params
 
 TINY = {
-    "data": {"patch_size": 32, "patches_per_photo": 6},
+    "data": {"patch_size": 32, "patches_per_photo": 3},
     "prepare": {"min_per_split": 2},
     **TINY_AUGMENT,
     "features": {"image_size": 16, "chunk_size": 32},
@@ -49,7 +49,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> ProjectCopy:
     # DVC keeps a stage's lock entry when its foreach item goes, so the tiny run starts with no lock.
     (project.root / "dvc.lock").unlink()
     project.commit("tiny params")
-    project.run("dvc", "repro")
+    project.run("gandct", "timed-repro")  # make all: dvc repro, timed
     return project
 
 
@@ -85,6 +85,9 @@ def test_every_declared_output_exists(pipeline):
         assert confusion.sum(axis=1).tolist() == list(attribution["test_images"].values())
         assert found["ensemble"]["accuracy"] == round(np.trace(confusion) / confusion.sum(), 6)
         assert found["accuracy"]["low"] <= found["accuracy"]["mean"] <= found["accuracy"]["high"]
+    timings = json.loads((pipeline.root / "reports/run_timings.json").read_text())  # a full run: every stage ran
+    assert set(timings["stage_seconds"]) == stages and timings["reference_gmacs_per_second"] > 0
+    assert sum(timings["stage_seconds"].values()) <= timings["total_seconds"]
     report = (pipeline.root / "reports/report.md").read_text()
     assert "| custom (2) |" in report and "| custom - paper, ROC AUC |" in report and "## Reading" in report
 

@@ -65,6 +65,10 @@ COMMANDS = {
         "gandct.commands.recipes",
         "choose custom's training recipe on held-out generators' val fakes (opt-in experiment)",
     ),
+    "timed-repro": (
+        "gandct.commands.timed_repro",
+        "dvc repro, recording each stage's wall time of a full run in reports/run_timings.json (make all)",
+    ),
     "transfer": (
         "gandct.commands.transfer",
         "leave-one-generator-out: ROC AUC per training source on held-out generators",

@@ -7,6 +7,8 @@ set), reliability.png (the shipped detector's p_fake per test generator), attrib
 comparisons come from reports/evaluate/detail.json, where the detectors look from reports/saliency.json (the
 saliency stage, which also draws the saliency and twin figures), the fakes' quality from
 reports/augment/quality.json; `gandct.report_markdown` writes the report's text from those numbers.
+`reports/data.json` holds what each split holds (its photographs by stratum and first encoding, its images):
+docs/data.md quotes it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from gandct.report_markdown import (
 from gandct.test_sets import channel_mean_spectra, kind_of, pick
 
 log = logging.getLogger(__name__)
+
+DATA = paths.REPORTS / "data.json"
 
 FIGURES = paths.FIGURES
 SALIENCY = paths.REPORTS / "saliency.json"  # the saliency stage's numbers
@@ -247,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     attribution = attribution_figure()
     quality = json.loads(paths.GAN_QUALITY.read_text()) if paths.GAN_QUALITY.is_file() else None
     splits = split_composition()
+    write_text(DATA, json.dumps(splits, indent=1) + "\n")
     text = render_report(run_settings(params), detail, shares, looks, counts, attribution, quality, splits)
     write_text(paths.REPORTS / "report.md", text)
     log.info("wrote %s and %s", paths.REPORTS / "report.md", Path(FIGURES))
