@@ -198,80 +198,12 @@ def headline_values(row: dict) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_make_compare_shows_an_experiments_changed_param_and_headline_metrics(pipeline):
-    """Runs second to last: it leaves the experiment (train.linear.l2_inverse=0.5) in the workspace. The linear
-    detector refits in seconds, so the experiment costs little more than evaluate and report."""
+def test_an_experiment_on_the_nearest_twins_and_make_compare_showing_it(pipeline):
+    """Runs second to last: it leaves the experiment in the workspace. `dvc exp run -S` swaps the train and val
+    fakes for the nearest twins; the test split keeps the ProGAN's, which joins the unseen generators while the
+    nearest twins leave them. `make compare` then shows the changed param and every changed headline metric."""
     pipeline.run("git", "add", "-A")  # the tiny run is the experiment's baseline
     pipeline.run("git", *GIT_IDENTITY, "commit", "--allow-empty", "-qm", "the tiny run")
-    ran = pipeline.run("dvc", "exp", "run", "-S", "train.linear.l2_inverse=0.5").stdout
-    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
-    # the linear attributor shares train.linear: it refits too
-    assert stages == {
-        "train@linear",
-        "train_attribution@linear",
-        "evaluate_attribution",
-        "evaluate",
-        "saliency",
-        "report",
-    }, ran
-
-    shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
-    rows = [shown[0], shown[1], *(rev for exp in shown[1]["experiments"] for rev in exp["revs"])]
-    values = [headline_values(row) for row in rows]
-    changed = {name for name in values[0] if len({row[name] for row in values}) > 1}
-    assert changed and all(name.startswith("linear.") for name in changed), changed
-
-    make = ["make", "--silent", "compare-wide", "INSTALLED="]  # INSTALLED=: the test's environment is installed
-    env = {**pipeline_env(), "COLUMNS": "200"}
-    table = subprocess.run(make, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
-    lines = table.splitlines()
-    assert max(len(line) for line in lines) <= 200 and "…" not in table, table
-    header = next(line for line in lines if "Experiment" in line)
-    # The changed param and every changed headline metric, in full; not the other metrics nor the hashes.
-    assert set(header.split()) == {"Experiment", "Created", "train.linear.l2_inverse", *changed}, table
-    param_column = [line.split()[-1] for line in lines if " [" in line]  # the experiment's own row
-    assert param_column == ["0.5"], table
-
-    # make compare: every headline metric of every run, in full, in 80 columns
-    narrow = ["make", "--silent", "compare", "INSTALLED="]
-    env = {**pipeline_env(), "COLUMNS": "80"}
-    table = subprocess.run(narrow, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
-    assert max(len(line) for line in table.splitlines()) <= 80, table
-    labels = {line.split()[0] for line in table.split("Changed params:")[0].splitlines() if line.startswith("  ")}
-    assert {name.split(".", 1)[1] for name in values[0]} <= labels, table
-    assert "train.linear.l2_inverse=0.5" in table.split("Changed params:")[1], table
-
-
-@pytest.mark.slow
-def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
-    """Runs last: it changes the pipeline's params and outputs."""
-    for overrides in (
-        {"features": {"workers": 1, "chunk_size": 7}},
-        {"evaluate": {"batch_size": 17}},
-        {"augment": {"checkpoint_seconds": 5.0}},
-    ):
-        pipeline.set_params(overrides)
-        assert "Data and pipelines are up to date" in pipeline.run("dvc", "status").stdout, overrides
-    # Under train.fakes [progan] the DCGAN feeds only test_dcgan: the train and val features read its listing
-    # but come out the same, so its test features, evaluate and report re-run and no detector retrains. (With
-    # the chunking the features ran with: merging the train statistics by another chunking may move their
-    # last bit.)
-    workers = yaml.safe_load((REPO / "params.yaml").read_text())["features"]["workers"]
-    pipeline.set_params({"features": {"workers": workers, "chunk_size": TINY["features"]["chunk_size"]}})
-    pipeline.set_params({"augment": {"dcgan": {"learning_rate": 0.0003}}})
-    ran = pipeline.run("dvc", "repro").stdout
-    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
-    expected = {"dcgan", "quality", "features@train", "features@val", "test_features@test_dcgan", "evaluate", "report"}
-    # the attributors learn the DCGAN's fakes: they retrain
-    expected |= {f"attribution_features@{split}" for split in paths.ATTRIBUTION_SPLITS} | {"evaluate_attribution"}
-    expected |= {f"train_attribution@{name}" for name in ATTRIBUTORS}
-    assert stages == expected, ran
-
-
-@pytest.mark.slow
-def test_an_experiment_trains_the_detectors_on_the_nearest_twins(pipeline):
-    """After the test above: `dvc exp run -S` swaps the train and val fakes; the test split keeps the ProGAN's,
-    which joins the unseen generators while the nearest twins leave them."""
     ran = pipeline.run("dvc", "exp", "run", "-S", "train.fakes=[autogan_nearest]").stdout
     stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
     assert {"features@train", "features@val", "evaluate", "report"} | {f"train@{name}" for name in MODELS} <= stages
@@ -284,3 +216,55 @@ def test_an_experiment_trains_the_detectors_on_the_nearest_twins(pipeline):
     detail = json.loads((pipeline.root / paths.EVALUATION_DETAIL).read_text())
     others = [f"test_autogan_{family}" for family in paths.AUTOGAN_FAMILIES if family != "nearest"]
     assert detail["unseen_sets"] == ["test", "test_dcgan", *others]
+
+    shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
+    rows = [shown[0], shown[1], *(rev for exp in shown[1]["experiments"] for rev in exp["revs"])]
+    values = [headline_values(row) for row in rows]
+    changed = {name for name in values[0] if len({row.get(name) for row in values}) > 1}
+    assert changed, values
+
+    make = ["make", "--silent", "compare-wide", "INSTALLED="]  # INSTALLED=: the test's environment is installed
+    env = {**pipeline_env(), "COLUMNS": "1000"}  # every detector's headline moves: many columns
+    table = subprocess.run(make, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
+    lines = table.splitlines()
+    assert "…" not in table, table
+    header = next(line for line in lines if "Experiment" in line)
+    # The changed param and the changed headline metrics, in full; not the unchanged metrics nor the hashes.
+    assert set(header.split()) == {"Experiment", "Created", "train.fakes", *changed}, table
+    param_column = [line.split()[-1] for line in lines if " [" in line]  # the experiment's own row
+    assert param_column == ["['autogan_nearest']"], table
+
+    # make compare: every headline metric of every run, in full, in 80 columns
+    narrow = ["make", "--silent", "compare", "INSTALLED="]
+    env = {**pipeline_env(), "COLUMNS": "80"}
+    table = subprocess.run(narrow, cwd=pipeline.root, env=env, capture_output=True, text=True, check=True).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80, table
+    labels = {line.split()[0] for line in table.split("Changed params:")[0].splitlines() if line.startswith("  ")}
+    assert {name.split(".", 1)[1] for name in values[0]} <= labels, table
+    assert "train.fakes=" in table.split("Changed params:")[1], table
+
+
+@pytest.mark.slow
+def test_params_re_run_only_the_stages_whose_outputs_they_change(pipeline):
+    """Runs last: it changes the pipeline's params and outputs."""
+    for overrides in (
+        {"features": {"workers": 1, "chunk_size": 7}},
+        {"evaluate": {"batch_size": 17}},
+        {"augment": {"checkpoint_seconds": 5.0}},
+    ):
+        pipeline.set_params(overrides)
+        assert "Data and pipelines are up to date" in pipeline.run("dvc", "status").stdout, overrides
+    # Under train.fakes [autogan_nearest] (the experiment above) the DCGAN feeds only test_dcgan: the train and val
+    # features read its listing but come out the same, so its test features, evaluate and report re-run and no
+    # detector retrains. (With the chunking the features ran with: merging the train statistics by another
+    # chunking may move their last bit.)
+    workers = yaml.safe_load((REPO / "params.yaml").read_text())["features"]["workers"]
+    pipeline.set_params({"features": {"workers": workers, "chunk_size": TINY["features"]["chunk_size"]}})
+    pipeline.set_params({"augment": {"dcgan": {"learning_rate": 0.0003}}})
+    ran = pipeline.run("dvc", "repro").stdout
+    stages = {line.split("'")[1] for line in ran.splitlines() if line.startswith("Running stage")}
+    expected = {"dcgan", "quality", "features@train", "features@val", "test_features@test_dcgan", "evaluate", "report"}
+    # the attributors learn the DCGAN's fakes: they retrain
+    expected |= {f"attribution_features@{split}" for split in paths.ATTRIBUTION_SPLITS} | {"evaluate_attribution"}
+    expected |= {f"train_attribution@{name}" for name in ATTRIBUTORS}
+    assert stages == expected, ran
