@@ -86,8 +86,8 @@ def test_every_declared_output_exists(pipeline):
         assert found["ensemble"]["accuracy"] == round(np.trace(confusion) / confusion.sum(), 6)
         assert found["accuracy"]["low"] <= found["accuracy"]["mean"] <= found["accuracy"]["high"]
     timings = json.loads((pipeline.root / "reports/run_timings.json").read_text())  # a full run: every stage ran
-    assert set(timings["stage_seconds"]) == stages and timings["reference_gmacs_per_second"] > 0
-    assert sum(timings["stage_seconds"].values()) <= timings["total_seconds"]
+    assert set(timings["stage_minutes"]) == stages and timings["reference_gmacs_per_second"] > 0
+    assert sum(timings["stage_minutes"].values()) <= timings["total_minutes"] + 0.05 * len(stages)  # rounding
     report = (pipeline.root / "reports/report.md").read_text()
     assert "| custom (2) |" in report and "| custom - paper, ROC AUC |" in report and "## Reading" in report
 

@@ -1,5 +1,5 @@
-"""The README's Results, docs/results.md and the model card quote only numbers that the committed reports/ hold, so
-a stale figure fails here."""
+"""The README's Results, docs/results.md, the model card and docs/data.md quote only numbers that the committed
+reports/ hold, so a stale figure fails here."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from pathlib import Path
 
 from helpers import REPO
 
+from gandct import photos
+from gandct.report_markdown import split_table
+
 DECIMAL = re.compile(r"(?<![\w.])[+-]?\d+\.\d+")  # 0.844, +0.055, -0.014, 2.68 (of "2.68x"); not 2090 or 15%
 
 
-def results_section(readme: str) -> str:
-    """The text of the README's `## Results` section, up to the next second-level heading."""
-    start = readme.index("\n## Results\n")
-    end = readme.find("\n## ", start + 1)
-    return readme[start : end if end != -1 else None]
+def section(text: str, heading: str) -> str:
+    """The text of a Markdown file's `## <heading>` section, up to the next second-level heading."""
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
 
 
 def json_numbers(value: object) -> Iterator[float]:
@@ -54,7 +57,7 @@ def missing_numbers(results: str, reported: set[float]) -> list[str]:
 
 
 def test_every_number_in_the_readme_results_is_in_the_committed_reports():
-    results = results_section((REPO / "README.md").read_text())
+    results = section((REPO / "README.md").read_text(), "Results")
     assert len(DECIMAL.findall(results)) >= 20, "the Results section should quote the run's numbers"
     missing = missing_numbers(results, reported_numbers(REPO / "reports"))
     assert not missing, f"README Results quotes numbers that no file under reports/ holds: {missing}"
@@ -65,6 +68,24 @@ def test_every_number_in_docs_results_is_in_the_committed_reports():
     assert len(DECIMAL.findall(results)) >= 40, "docs/results.md should quote the run's numbers in full"
     missing = missing_numbers(results, reported_numbers(REPO / "reports"))
     assert not missing, f"docs/results.md quotes numbers that no file under reports/ holds: {missing}"
+
+
+# Numbers no pipeline file holds, each measured by hand where it is quoted: the Python version and `make test`'s
+# time (pytest's own summary line; a test run writes nothing into the repository).
+BY_HAND = re.compile(r"Python 3\.11|`make test` ran [\d.]+ minutes")
+
+
+def test_every_time_the_readme_and_the_pipeline_doc_quote_is_the_recorded_full_runs():
+    """The Quick start's and docs/pipeline.md's times come from reports/run_timings.json (`make all`'s record of
+    its last full run) and the GAN stages' timings."""
+    texts = {
+        "README Quick start": section((REPO / "README.md").read_text(), "Quick start"),
+        "docs/pipeline.md": section((REPO / "docs/pipeline.md").read_text(), "Time on this machine"),
+    }
+    reported = reported_numbers(REPO / "reports")
+    for name, text in texts.items():
+        missing = missing_numbers(BY_HAND.sub("", text), reported)
+        assert not missing, f"{name} quotes numbers that no file under reports/ holds: {missing}"
 
 
 def test_a_stale_or_invented_number_is_caught():
@@ -90,3 +111,18 @@ def test_the_recipe_table_quotes_the_recipe_summary():
     assert [row.split("|")[1].strip() for row in rows] == [entry["recipe"] for entry in summary]
     missing = missing_numbers("\n".join(rows), set(json_numbers(summary)))
     assert not missing, f"docs/detectors.md's recipe table quotes numbers reports/recipes/summary.json lacks: {missing}"
+
+
+def test_the_data_doc_lists_every_bundled_photo_and_quotes_each_runs_splits():
+    text = (REPO / "docs/data.md").read_text()
+    catalogue = {
+        row.split("|")[4].strip(" `"): [cell.strip() for cell in row.split("|")[1:-1]]
+        for row in text.splitlines()
+        if row.startswith("| ") and "`" in row
+    }
+    assert set(catalogue) == {photo.origin for photo in photos.SAMPLE_PHOTOS}
+    for photo in photos.SAMPLE_PHOTOS:
+        group, stratum, _, _, encoding, _ = catalogue[photo.origin]
+        assert (group, stratum, encoding) == (photo.group, photo.stratum, photos.origin_format(photo.origin).upper())
+    for data in (REPO / "reports/data.json", REPO / "reports/replicate/seed_7/data.json"):
+        assert split_table(json.loads(data.read_text())) in text, f"docs/data.md does not quote {data}"

@@ -10,7 +10,7 @@ and optimiser) on fold after fold and is scored on the val split only, never on 
   families' train fakes; a recipe without twins learns the ProGAN's alone (one training scores every fold);
 - its score is the mean ROC AUC of the val reals against the val fakes of the held-out family and of the
   DCGAN (never trained on), on the images as they are and, for colour recipes, with both classes turned
-  gray (nine of the twenty bundled images are gray photographs, and a colour detector may read "no chroma" as
+  gray (8 of the 45 bundled images are gray photographs, and a colour detector may read "no chroma" as
   "real"); the share called fake and the share of degraded val photos (JPEG 90 and 75, blur 1, downscale 2)
   flagged fake at the threshold chosen on the fold's own val fakes are kept beside it;
 - guards, fixed before any seed ran: a recipe is eligible only if, on val, its ROC AUC on the ProGAN (seen)

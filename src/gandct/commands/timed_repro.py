@@ -2,7 +2,7 @@
 
 DVC's output passes through as it comes. Each stage's time runs from its "Running stage" line to the next
 stage's (or the end). When every stage of dvc.yaml ran and no GAN resumed from a checkpoint, the run is a full
-one and `reports/run_timings.json` gets its record: seconds per stage and in all, the machine's reference
+one and `reports/run_timings.json` gets its record: minutes per stage and in all, the machine's reference
 workload (`gandct.timing`, measured once before the run, as GMAC/s), the date and the commit. A partial run
 (stages up to date, a resumed GAN, a failure) leaves the last full run's record as it was and says why, so the
 times the README quotes always come from one whole run.
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "date": datetime.date.today().isoformat(),
         "commit": commit,
-        "total_seconds": total,
+        "total_minutes": round(total / 60, 1),
         "reference_gmacs_per_second": round(workload["gmacs_per_second"], 1),
-        "stage_seconds": dict(sorted(seconds.items(), key=lambda item: -item[1])),
+        "stage_minutes": {name: round(value / 60, 1) for name, value in sorted(seconds.items(), key=lambda x: -x[1])},
     }
     write_text(RECORD, json.dumps(record, indent=1) + "\n")
     log.info("full run: %.1f minutes; recorded in %s", total / 60, RECORD)
