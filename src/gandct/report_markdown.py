@@ -426,7 +426,10 @@ def summary(detail: dict, shares: dict, quality: dict | None) -> list[str]:
         f"detector trained on ({', '.join(set_title(s) for s in detail.get('unseen_sets', []))}); third-party mean: "
         "over the generators someone else trained, test-only "
         f"({', '.join(set_title(s) for s in detail.get('third_party_sets', []))}); the difference row has its 95% "
-        "interval over seeds and test images. " + claim_verdict(comparisons) + " " + corner_verdict(shares),
+        "interval over seeds, test photographs and their patches. "
+        + claim_verdict(comparisons)
+        + " "
+        + corner_verdict(shares),
         "Sections: " + " · ".join(f"[{heading}]({anchor(heading)})" for heading in SECTIONS),
     ]
 
