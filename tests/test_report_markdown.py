@@ -140,24 +140,38 @@ def detail_of_one_detector() -> dict:
 
 
 def flagged_by_format() -> dict:
-    """detail.json's reals_flagged_by_format for one detector, two JPEG-born photos and one PNG-born."""
+    """detail.json's reals_flagged_by_format for one detector, two JPEG-born photos and one PNG-born, clean and
+    at JPEG 90."""
     return {
         "photos": {"jpeg": ["china", "flower"], "png": ["brick"]},
         "images": {"jpeg": 128, "png": 64},
+        "sets": ["test", "jpeg_90"],
         "detectors": {
             "paper": {
-                "jpeg": seed_summary(0.25, 0.05) | {"ensemble": 0.2},
-                "png": seed_summary(0.03, 0.01) | {"ensemble": 0.0},
+                "test": {
+                    "jpeg": seed_summary(0.25, 0.05) | {"ensemble": 0.2},
+                    "png": seed_summary(0.03, 0.01) | {"ensemble": 0.0},
+                },
+                "jpeg_90": {
+                    "jpeg": seed_summary(0.2, 0.05) | {"ensemble": 0.1},
+                    "png": seed_summary(0.04, 0.01) | {"ensemble": 0.0},
+                },
                 "photos": {"brick": 0.0, "china": 0.3, "flower": 0.1},
             }
         },
     }
 
 
-def test_the_format_table_puts_jpeg_born_beside_png_born_photos():
+def test_the_format_table_puts_jpeg_born_beside_png_born_photos_clean_and_encoded():
     lines = report_markdown.format_table(flagged_by_format()).splitlines()
-    assert lines[0] == "| detector | JPEG (2 photos) | PNG (1 photos) |"
-    assert lines[2] == "| paper | 0.250 ± 0.050 [0.200] | 0.030 ± 0.010 [0.000] |"
+    assert lines[0] == (
+        "| detector | clean: JPEG-born (2 photos) | clean: PNG-born (1 photos) | jpeg_90: JPEG-born (2 photos) "
+        "| jpeg_90: PNG-born (1 photos) |"
+    )
+    assert (
+        lines[2]
+        == "| paper | 0.250 ± 0.050 [0.200] | 0.030 ± 0.010 [0.000] | 0.200 ± 0.050 [0.100] | 0.040 ± 0.010 [0.000] |"
+    )
 
 
 @pytest.mark.parametrize("first_look", [False, True])

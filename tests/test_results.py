@@ -122,12 +122,13 @@ def test_the_test_photos_flagged_are_counted_by_their_first_encoding(inside):
     jpeg = [row for row in reals if int(row["id"].rsplit("_", 1)[1].split(".")[0]) % 2]
     assert flagged["images"] == {"jpeg": len(jpeg), "png": len(reals) - len(jpeg)}
     assert len(flagged["photos"]["jpeg"]) == len(jpeg)  # each real here is its own photo
+    assert flagged["sets"] == ["test", "jpeg_75"]  # the clean set and its JPEG-encoded copies
     detail = json.loads(paths.EVALUATION_DETAIL.read_text())
     for name in MODELS:
         threshold = detail["detectors"][name]["ensemble_val_threshold"]
         expected = np.mean([float(row[f"{name}_ensemble"]) >= threshold for row in jpeg])
-        assert flagged["detectors"][name]["jpeg"]["ensemble"] == pytest.approx(expected, abs=1e-6)
-        per_seed = flagged["detectors"][name]["png"]["seeds"]
+        assert flagged["detectors"][name]["test"]["jpeg"]["ensemble"] == pytest.approx(expected, abs=1e-6)
+        per_seed = flagged["detectors"][name]["jpeg_75"]["png"]["seeds"]  # the PNG-born reals, JPEG-encoded
         assert len(per_seed) == len(detail["detectors"][name]["seeds"])
 
 

@@ -329,13 +329,14 @@ def score_test_sets(
 def flagged_by_format(
     names: list[str],
     seeds: dict[str, list[int]],
-    scores: dict[tuple[str, int | str], np.ndarray],
+    scores: dict[str, dict[tuple[str, int | str], np.ndarray]],
     thresholds: dict[tuple[str, int | str], float],
 ) -> dict:
-    """The share of the clean test reals each detector flags fake at its val threshold, by the encoding their
-    photograph was first stored in (the manifest's format: jpeg, png): a detector that keys on the 8-px JPEG
-    block grid of some photos flags those more. Per format the photos, the seed mean and spread and the
-    ensemble's share; per photo the ensemble's share."""
+    """The share of the test reals each detector flags fake at its val threshold, by the encoding their photograph
+    was first stored in (the manifest's format: jpeg, png), on the clean test split and on its JPEG-encoded
+    copies. A detector that keys on the 8-px JPEG block grid of some photos flags those less, and flags the
+    PNG-born ones less too once they are JPEG-encoded (the control: the same photos, with a grid added). Per set
+    and format the seed mean and spread and the ensemble's share; per photo the ensemble's share on the clean set."""
     ids = read_csv(paths.features_file("test", "ids.csv"))
     format_of = {row["path"]: row["format"] for row in read_csv(paths.MANIFEST)}
     reals = [(index, row) for index, row in enumerate(ids) if row["label"] == "0"]
@@ -343,23 +344,28 @@ def flagged_by_format(
     rows = {found: np.array([i for i, row in reals if format_of[row["path"]] == found]) for found in formats}
     groups = sorted({row["group"] for _, row in reals})
     by_photo = {group: np.array([i for i, row in reals if row["group"] == group]) for group in groups}
+    sets = ["test", *(name for name in scores if name.startswith("jpeg_"))]
     result: dict = {
         "photos": {found: sorted({ids[i]["group"] for i in rows[found]}) for found in formats},
         "images": {found: len(rows[found]) for found in formats},
+        "sets": sets,
         "detectors": {},
     }
     for name in names:
 
-        def share(key: tuple[str, int | str], where: np.ndarray, name: str = name) -> float:
-            return round(float(np.mean(scores[key][where] >= thresholds[key])), 6)
+        def share(test_set: str, key: tuple[str, int | str], where: np.ndarray, name: str = name) -> float:
+            return round(float(np.mean(scores[test_set][key][where] >= thresholds[key])), 6)
 
         result["detectors"][name] = {
-            found: summarise_seeds({seed: {"flagged": share((name, seed), rows[found])} for seed in seeds[name]})[
-                "flagged"
-            ]
-            | {ENSEMBLE: share((name, ENSEMBLE), rows[found])}
-            for found in formats
-        } | {"photos": {group: share((name, ENSEMBLE), by_photo[group]) for group in groups}}
+            test_set: {
+                found: summarise_seeds(
+                    {seed: {"flagged": share(test_set, (name, seed), rows[found])} for seed in seeds[name]}
+                )["flagged"]
+                | {ENSEMBLE: share(test_set, (name, ENSEMBLE), rows[found])}
+                for found in formats
+            }
+            for test_set in sets
+        } | {"photos": {group: share("test", (name, ENSEMBLE), by_photo[group]) for group in groups}}
     return result
 
 
@@ -406,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
         "third_party_sets": means.get(paths.THIRD_PARTY_MEAN, []),
         "detectors": results,
         "comparisons": comparisons(names, labels, scores, seeds, thresholds, means, photos, params),
-        "reals_flagged_by_format": flagged_by_format(names, seeds, scores["test"], thresholds),
+        "reals_flagged_by_format": flagged_by_format(names, seeds, scores, thresholds),
     }
     write_text(paths.EVALUATION_DETAIL, json.dumps(detail, indent=2) + "\n")
     write_text(paths.METRICS, json.dumps(headline(detail), indent=2) + "\n")
