@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RECORD = paths.REPORTS / "run_timings.json"
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
+DVC = [sys.executable, "-m", "dvc"]  # the DVC of this environment, whatever PATH holds
 RESUMED = re.compile(r": resuming from checkpoint")  # gandct.gan.trainer's line when a GAN resumes
 
 
@@ -57,7 +59,7 @@ def stage_seconds(lines: Iterable[str], clock: Callable[[], float] = time.monoto
 
 def declared_stages() -> set[str]:
     """Every stage of dvc.yaml as DVC names it, foreach items resolved from params.yaml (train@paper)."""
-    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], capture_output=True, text=True, check=True)
+    listed = subprocess.run([*DVC, "stage", "list", "--name-only"], capture_output=True, text=True, check=True)
     return set(listed.stdout.split())
 
 
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     workload = reference_workload()
     expected, began = declared_stages(), time.monotonic()
     with subprocess.Popen(
-        ["dvc", "repro"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        [*DVC, "repro"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as process:
         seconds, resumed = stage_seconds(process.stdout)
     total = round(time.monotonic() - began, 1)
