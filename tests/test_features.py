@@ -354,7 +354,7 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
         {
             "data": {"patch_size": 32, "patches_per_photo": 4},
             "prepare": {"min_per_split": 2},
-            "features": {"image_size": 32},
+            "features": {"image_size": 32, "color": "rgb"},
         }
     )
     project_copy.run("dvc", "repro", "prepare")
@@ -379,7 +379,7 @@ def test_dvc_repro_features_after_prepare_then_nothing_changed(project_copy):
     manifest = read_csv(root / "data/interim/manifest.csv")
     train_rows = sum(row["split"] == "train" for row in manifest) + 6
     train_shape = np.load(root / "data/processed/train/dct.npy", mmap_mode="r").shape
-    assert train_shape == (train_rows, 32, 32, 3)  # params.yaml's features.color: rgb
+    assert train_shape == (train_rows, 32, 32, 3)  # features.color: rgb, three channels
     assert DctStats.load(root / paths.DCT_STATS).count == train_rows
     assert np.load(root / "data/processed/test_dcgan/y.npy").tolist().count(1.0) == 2
     again = project_copy.run("dvc", "repro", "--single-item", "features", "test_features")

@@ -231,7 +231,7 @@ def test_an_experiment_on_the_nearest_twins_and_make_compare_showing_it(pipeline
     header = next(line for line in lines if "Experiment" in line)
     # The changed param and the changed headline metrics, in full; not the unchanged metrics nor the hashes.
     assert set(header.split()) == {"Experiment", "Created", "train.fakes", *changed}, table
-    param_column = [line.split()[-1] for line in lines if "── " in line]  # the experiment's own row
+    param_column = [line.split()[-1] for line in lines if "└── " in line or "├── " in line]  # the experiment's own row
     assert param_column == ["['autogan_nearest']"], table
 
     # make compare: every headline metric of every run, in full, in 80 columns
