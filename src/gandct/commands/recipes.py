@@ -233,7 +233,7 @@ def held_out_scores(recipe: Recipe, score: Callable, threshold: float, held: lis
     flagged = {"clean": float(np.mean(score(reals) >= threshold))}
     for kind, level in DEGRADATIONS:
         flagged[f"{kind}_{level}"] = float(np.mean(score(perturb_batch(reals, kind, level, 0)) >= threshold))
-    return {"held_out": result, "reals_flagged": flagged, "seen": seen_scores(score, preprocessing)}
+    return {"held_out": result, "reals_flagged": flagged}
 
 
 def seen_scores(score: Callable, preprocessing: Preprocessing) -> dict[str, float]:
@@ -250,11 +250,16 @@ def run_recipe(name: str, seed: int, params: Params) -> dict:
     """Every fold of one recipe with one seed: the per-fold scores and their means."""
     recipe, started, folds = RECIPES[name], time.perf_counter(), []
     shared = None if recipe.twins else train_recipe(recipe, ["progan"], seed, params)
+    preprocessing = recipe_preprocessing(recipe, params)
+    shared_seen = shared and seen_scores(shared[0], preprocessing)  # one model serves every fold: scored once
     for family in TWIN_GENERATORS:
         held = [family, ALWAYS_HELD_OUT]
         fakes = ["progan", *(other for other in TWIN_GENERATORS if other != family)]
         score, threshold, epochs = shared or train_recipe(recipe, fakes, seed, params)
-        folds.append({"held": held, "epochs": epochs, **held_out_scores(recipe, score, threshold, held, params)})
+        seen = shared_seen or seen_scores(score, preprocessing)
+        folds.append(
+            {"held": held, "epochs": epochs, **held_out_scores(recipe, score, threshold, held, params), "seen": seen}
+        )
         log.info("%s seed %d, %s held out: %s", name, seed, family, json.dumps(folds[-1]["held_out"]))
 
     def mean(look: str, figure: str) -> float | None:
