@@ -96,8 +96,15 @@ def test_a_run_folder_that_is_not_a_known_source_or_lacks_its_files_is_an_error(
         transfer.tables(transfer.read_runs(runs), ["custom"])
 
 
+def test_the_command_prints_the_tables_and_writes_them_beside_the_runs(runs, capsys):
+    transfer.main(["--runs", str(runs), "--detectors", "custom"])
+    expected = transfer.tables(transfer.read_runs(runs), ["custom"])
+    assert capsys.readouterr().out == expected == (runs / "tables.md").read_text()
+
+
 def test_the_generators_doc_shows_the_tables_of_the_committed_runs():
     committed = REPO / transfer.RUNS_DIR
     assert committed.is_dir(), "reports/transfer/: the leave-one-generator-out runs of docs/generators.md"
     expected = transfer.tables(transfer.read_runs(committed), ["paper", "custom", "linear"])
     assert expected in (REPO / "docs/generators.md").read_text()
+    assert expected == (committed / "tables.md").read_text(), "run `gandct transfer` to write tables.md again"

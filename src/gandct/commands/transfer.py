@@ -1,5 +1,6 @@
 """transfer: which training source carries over to generators a detector never saw, asked leave one generator
-out (after Wang et al. 2020). `gandct transfer` prints the tables of docs/generators.md.
+out (after Wang et al. 2020). `gandct transfer` prints the tables of docs/generators.md and writes them to
+`reports/transfer/tables.md` (beside the runs), the file the docs quote.
 
 Each run under `reports/transfer/<run>/` is the pipeline trained on one `train.fakes` (docs/generators.md gives
 the commands): `run.json` holds its `train_fakes` and evaluate's `unseen_sets`, and `scores/<test set>.csv`
@@ -23,7 +24,7 @@ from gandct import paths
 from gandct.comparison import describe, paired_bootstrap, paired_bootstrap_sets
 from gandct.entry import run_command
 from gandct.errors import GandctError
-from gandct.fileio import read_csv
+from gandct.fileio import read_csv, write_text
 
 RUNS_DIR = paths.REPORTS / "transfer"
 BASELINES = {"progan": "ProGAN alone", "twins": "twins alone"}  # run -> column title; then every other generator
@@ -169,12 +170,14 @@ def tables(runs: list[SourceRun], detectors: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the leave-one-generator-out tables of the runs under reports/transfer/."""
+    """Print the leave-one-generator-out tables of the runs under reports/transfer/, and write them beside the runs."""
     parser = argparse.ArgumentParser(prog="gandct transfer", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=RUNS_DIR, help="the folder of runs (default %(default)s)")
     parser.add_argument("--detectors", nargs="+", default=["paper", "custom", "linear"])
     args = parser.parse_args(argv)
-    print(tables(read_runs(args.runs), args.detectors), end="")
+    text = tables(read_runs(args.runs), args.detectors)
+    write_text(args.runs / "tables.md", text)
+    print(text, end="")
 
 
 if __name__ == "__main__":
