@@ -112,9 +112,11 @@ test: $(INSTALLED)
 test-fast: $(INSTALLED)
 	$(PYTEST) -m "not slow"
 
-## bench: print speed and memory tables of the pipeline's hot paths (runs every benchmarks/bench_*.py)
+## bench: print speed and memory tables of the pipeline's hot paths (every benchmarks/bench_*.py; kept in reports/bench/)
 bench: $(INSTALLED)
-	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -eo pipefail; mkdir -p reports/bench; for script in benchmarks/bench_*.py; do \
+		record=reports/bench/$$(basename $$script .py).txt; echo "== $$script"; \
+		$(BIN)/python $$script | tee $$record.part; mv $$record.part $$record; done
 
 ## lint: check style and common mistakes with ruff
 lint: $(INSTALLED)
