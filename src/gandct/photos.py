@@ -15,6 +15,8 @@ from gandct import installed
 from gandct.errors import GandctError
 from gandct.images import decode_rgb, file_format
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 @dataclass(frozen=True)
 class Photo:
@@ -86,7 +88,7 @@ def photo_bytes(photo_origin: str) -> bytes:
 def load_photo(photo_origin: str) -> np.ndarray:
     """The bundled photo that files.csv's `origin` names, as 8-bit RGB (H, W, 3)."""
     data = photo_bytes(photo_origin)
-    return decode_rgb(without_colour_profile(data) if file_format(data) == "png" else data)
+    return decode_rgb(without_colour_profile(data) if data.startswith(PNG_SIGNATURE) else data)
 
 
 def origin_format(photo_origin: str) -> str:
@@ -97,7 +99,7 @@ def origin_format(photo_origin: str) -> str:
 def without_colour_profile(png: bytes) -> bytes:
     """The PNG less its iCCP chunks. The decoder ignores colour profiles, so the pixels are the same; but libpng
     prints a warning for `page.png`'s malformed one on every read, straight to the terminal."""
-    kept, offset = [png[:8]], 8  # the 8-byte signature, then chunks
+    kept, offset = [png[: len(PNG_SIGNATURE)]], len(PNG_SIGNATURE)
     while offset < len(png):
         (length,) = struct.unpack(">I", png[offset : offset + 4])
         end = offset + 12 + length  # length, type, data, CRC
