@@ -55,19 +55,25 @@ def file_numbers(name: str, text: str) -> set[float]:
     return set(json_numbers(json.loads(text))) if name.endswith(".json") else {float(x) for x in DECIMAL.findall(text)}
 
 
+def holds_numbers(name: str) -> bool:
+    """Whether a file under reports/ (a path from the repository root) is one whose numbers the docs may quote: the
+    JSON and Markdown outputs of `dvc repro` and the commands that write there, and `make bench`'s tables."""
+    return name.endswith((".json", ".md")) or (name.startswith("reports/bench/") and name.endswith(".txt"))
+
+
 @cache
 def reported_numbers(reports: Path) -> frozenset[float]:
-    """Every number of the JSON and Markdown files under `reports/` (the committed outputs of `dvc repro` and the
-    commands that write there), and of `make bench`'s tables (reports/bench/*.txt)."""
+    """Every number of the files under `reports/` that `holds_numbers` names."""
     found: set[float] = set()
-    for path in [*reports.rglob("*.json"), *reports.rglob("*.md"), *reports.glob("bench/*.txt")]:
-        found |= file_numbers(path.name, path.read_text())
+    for path in reports.rglob("*"):
+        if path.is_file() and holds_numbers(path.relative_to(reports.parent).as_posix()):
+            found |= file_numbers(path.name, path.read_text())
     return frozenset(found)
 
 
 @cache
 def numbers_at(commit: str) -> frozenset[float]:
-    """Every number of the JSON and Markdown files under reports/ at `commit` (read from git's history)."""
+    """Every number of the files under reports/ at `commit` that `holds_numbers` names (read from git's history)."""
     git = ["git", "-C", str(REPO)]
     if subprocess.run([*git, "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True).returncode:
         shallow = subprocess.run([*git, "rev-parse", "--is-shallow-repository"], capture_output=True, text=True)
@@ -77,7 +83,7 @@ def numbers_at(commit: str) -> frozenset[float]:
     listed = subprocess.run([*git, "ls-tree", "-r", "--name-only", commit, "reports/"], capture_output=True, text=True)
     found: set[float] = set()
     for name in listed.stdout.split():
-        if name.endswith((".json", ".md")) or name.startswith("reports/bench/"):
+        if holds_numbers(name):
             text = subprocess.run([*git, "show", f"{commit}:{name}"], capture_output=True, text=True, check=True).stdout
             found |= file_numbers(name, text)
     return frozenset(found)
