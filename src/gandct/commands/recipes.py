@@ -251,12 +251,12 @@ def run_recipe(name: str, seed: int, params: Params) -> dict:
     recipe, started, folds = RECIPES[name], time.perf_counter(), []
     shared = None if recipe.twins else train_recipe(recipe, ["progan"], seed, params)
     preprocessing = recipe_preprocessing(recipe, params)
-    shared_seen = shared and seen_scores(shared[0], preprocessing)  # one model serves every fold: scored once
+    shared_seen = seen_scores(shared[0], preprocessing) if shared else None  # one model serves every fold: scored once
     for family in TWIN_GENERATORS:
         held = [family, ALWAYS_HELD_OUT]
         fakes = ["progan", *(other for other in TWIN_GENERATORS if other != family)]
         score, threshold, epochs = shared or train_recipe(recipe, fakes, seed, params)
-        seen = shared_seen or seen_scores(score, preprocessing)
+        seen = shared_seen if shared else seen_scores(score, preprocessing)
         folds.append(
             {"held": held, "epochs": epochs, **held_out_scores(recipe, score, threshold, held, params), "seen": seen}
         )
